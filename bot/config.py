@@ -1,0 +1,105 @@
+"""Settings from environment variables, with defaults next to run_bot.py; CLI flags override them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Retrieval parameters. The first group is baked into the index; the rest apply per query."""
+
+    variant: str = "plus"  # BM25 variant from rank-bm25: "plus", "l" or "okapi"
+    k1: float = 1.2
+    b: float = 0.75
+    delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
+    max_words: int = 120  # passage size limit
+    title_weight: float = 1.0  # weight of section/subsection titles relative to the body
+    synonym_weight: float = 0.6  # weight of a synonym relative to the word typed
+    context_weight: float = 0.5  # weight of a carried-over term from the previous turn
+    min_coverage: float = 0.5  # share of the question's IDF mass a passage must match
+    combine: str = "max"  # how a concept's alternatives combine: "max" (best one) or "sum"
+    use_synonyms: bool = True
+    use_spelling: bool = True
+    use_context: bool = True
+
+    def index_params(self) -> dict[str, float | str | int]:
+        """The parameters stored in (and checked against) the index manifest."""
+        return {"variant": self.variant, "k1": self.k1, "b": self.b, "delta": self.delta, "max_words": self.max_words}
+
+
+def env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else default
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise SystemExit(f"error: {name} must be a whole number, not {value!r}") from None
+
+
+def parse_admin_ids(value: str) -> frozenset[int]:
+    """'123, 456' -> {123, 456}; anything that is not a number is an error."""
+    ids = set()
+    for part in value.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            if not part.lstrip("-").isdigit():
+                raise SystemExit(f"error: ADMIN_IDS must be comma-separated numeric user ids, not {part!r}")
+            ids.add(int(part))
+    return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    data_dir: Path = PROJECT_ROOT / "data"
+    synonyms_file: Path | None = None  # default: <corpus_dir>/synonyms.conf
+    top_k: int = 3
+    max_article_bytes: int = 2_000_000
+    context_ttl_seconds: int = 900
+    reload_seconds: float = 2.0
+    telegram_token: str = ""
+    telegram_api_url: str = ""
+    admin_ids: frozenset[int] = frozenset()
+    ranking: Ranking = field(default_factory=Ranking)
+
+    @property
+    def corpus_synonyms(self) -> Path:
+        return self.synonyms_file or self.corpus_dir / "synonyms.conf"
+
+    def with_paths(self, corpus: str | Path | None = None, index: str | Path | None = None) -> "Settings":
+        """A copy with CLI-given directories applied."""
+        changes: dict[str, Path] = {}
+        if corpus:
+            changes["corpus_dir"] = Path(corpus).expanduser()
+        if index:
+            changes["index_dir"] = Path(index).expanduser()
+        return replace(self, **changes)
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment (see README, "Configuration")."""
+    synonyms = os.environ.get("BOT_SYNONYMS_FILE", "").strip()
+    index_dir = env_path("BOT_INDEX_DIR", PROJECT_ROOT / "index")
+    return Settings(
+        corpus_dir=env_path("BOT_CORPUS_DIR", PROJECT_ROOT / "corpus"),
+        index_dir=index_dir,
+        data_dir=env_path("BOT_DATA_DIR", index_dir.parent / "data"),
+        synonyms_file=Path(synonyms).expanduser() if synonyms else None,
+        top_k=max(1, env_int("BOT_TOP_K", 3)),
+        max_article_bytes=env_int("BOT_MAX_ARTICLE_BYTES", 2_000_000),
+        context_ttl_seconds=env_int("BOT_CONTEXT_TTL_SECONDS", 900),
+        reload_seconds=float(env_int("BOT_RELOAD_SECONDS", 2)),
+        telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
+        telegram_api_url=os.environ.get("TELEGRAM_API_URL", "").strip(),
+        admin_ids=parse_admin_ids(os.environ.get("ADMIN_IDS", "")),
+    )

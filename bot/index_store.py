@@ -1,0 +1,171 @@
+"""The index on disk: plain JSON files under a build folder, and a manifest that points at them.
+
+Layout of an index directory (format version 1)::
+
+    manifest.json                 # the only file readers open first; replaced atomically
+    build-<id>/passages.jsonl     # one passage per line
+    build-<id>/body.json          # rank-bm25 statistics of the passage text
+    build-<id>/title.json         # rank-bm25 statistics of section/subsection titles
+    build-<id>/vocabulary.json    # surface words -> passage counts (spelling correction)
+
+A build writes a new ``build-<id>`` folder, fsyncs it, then renames a new manifest over the
+old one, so readers see either the old index or the new one, never a mix. The previous build
+is kept for readers that are still on it; older ones are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.config import Ranking
+from bot.errors import IndexCorruptError, IndexMissingError
+from bot.indexing import Field, FieldStats, make_field
+from bot.models import Passage
+
+FORMAT = "article-qa-bm25"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1"
+DATA_FILES = ("passages.jsonl", "body.json", "title.json", "vocabulary.json")
+REBUILD_HINT = "rebuild it with: python run_bot.py reindex"
+
+
+@dataclass
+class SearchIndex:
+    """A loaded index: passages, the two BM25 fields and the spelling vocabulary."""
+
+    manifest: dict[str, Any]
+    passages: list[Passage]
+    body: Field
+    title: Field
+    vocabulary: dict[str, int]
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest.get("build_id", ""))
+
+    def articles(self) -> list[dict[str, Any]]:
+        """The manifest's article entries (name, title, sections, passages...)."""
+        return list(self.manifest.get("corpus", {}).get("articles", []))
+
+
+def new_build_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def passage_to_json(p: Passage) -> dict[str, Any]:
+    return {"article": p.article, "source": p.source, "section": p.section, "subsection": p.subsection, "text": p.text, "position": p.position}
+
+
+def passage_from_json(d: dict[str, Any]) -> Passage:
+    return Passage(str(d["article"]), str(d["source"]), str(d["section"]), str(d["subsection"]), str(d["text"]), int(d["position"]))
+
+
+def write_index(index_dir: Path, manifest: dict[str, Any], passages: list[Passage], body: FieldStats, title: FieldStats, vocabulary: dict[str, int]) -> dict[str, Any]:
+    """Write a complete build and atomically make it current; return the manifest written."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    build_id = str(manifest["build_id"])
+    build_dir = index_dir / f"build-{build_id}"
+    tmp_dir = index_dir / f".tmp-{build_id}"
+    tmp_dir.mkdir()
+    try:
+        contents = {
+            "passages.jsonl": "".join(json.dumps(passage_to_json(p), ensure_ascii=False) + "\n" for p in passages),
+            "body.json": json.dumps(body.to_json(), ensure_ascii=False, separators=(",", ":")),
+            "title.json": json.dumps(title.to_json(), ensure_ascii=False, separators=(",", ":")),
+            "vocabulary.json": json.dumps(vocabulary, ensure_ascii=False, separators=(",", ":")),
+        }
+        checksums = {}
+        for name, text in contents.items():
+            data = text.encode("utf-8")
+            write_synced(tmp_dir / name, data)
+            checksums[name] = hashlib.sha256(data).hexdigest()
+        fsync_dir(tmp_dir)
+        os.replace(tmp_dir, build_dir)
+        manifest = {**manifest, "build_dir": build_dir.name, "sha256": checksums}
+        write_synced(index_dir / f".{MANIFEST}.{build_id}", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        os.replace(index_dir / f".{MANIFEST}.{build_id}", index_dir / MANIFEST)
+        fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    remove_old_builds(index_dir, keep={build_dir.name, str(manifest.get("previous_build_dir", ""))})
+    return manifest
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_old_builds(index_dir: Path, keep: set[str]) -> None:
+    """Delete build folders other than the current and previous one, and stale temporaries."""
+    for child in index_dir.iterdir():
+        stale_tmp = child.name.startswith(".tmp-") and time.time() - child.stat().st_mtime > 3600
+        if (child.is_dir() and child.name.startswith("build-") and child.name not in keep) or stale_tmp:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    """Read and check the manifest; raise IndexMissingError or IndexCorruptError."""
+    path = index_dir / MANIFEST
+    if not path.is_file():
+        raise IndexMissingError(f"no index in {index_dir}; {REBUILD_HINT}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"index manifest {path} is unreadable ({exc}); {REBUILD_HINT}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexCorruptError(f"{path} is not a {FORMAT} index manifest; {REBUILD_HINT}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexCorruptError(f"index format version {manifest.get('format_version')} is not supported (expected {FORMAT_VERSION}); {REBUILD_HINT}")
+    return manifest
+
+
+def read_index(index_dir: Path) -> SearchIndex:
+    """Load the current index, verifying every file against the manifest's checksums."""
+    manifest = read_manifest(index_dir)
+    try:
+        build_dir = index_dir / str(manifest["build_dir"])
+        blobs = {name: (build_dir / name).read_bytes() for name in DATA_FILES}
+        for name, data in blobs.items():
+            if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
+                raise IndexCorruptError(f"index file {build_dir / name} fails its checksum; {REBUILD_HINT}")
+        ranking = Ranking(**{k: v for k, v in manifest["bm25"].items() if k in Ranking.__dataclass_fields__})
+        passages = [passage_from_json(json.loads(line)) for line in blobs["passages.jsonl"].decode("utf-8").splitlines() if line]
+        body = make_field(FieldStats.from_json(json.loads(blobs["body.json"])), ranking)
+        title = make_field(FieldStats.from_json(json.loads(blobs["title.json"])), ranking)
+        vocabulary = {str(k): int(v) for k, v in json.loads(blobs["vocabulary.json"]).items()}
+    except IndexCorruptError:
+        raise
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"index file missing: {exc.filename}; {REBUILD_HINT}") from None
+    except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise IndexCorruptError(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc}); {REBUILD_HINT}") from None
+    if not (len(passages) == len(body.stats.doc_len) == len(title.stats.doc_len)):
+        raise IndexCorruptError(f"index in {index_dir} is inconsistent (passage counts differ); {REBUILD_HINT}")
+    return SearchIndex(manifest, passages, body, title, vocabulary)

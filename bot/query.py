@@ -1,0 +1,185 @@
+"""Turn a question into weighted search concepts: rewrites, spelling, synonyms, conversation context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from bot.config import Ranking
+from bot.spelling import SpellingCorrector
+from bot.synonyms import Phrase, SynonymTable
+from bot.text import Token, stem, tokenize
+
+MAX_QUESTION_CHARS = 1000
+MAX_CONCEPTS = 24
+FOLLOW_UP_OPENERS = (("and",), ("also",), ("what", "about"), ("how", "about"), ("what", "of"), ("but",), ("or",))
+PRONOUNS = frozenset({"it", "its", "they", "them", "their", "that", "this", "those", "these", "one", "ones"})
+MIN_CARRIED_WEIGHT = 0.3
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One way to match a concept: all its stems count together, scaled by weight."""
+
+    stems: tuple[str, ...]
+    weight: float
+
+
+@dataclass(frozen=True)
+class Concept:
+    """Something the question asks about, with the alternatives that express it."""
+
+    label: str
+    alternatives: tuple[Alternative, ...]
+    weight: float = 1.0
+    carried: bool = False
+
+    @property
+    def stems(self) -> frozenset[str]:
+        return frozenset(s for alt in self.alternatives for s in alt.stems)
+
+    @property
+    def typed(self) -> Alternative:
+        """The alternative the user actually wrote (the first one)."""
+        return self.alternatives[0]
+
+
+@dataclass(frozen=True)
+class Query:
+    """The analysed question: its concepts, the corrections made and whether context was used."""
+
+    concepts: tuple[Concept, ...]
+    corrections: dict[str, str] = field(default_factory=dict)
+    follow_up: bool = False
+
+    @property
+    def text(self) -> str:
+        """What was actually searched, as words: the question's concepts, then carried context."""
+        return " ".join(c.label for c in self.concepts)
+
+    @property
+    def stems(self) -> set[str]:
+        return {s for c in self.concepts for s in c.stems}
+
+    def own_concepts(self) -> tuple[Concept, ...]:
+        return tuple(c for c in self.concepts if not c.carried)
+
+
+class QueryAnalyzer:
+    """Applies the shared text pipeline plus query-side steps, configured by Ranking."""
+
+    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking) -> None:
+        self.synonyms = synonyms
+        self.speller = speller
+        self.known_stems = known_stems
+        self.title_stems = title_stems
+        self.ranking = ranking
+
+    def analyse(self, question: str, previous: tuple[Concept, ...] = ()) -> Query:
+        """Analyse `question`; `previous` holds the concepts of the conversation's last turn."""
+        tokens = tokenize(question[:MAX_QUESTION_CHARS])
+        if self.ranking.use_synonyms:
+            tokens = self.apply_rewrites(tokens)
+        corrections: dict[str, str] = {}
+        if self.ranking.use_spelling and self.speller is not None:
+            tokens = [self.correct(t, corrections) for t in tokens]
+        concepts = self.concepts(tokens)[:MAX_CONCEPTS]
+        follow_up = bool(previous) and self.ranking.use_context and is_follow_up(tokens, concepts, self.title_stems)
+        if follow_up:
+            concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
+        return Query(tuple(concepts), corrections, follow_up)
+
+    def apply_rewrites(self, tokens: list[Token]) -> list[Token]:
+        """Replace abbreviations ("vit" => "vitamin") by their full form."""
+        result: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            for n in range(min(self.synonyms.longest, len(tokens) - i), 0, -1):
+                phrase = tuple(t.stem for t in tokens[i : i + n])
+                if phrase in self.synonyms.rewrites:
+                    result.extend(tokenize(self.synonyms.rewrites[phrase]))
+                    i += n
+                    break
+            else:
+                result.append(tokens[i])
+                i += 1
+        return result
+
+    def knows(self, token: Token) -> bool:
+        return token.stem in self.known_stems or (self.speller is not None and self.speller.knows(token.surface))
+
+    def correct(self, token: Token, corrections: dict[str, str]) -> Token:
+        """Replace an unknown word with the closest known one, if there is one close enough."""
+        if token.stop or self.knows(token) or self.speller is None:
+            return token
+        fixed = self.speller.correct(token.surface)
+        if not fixed:
+            return token
+        corrections[token.surface] = fixed
+        return Token(fixed, stem(fixed), False, token.start, token.end)
+
+    def concepts(self, tokens: list[Token]) -> list[Concept]:
+        """Group tokens into concepts, matching the longest synonym phrase first."""
+        concepts: list[Concept] = []
+        seen: set[frozenset[str]] = set()
+        i = 0
+        while i < len(tokens):
+            concept, used = self.concept_at(tokens, i)
+            i += used
+            if concept is not None and concept.stems and concept.stems not in seen:
+                seen.add(concept.stems)
+                concepts.append(concept)
+        return concepts
+
+    def concept_at(self, tokens: list[Token], i: int) -> tuple[Concept | None, int]:
+        if self.ranking.use_synonyms:
+            for n in range(min(self.synonyms.longest, len(tokens) - i), 0, -1):
+                phrase: Phrase = tuple(t.stem for t in tokens[i : i + n])
+                if phrase in self.synonyms.groups and (n > 1 or not tokens[i].stop or len(phrase[0]) > 2):
+                    return self.synonym_concept(tokens[i : i + n]), n
+        token = tokens[i]
+        if token.stop:
+            return None, 1
+        return Concept(token.surface, (Alternative((token.stem,), 1.0),)), 1
+
+    def synonym_concept(self, tokens: list[Token]) -> Concept:
+        phrase = tuple(t.stem for t in tokens)
+        typed = tuple(t.stem for t in tokens if not t.stop)
+        alternatives: list[Alternative] = [Alternative(typed, 1.0)] if typed else []
+        seen = {typed}
+        for other in sorted(self.synonyms.equivalents(phrase)):
+            stems = tuple(s for s in other if s not in self.stop_stems())
+            if stems and stems not in seen:
+                seen.add(stems)
+                alternatives.append(Alternative(stems, self.ranking.synonym_weight if typed else 1.0))
+        label = " ".join(t.surface for t in tokens)
+        return Concept(label, tuple(alternatives))
+
+    def stop_stems(self) -> frozenset[str]:
+        from bot.text import stopwords
+
+        return stopwords()
+
+
+def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[str]) -> bool:
+    """Does the question lean on the previous turn?
+
+    Yes when it opens with "and"/"what about", uses a pronoun, has a single concept, or
+    has two concepts of which none names a topic of the corpus (a word of some heading).
+    """
+    words = tuple(t.surface for t in tokens)
+    if any(words[: len(opener)] == opener for opener in FOLLOW_UP_OPENERS):
+        return True
+    if any(w in PRONOUNS for w in words) or len(concepts) <= 1:
+        return True
+    return len(concepts) == 2 and not any(set(c.typed.stems) & title_stems for c in concepts)
+
+
+def carry_over(previous: tuple[Concept, ...], current: list[Concept], weight: float) -> list[Concept]:
+    """Previous concepts not already asked about, at reduced weight."""
+    asked = set().union(*(c.stems for c in current)) if current else set()
+    carried = []
+    for concept in previous:
+        new_weight = concept.weight * weight
+        if new_weight >= MIN_CARRIED_WEIGHT and not (concept.stems & asked):
+            carried.append(replace(concept, weight=new_weight, carried=True))
+    return carried

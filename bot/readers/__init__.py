@@ -1,0 +1,59 @@
+"""Read article files: validate the bytes, then hand the text to the reader for its format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from bot.errors import ArticleError
+from bot.models import Article
+from bot.readers.html import read_html
+from bot.readers.markdown import read_markdown
+from bot.readers.plaintext import read_plaintext
+
+Reader = Callable[[str, str], Article]
+
+READERS: dict[str, Reader] = {
+    ".txt": read_plaintext,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
+    ".html": read_html,
+    ".htm": read_html,
+}
+
+DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
+
+
+def is_article_file(path: Path) -> bool:
+    """True for a regular, non-hidden file whose extension has a reader."""
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in READERS
+
+
+def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES) -> str:
+    """Check an article's raw bytes and return its text, or raise ArticleError saying why not."""
+    if len(data) > max_bytes:
+        raise ArticleError(name, f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
+    if not data.strip():
+        raise ArticleError(name, "file is empty")
+    if b"\x00" in data:
+        raise ArticleError(name, "file is binary (it contains NUL bytes), not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ArticleError(name, f"file is not valid UTF-8 (byte {exc.start})") from None
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if controls > max(8, len(text) // 100):
+        raise ArticleError(name, "file looks binary (too many control characters)")
+    return text
+
+
+def parse_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES) -> Article:
+    """Validate and parse an article's bytes; the reader is chosen by the name's extension."""
+    reader = READERS.get(Path(name).suffix.lower())
+    if reader is None:
+        supported = ", ".join(sorted(READERS))
+        raise ArticleError(name, f"unsupported file type; use one of {supported}")
+    article = reader(decode_article(data, name, max_bytes), name)
+    if not any(block.kind != "heading" for block in article.blocks):
+        raise ArticleError(name, "no article text found after extraction")
+    return article

@@ -1,0 +1,54 @@
+"""Correct misspelled question words to the closest word the index knows."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+
+from nltk.metrics.distance import edit_distance
+
+MIN_LENGTH = 4  # shorter words are too ambiguous to correct
+
+
+def max_distance(word: str) -> int:
+    """Edits allowed: one for words up to 7 letters, two for longer ones."""
+    return 1 if len(word) <= 7 else 2
+
+
+def deletes(word: str, distance: int) -> set[str]:
+    """All strings made by deleting up to `distance` characters from `word`."""
+    result = {word}
+    for n in range(1, distance + 1):
+        for positions in combinations(range(len(word)), n):
+            result.add("".join(ch for i, ch in enumerate(word) if i not in positions))
+    return result
+
+
+class SpellingCorrector:
+    """Symmetric-delete candidate lookup, verified with NLTK's edit distance (with transpositions)."""
+
+    def __init__(self, frequencies: dict[str, int]) -> None:
+        self.frequencies = frequencies
+        self.by_delete: dict[str, list[str]] = {}
+        for word in frequencies:
+            if len(word) >= MIN_LENGTH - 1 and word.isalpha():
+                for key in deletes(word, max_distance(word)):
+                    self.by_delete.setdefault(key, []).append(word)
+        self.correct = lru_cache(maxsize=10_000)(self._correct)
+
+    def knows(self, word: str) -> bool:
+        return word in self.frequencies
+
+    def _correct(self, word: str) -> str | None:
+        """The known word closest to `word`, or None when there is none close enough."""
+        if self.knows(word) or len(word) < MIN_LENGTH or not word.isalpha() or not word.isascii():
+            return None
+        limit = max_distance(word)
+        candidates = {c for key in deletes(word, limit) for c in self.by_delete.get(key, ())}
+        best: tuple[int, int, str] | None = None
+        for candidate in candidates:
+            distance = edit_distance(word, candidate, transpositions=True)
+            if distance <= min(limit, max_distance(candidate)):
+                rank = (distance, -self.frequencies[candidate], candidate)
+                best = rank if best is None or rank < best else best
+        return best[2] if best else None

@@ -1,0 +1,86 @@
+"""Synonym and abbreviation rules from plain, admin-editable text files."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from bot.text import tokenize
+
+log = logging.getLogger(__name__)
+
+Phrase = tuple[str, ...]  # the stems of a word or phrase, stopwords included
+
+
+def phrase_of(text: str) -> Phrase:
+    return tuple(token.stem for token in tokenize(text))
+
+
+@dataclass
+class SynonymTable:
+    """Equivalence groups and one-way rewrites, looked up by stemmed phrase."""
+
+    groups: dict[Phrase, set[Phrase]] = field(default_factory=dict)
+    rewrites: dict[Phrase, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    digest: str = ""
+
+    @property
+    def longest(self) -> int:
+        """The most tokens in any phrase, to bound phrase matching."""
+        lengths = [len(p) for p in self.groups] + [len(p) for p in self.rewrites]
+        return max(lengths, default=1)
+
+    def equivalents(self, phrase: Phrase) -> set[Phrase]:
+        """Every phrase equivalent to `phrase` (itself excluded)."""
+        return self.groups.get(phrase, set()) - {phrase}
+
+    def words(self) -> set[str]:
+        """All words the rules mention, for the spelling vocabulary."""
+        return {token.surface for text in self.sources for token in tokenize(text) if not token.stop}
+
+    def add_line(self, line: str) -> None:
+        """Parse one rule line (comments and blanks are ignored)."""
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            return
+        if "=>" in line:
+            left, right = (part.strip() for part in line.split("=>", 1))
+            phrase = phrase_of(left)
+            if phrase and right:
+                self.rewrites[phrase] = right
+                self.sources.append(right)
+            return
+        members = {phrase_of(part) for part in line.split(",")}
+        members.discard(())
+        if len(members) < 2:
+            return
+        self.sources.append(line)
+        for member in members:
+            self.groups.setdefault(member, set()).update(members)
+
+
+def default_synonyms_path() -> Path:
+    return Path(str(resources.files("bot").joinpath("data/synonyms.txt")))
+
+
+def load_synonyms(*paths: Path | None) -> SynonymTable:
+    """Read rule files in order; missing files are skipped, unreadable lines logged."""
+    table = SynonymTable()
+    digest = hashlib.sha256()
+    for path in paths:
+        if path is None or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("cannot read synonyms file %s: %s", path, exc)
+            continue
+        digest.update(text.encode("utf-8"))
+        for line in text.splitlines():
+            table.add_line(line)
+    table.digest = digest.hexdigest()
+    return table

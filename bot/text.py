@@ -1,0 +1,152 @@
+"""The one text pipeline that passages and questions both go through.
+
+normalise (Unicode NFKC, lower case, unify dashes and quotes) -> tokenise (keeping
+domain tokens such as ``k2``, ``mk-7`` -> ``mk7``, ``1,000-5,000`` -> ``1000-5000``, ``iu``)
+-> stem (NLTK Snowball) -> mark stopwords (a shipped list; nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from nltk.stem.snowball import SnowballStemmer
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
+QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u02bc\u2032`"), "'")
+
+TOKEN = re.compile(
+    r"""
+    (?P<number>\d[\d,]*(?:\.\d+)?(?:-\d[\d,]*(?:\.\d+)?)?)(?![\w])   # 45, 1,000-5,000, 2.5
+  | (?P<word>[^\W_]+(?:[-'][^\W_]+)*)                                  # k2, mk-7, grass-fed, calcium's
+    """,
+    re.VERBOSE,
+)
+LETTER_DIGIT_HYPHEN = re.compile(r"^([a-z]+)-(\d+)$")  # mk-7 -> mk7, k-2 -> k2
+MAX_TOKEN_CHARS = 40
+
+STEMMER = SnowballStemmer("english")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word as written (normalised), its stem, and whether it is a stopword."""
+
+    surface: str
+    stem: str
+    stop: bool
+    start: int = 0
+    end: int = 0
+
+
+def normalise(text: str) -> str:
+    """Unicode-normalise and lower-case text, unifying dashes and apostrophes."""
+    return unicodedata.normalize("NFKC", text).translate(DASHES).translate(QUOTES).lower()
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """The shipped stopword list (bot/data/stopwords.txt)."""
+    text = resources.files("bot").joinpath("data/stopwords.txt").read_text(encoding="utf-8")
+    words: set[str] = set()
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            words.update(line.split())
+    return frozenset(words)
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    """Stem an alphabetic word; words with digits and non-Latin words are kept as they are."""
+    if not word.isascii() or not word.isalpha():
+        return word
+    return STEMMER.stem(word)
+
+
+def split_word(word: str) -> list[str]:
+    """Split a hyphenated or possessive word into the parts that are indexed."""
+    word = re.sub(r"'s$", "", word)
+    joined = LETTER_DIGIT_HYPHEN.match(word)
+    if joined:
+        return [joined.group(1) + joined.group(2)]
+    if "-" in word or "'" in word:
+        return [part for part in re.split(r"[-']", word) if part]
+    return [word]
+
+
+def split_number(number: str) -> list[str]:
+    """'1,000-5,000' -> ['1000-5000', '1000', '5000']; '45' -> ['45']."""
+    plain = number.replace(",", "")
+    if "-" in plain:
+        low, high = plain.split("-", 1)
+        return [plain, low, high]
+    return [plain]
+
+
+def tokenize(text: str) -> list[Token]:
+    """Normalise and tokenise text into Tokens, keeping character offsets into the normalised text."""
+    text = normalise(text)
+    stops = stopwords()
+    tokens: list[Token] = []
+    for match in TOKEN.finditer(text):
+        raw = match.group(0)
+        if len(raw) > MAX_TOKEN_CHARS:
+            continue
+        parts = split_number(raw) if match.group("number") else split_word(raw)
+        for part in parts:
+            tokens.append(Token(part, stem(part), part in stops, match.start(), match.end()))
+    return tokens
+
+
+def terms(text: str) -> list[str]:
+    """The indexed terms of a text: stems of its non-stopword tokens."""
+    return [t.stem for t in tokenize(text) if not t.stop]
+
+
+@lru_cache(maxsize=1)
+def sentence_splitter() -> PunktSentenceTokenizer:
+    """NLTK's Punkt splitter with common abbreviations; it needs no downloaded model."""
+    params = PunktParameters()
+    params.abbrev_types = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "approx", "fig", "no", "st", "mt", "u.s"}
+    return PunktSentenceTokenizer(params)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences; each line of a multi-line text (a list) is its own unit."""
+    sentences: list[str] = []
+    for line in text.splitlines():
+        if line.strip():
+            sentences.extend(s.strip() for s in sentence_splitter().tokenize(line) if s.strip())
+    return sentences
+
+
+def word_spans(text: str, stems: set[str]) -> list[tuple[int, int]]:
+    """Character spans of the words in `text` whose stem is in `stems` (for highlighting)."""
+    if not stems:
+        return []
+    spans: list[tuple[int, int]] = []
+    offsets = normalised_offsets(text)
+    for token in tokenize(text):
+        if token.stem in stems and not token.stop:
+            span = (offsets[token.start], offsets[token.end])
+            if not spans or spans[-1] != span:
+                spans.append(span)
+    return spans
+
+
+def normalised_offsets(text: str) -> list[int]:
+    """Map offsets in normalise(text) back to offsets in text (same length for most text)."""
+    normalised = normalise(text)
+    if len(normalised) == len(text):
+        return list(range(len(text) + 1))
+    mapping: list[int] = []
+    for i, ch in enumerate(text):
+        mapping.extend([i] * len(normalise(ch)))
+    mapping.append(len(text))
+    if len(mapping) != len(normalised) + 1:  # normalisation merged characters: no safe mapping
+        return [min(i, len(text)) for i in range(len(normalised) + 1)]
+    return mapping
