@@ -92,8 +92,8 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
         if not passages:
             raise BotError("the articles produced no passages; nothing was changed")
         ranking = settings.ranking
-        body = fit_field([body_terms(p) for p in passages], ranking)
-        title = fit_field([title_terms(p) for p in passages], ranking)
+        body = fit_field([body_terms(p, synonyms) for p in passages], ranking)
+        title = fit_field([title_terms(p, synonyms) for p in passages], ranking)
         words = vocabulary(passages, synonyms.words())
         previous = previous_manifest(settings.index_dir)
         digests = {f.path.name: f.sha256 for f in files}

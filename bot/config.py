@@ -19,9 +19,9 @@ class Ranking:
     delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
     max_words: int = 120  # passage size limit
     title_weight: float = 1.0  # weight of section/subsection titles relative to the body
-    synonym_weight: float = 0.6  # weight of a synonym relative to the word typed
+    synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
-    min_coverage: float = 0.5  # share of the question's IDF mass a passage must match
+    min_coverage: float = 0.3  # share of the question's IDF mass a passage must match
     combine: str = "max"  # how a concept's alternatives combine: "max" (best one) or "sum"
     use_synonyms: bool = True
     use_spelling: bool = True

@@ -9,6 +9,7 @@ from rank_bm25 import BM25, BM25L, BM25Okapi, BM25Plus
 
 from bot.config import Ranking
 from bot.models import Passage
+from bot.synonyms import SynonymTable
 from bot.text import tokenize
 
 VARIANTS: dict[str, type[BM25]] = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
@@ -50,13 +51,19 @@ class Field:
                 self.postings.setdefault(term, []).append(doc_id)
 
 
-def body_terms(passage: Passage) -> list[str]:
-    return [t.stem for t in tokenize(passage.text) if not t.stop]
+def field_terms(text: str, synonyms: SynonymTable) -> list[str]:
+    """Indexed terms of a text: non-stopword stems, plus a group term per synonym occurrence."""
+    tokens = tokenize(text)
+    return [t.stem for t in tokens if not t.stop] + synonyms.group_terms([t.stem for t in tokens])
 
 
-def title_terms(passage: Passage) -> list[str]:
+def body_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
+    return field_terms(passage.text, synonyms)
+
+
+def title_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
     """Terms of the section and subsection titles (the article title when there is no section)."""
-    return [t.stem for t in tokenize(f"{passage.section} {passage.subsection}") if not t.stop]
+    return field_terms(f"{passage.section} {passage.subsection}", synonyms)
 
 
 def fit_field(documents: list[list[str]], ranking: Ranking) -> FieldStats:

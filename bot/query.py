@@ -22,6 +22,7 @@ class Alternative:
 
     stems: tuple[str, ...]
     weight: float
+    covers: tuple[str, ...] = ()  # the words a group term stands for, to highlight them
 
 
 @dataclass(frozen=True)
@@ -142,22 +143,16 @@ class QueryAnalyzer:
         return Concept(token.surface, (Alternative((token.stem,), 1.0),)), 1
 
     def synonym_concept(self, tokens: list[Token]) -> Concept:
+        """A concept for a phrase from a synonym group: the words typed, or any word of the group."""
         phrase = tuple(t.stem for t in tokens)
         typed = tuple(t.stem for t in tokens if not t.stop)
         alternatives: list[Alternative] = [Alternative(typed, 1.0)] if typed else []
-        seen = {typed}
-        for other in sorted(self.synonyms.equivalents(phrase)):
-            stems = tuple(s for s in other if s not in self.stop_stems())
-            if stems and stems not in seen:
-                seen.add(stems)
-                alternatives.append(Alternative(stems, self.ranking.synonym_weight if typed else 1.0))
+        weight = self.ranking.synonym_weight if typed else 1.0
+        for group in self.synonyms.group_ids.get(phrase, []):
+            members = tuple(sorted(self.synonyms.group_members.get(group, ())))
+            alternatives.append(Alternative((group,), weight, members))
         label = " ".join(t.surface for t in tokens)
         return Concept(label, tuple(alternatives))
-
-    def stop_stems(self) -> frozenset[str]:
-        from bot.text import stopwords
-
-        return stopwords()
 
 
 def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[str]) -> bool:

@@ -102,6 +102,8 @@ class Searcher:
             for alternative in concept.alternatives:
                 hit = [s for s in alternative.stems if s in present]
                 matched.update(hit)
+                if hit and alternative.covers:
+                    matched.update(s for s in alternative.covers if s in present)
                 if alternative.stems:
                     part = sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
                     share = max(share, part)

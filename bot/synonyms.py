@@ -13,6 +13,7 @@ from bot.text import tokenize
 log = logging.getLogger(__name__)
 
 Phrase = tuple[str, ...]  # the stems of a word or phrase, stopwords included
+GROUP_MARK = "§"  # group terms look like "§12"; the tokenizer never produces this character
 
 
 def phrase_of(text: str) -> Phrase:
@@ -24,6 +25,8 @@ class SynonymTable:
     """Equivalence groups and one-way rewrites, looked up by stemmed phrase."""
 
     groups: dict[Phrase, set[Phrase]] = field(default_factory=dict)
+    group_ids: dict[Phrase, list[str]] = field(default_factory=dict)
+    group_members: dict[str, set[str]] = field(default_factory=dict)  # group term -> member stems
     rewrites: dict[Phrase, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     digest: str = ""
@@ -59,8 +62,31 @@ class SynonymTable:
         if len(members) < 2:
             return
         self.sources.append(line)
+        group_id = f"{GROUP_MARK}{len(self.sources)}"
         for member in members:
             self.groups.setdefault(member, set()).update(members)
+            self.group_ids.setdefault(member, []).append(group_id)
+            self.group_members.setdefault(group_id, set()).update(member)
+
+    def group_terms(self, stems: list[str]) -> list[str]:
+        """Group terms for a token sequence: one per occurrence of any member of a group.
+
+        Indexed beside the words, they let a passage that says "sources" match a question
+        about "foods" with the combined term frequency and document frequency of the group.
+        """
+        found: list[str] = []
+        longest = self.longest
+        i = 0
+        while i < len(stems):
+            for n in range(min(longest, len(stems) - i), 0, -1):
+                ids = self.group_ids.get(tuple(stems[i : i + n]))
+                if ids:
+                    found.extend(ids)
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
 
 
 def default_synonyms_path() -> Path:

@@ -1,0 +1,104 @@
+"""Admin operations on the corpus: add, replace, remove and list articles, re-indexing each time."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.builder import BuildReport
+from bot.engine import Engine
+from bot.errors import ArticleError, BotError
+from bot.readers import parse_article
+
+SUPPORTED_UPLOADS = (".txt", ".md", ".html")
+MAX_NAME_CHARS = 100
+_corpus_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AddedArticle:
+    name: str
+    passages: int
+    replaced: bool
+    report: BuildReport
+
+
+def safe_article_name(file_name: str) -> str:
+    """A plain file name inside the corpus: no folders, no leading dots, only safe characters."""
+    base = re.split(r"[\\/]", file_name.strip())[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = ext, ""
+    ext = "." + ext.lower() if ext else ""
+    if ext == ".htm":
+        ext = ".html"
+    if ext == ".markdown":
+        ext = ".md"
+    if ext not in SUPPORTED_UPLOADS:
+        raise ArticleError(base or "upload", f"unsupported file type; send one of {', '.join(SUPPORTED_UPLOADS)}")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-_")[:MAX_NAME_CHARS]
+    if not stem:
+        raise ArticleError(base, "the file name has no usable characters")
+    return stem + ext
+
+
+def add_article(engine: Engine, file_name: str, data: bytes) -> AddedArticle:
+    """Validate an uploaded article, write it into the corpus and re-index; undo the write on failure."""
+    name = safe_article_name(file_name)
+    parse_article(data, name, engine.settings.max_article_bytes)  # raises ArticleError with the reason
+    corpus = engine.settings.corpus_dir
+    target = corpus / name
+    with _corpus_lock:
+        previous = target.read_bytes() if target.is_file() else None
+        write_atomic(target, data)
+        try:
+            report = engine.rebuild()
+        except BotError:
+            restore(target, previous)
+            raise
+    passages = next((int(a["passages"]) for a in report.manifest["corpus"]["articles"] if a["name"] == name), 0)
+    return AddedArticle(name, passages, previous is not None, report)
+
+
+def remove_article(engine: Engine, name: str) -> BuildReport:
+    """Delete an article from the corpus and re-index; put it back if the re-index fails."""
+    names = {n for n, _, _ in list_articles(engine)}
+    if name not in names:
+        raise BotError(f"no article named {name!r}; see the article list")
+    if len(names) == 1:
+        raise BotError("cannot remove the last article; add another one first")
+    target = engine.settings.corpus_dir / name
+    with _corpus_lock:
+        previous = target.read_bytes()
+        target.unlink()
+        try:
+            return engine.rebuild()
+        except BotError:
+            restore(target, previous)
+            raise
+
+
+def list_articles(engine: Engine) -> list[tuple[str, str, int]]:
+    """(file name, title, passage count) of every indexed article."""
+    return [(a["name"], a["title"], int(a["passages"])) for a in engine.snapshot().index.articles()]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.uploading")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def restore(path: Path, previous: bytes | None) -> None:
+    """Put back what was at `path` before (or remove it if nothing was)."""
+    if previous is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_atomic(path, previous)
