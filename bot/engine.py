@@ -131,7 +131,7 @@ class Engine:
         snap = self.snapshot()
         previous = self.conversations.previous(conversation)
         query = snap.analyzer.analyse(question, previous)
-        if not query.own_concepts():
+        if not query.own_concepts() and not (query.follow_up and has_cue(question)):
             return Answer(question, "", message=EMPTY_QUESTION.format(examples=self.example_text(snap)))
         hits = snap.searcher.search(query, limit)
         results = tuple(result_of(hit, query, snap.searcher) for hit in hits)
@@ -151,6 +151,14 @@ class Engine:
 
     def examples(self, n: int = 3) -> list[str]:
         return example_questions(self.snapshot().index, n)
+
+
+def has_cue(question: str) -> bool:
+    """Does a question without content words still point back ("what about it?")?"""
+    from bot.query import has_follow_up_cue
+    from bot.text import tokenize
+
+    return has_follow_up_cue(tokenize(question[:200]))
 
 
 def clean_question(question: str) -> str:

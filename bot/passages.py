@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.models import Article, Block, Passage
 from bot.text import split_sentences
 
-DEFAULT_MAX_WORDS = 120
+DEFAULT_MAX_WORDS = 160
 BULLET = "•"
 MIN_WORDS = 6
 

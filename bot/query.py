@@ -161,12 +161,15 @@ def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[
     Yes when it opens with "and"/"what about", uses a pronoun, has a single concept, or
     has two concepts of which none names a topic of the corpus (a word of some heading).
     """
+    if has_follow_up_cue(tokens) or len(concepts) <= 1:
+        return True
+    return len(concepts) == 2 and not any(set(c.typed.stems) & title_stems for c in concepts if not c.typed.covers)
+
+
+def has_follow_up_cue(tokens: list[Token]) -> bool:
+    """Opens with "and"/"what about"... or uses a pronoun."""
     words = tuple(t.surface for t in tokens)
-    if any(words[: len(opener)] == opener for opener in FOLLOW_UP_OPENERS):
-        return True
-    if any(w in PRONOUNS for w in words) or len(concepts) <= 1:
-        return True
-    return len(concepts) == 2 and not any(set(c.typed.stems) & title_stems for c in concepts)
+    return any(words[: len(o)] == o for o in FOLLOW_UP_OPENERS) or any(w in PRONOUNS for w in words)
 
 
 def carry_over(previous: tuple[Concept, ...], current: list[Concept], weight: float) -> list[Concept]:

@@ -6,6 +6,7 @@ from functools import lru_cache
 from itertools import combinations
 
 from nltk.metrics.distance import edit_distance
+from spellchecker import SpellChecker
 
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
 
@@ -24,11 +25,22 @@ def deletes(word: str, distance: int) -> set[str]:
     return result
 
 
-class SpellingCorrector:
-    """Symmetric-delete candidate lookup, verified with NLTK's edit distance (with transpositions)."""
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """A general English word list (pyspellchecker's bundled dictionary; nothing is downloaded)."""
+    return frozenset(SpellChecker(distance=1).word_frequency.dictionary)
 
-    def __init__(self, frequencies: dict[str, int]) -> None:
+
+class SpellingCorrector:
+    """Symmetric-delete candidate lookup, verified with NLTK's edit distance (with transpositions).
+
+    A word found in a general English dictionary is never "corrected": "glass" is not a typo
+    of "grass", it is a word the articles do not use.
+    """
+
+    def __init__(self, frequencies: dict[str, int], dictionary: frozenset[str] | None = None) -> None:
         self.frequencies = frequencies
+        self.dictionary = english_words() if dictionary is None else dictionary
         self.by_delete: dict[str, list[str]] = {}
         for word in frequencies:
             if len(word) >= MIN_LENGTH - 1 and word.isalpha():
@@ -42,6 +54,8 @@ class SpellingCorrector:
     def _correct(self, word: str) -> str | None:
         """The known word closest to `word`, or None when there is none close enough."""
         if self.knows(word) or len(word) < MIN_LENGTH or not word.isalpha() or not word.isascii():
+            return None
+        if word in self.dictionary:
             return None
         limit = max_distance(word)
         candidates = {c for key in deletes(word, limit) for c in self.by_delete.get(key, ())}
