@@ -18,6 +18,7 @@ from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
 DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u02bc\u2032`"), "'")
+MARKS = dict.fromkeys(map(ord, "\u2122\u00ae\u00a9\u2120"), " ")  # ™ ® © ℠ (NFKC would glue "TM" to the word)
 
 TOKEN = re.compile(
     r"""
@@ -45,7 +46,7 @@ class Token:
 
 def normalise(text: str) -> str:
     """Unicode-normalise and lower-case text, unifying dashes and apostrophes."""
-    return unicodedata.normalize("NFKC", text).translate(DASHES).translate(QUOTES).lower()
+    return unicodedata.normalize("NFKC", text.translate(MARKS)).translate(DASHES).translate(QUOTES).lower()
 
 
 @lru_cache(maxsize=1)

@@ -137,6 +137,7 @@ STATE_PREFIXES: tuple[str, ...] = ("has-", "with-", "no-", "is-", "show-", "hide
 MAX_CLASS_VALUES = 64
 MAX_VALUE_CHARS = 200
 MAX_LIST_DEPTH = 8
+MAX_HEADER_SCAN = 500
 
 # --- text clean-up ---------------------------------------------------------------------------
 
@@ -197,11 +198,14 @@ def read_html(text: str, name: str) -> Article:
     """Parse one saved HTML page into an Article; never raises on malformed markup."""
     soup = _parse(text)
     _drop_raw_elements(soup)
-    root = _choose_root(soup)
+    sizes = _text_sizes(soup)
+    root = _choose_root(soup, sizes)
+    title_h1 = _first_h1(root)[0]
     cleaner = _Cleaner(
         protected=_lineage_ids(root),
-        root_size=_text_size(root),
-        title_h1=_first_h1(root)[0],
+        title_lineage=_lineage_ids(title_h1) if title_h1 is not None else frozenset(),
+        sizes=sizes,
+        root_size=sizes.get(id(root), 0),
     )
     cleaner.clean(soup)
     title, title_tag = _choose_title(root, soup, cleaner.page_title, name)
@@ -239,17 +243,33 @@ def _as_plain_text_html(text: str) -> str:
 
 def _drop_raw_elements(soup: BeautifulSoup) -> None:
     """Remove scripts, styles, embeds and form controls; <title> is kept for the title."""
-    for tag in soup.find_all(RAW_TAGS - {"head"}):
+    for tag in _outermost(soup, RAW_TAGS - {"head"}):
         tag.extract()
+
+
+def _text_sizes(soup: BeautifulSoup) -> dict[int, int]:
+    """Collapsed text length of every element, keyed by id(), computed in one bottom-up pass."""
+    sizes: dict[int, int] = {}
+    for tag in reversed([soup, *soup.find_all(True)]):  # children always come before parents
+        sizes[id(tag)] = sum(
+            sizes.get(id(child), 0) if isinstance(child, Tag) else _string_size(child)
+            for child in tag.contents
+        )
+    return sizes
+
+
+def _string_size(node: PageElement) -> int:
+    if isinstance(node, NavigableString) and _is_readable_string(node):
+        return len(_collapse(str(node)))
+    return 0
 
 
 # --- choosing the content root ---------------------------------------------------------------
 
 
-def _choose_root(soup: BeautifulSoup) -> Tag:
+def _choose_root(soup: BeautifulSoup, sizes: dict[int, int]) -> Tag:
     """The longest real <article>, else <main>, else [role=main], else <body>, else the document."""
-    articles = [tag for tag in soup.find_all("article") if _is_content_candidate(tag)]
-    sized = [(_text_size(tag), index, tag) for index, tag in enumerate(articles)]
+    sized = [(sizes.get(id(tag), 0), index, tag) for index, tag in enumerate(_content_articles(soup))]
     sized = [entry for entry in sized if entry[0] > 0]
     if sized:
         return max(sized, key=lambda entry: (entry[0], -entry[1]))[2]
@@ -263,26 +283,30 @@ def _has_main_role(tag: Tag) -> bool:
     return "main" in _roles(tag)
 
 
-def _is_content_candidate(article: Tag) -> bool:
-    """False for articles that are comments, related-post cards or sit inside page chrome."""
-    if _is_hidden(article) or _class_verdict(article) == "strong":
+def _content_articles(soup: BeautifulSoup) -> list[Tag]:
+    """<article>s that are not comments, related-post cards or inside page chrome, in order."""
+    found: list[Tag] = []
+    stack: list[Tag] = [tag for tag in reversed(soup.contents) if isinstance(tag, Tag)]
+    while stack:
+        tag = stack.pop()
+        if _is_chrome(tag):
+            continue
+        if tag.name == "article":
+            found.append(tag)
+        stack.extend(child for child in reversed(tag.contents) if isinstance(child, Tag))
+    return found
+
+
+def _is_chrome(tag: Tag) -> bool:
+    """Containers whose articles are not the page's content (body/html classes are ignored)."""
+    if tag.name in {"html", "body"}:
         return False
-    for parent in article.parents:
-        if parent.name in {"body", "html", "[document]"}:
-            break
-        if parent.name in ALWAYS_DROP_TAGS or _class_verdict(parent) == "strong":
-            return False
-    return True
+    return tag.name in ALWAYS_DROP_TAGS or _is_hidden(tag) or _class_verdict(tag) == "strong"
 
 
-def _lineage_ids(root: Tag) -> frozenset[int]:
-    """Identities of the root and its ancestors, which cleaning must never remove."""
-    return frozenset({id(root), *(id(parent) for parent in root.parents)})
-
-
-def _text_size(tag: Tag) -> int:
-    """Length of a tag's text with whitespace collapsed."""
-    return len(WHITESPACE.sub(" ", tag.get_text()).strip())
+def _lineage_ids(tag: Tag) -> frozenset[int]:
+    """Identities of a tag and its ancestors."""
+    return frozenset({id(tag), *(id(parent) for parent in tag.parents)})
 
 
 # --- attribute tests -------------------------------------------------------------------------
@@ -340,21 +364,22 @@ def _class_verdict(tag: Tag) -> Literal["strong", "ambiguous"] | None:
     return "ambiguous" if "ambiguous" in verdicts else None
 
 
-def _in_sectioning(tag: Tag) -> bool:
-    """True when an article, main or section (or role=main) encloses the tag."""
-    return any(parent.name in SECTIONING_TAGS or "main" in _roles(parent) for parent in tag.parents)
+def _is_sectioning(tag: Tag) -> bool:
+    """article, main, section or role=main."""
+    return tag.name in SECTIONING_TAGS or "main" in _roles(tag)
 
 
-def _is_site_header(header: Tag) -> bool:
+def _is_site_header(header: Tag, in_sectioning: bool) -> bool:
     """A page-level <header>: outside any article/main/section and holding navigation, a form or
-    menu-like elements. Other headers (a post's own header with its byline and share links, even
-    on a page without <article>) keep their headings.
+    menu-like elements (looked for among its first MAX_HEADER_SCAN elements). Other headers (a
+    post's own header with its byline and share links, even on a page without <article>) keep
+    their headings.
     """
-    if _in_sectioning(header):
+    if in_sectioning:
         return False
     return any(
         tag.name in {"nav", "form"} or _roles(tag) & JUNK_ROLES or _class_verdict(tag) == "ambiguous"
-        for tag in header.find_all(True)
+        for tag in header.find_all(True, limit=MAX_HEADER_SCAN)
     )
 
 
@@ -367,21 +392,23 @@ Action = Literal["keep", "drop", "guarded", "reduce"]
 class _Cleaner:
     """Removes page chrome from the whole document, never touching the root or its ancestors."""
 
-    protected: frozenset[int]
+    protected: frozenset[int]  # the root and its ancestors
+    title_lineage: frozenset[int]  # the title h1 and its ancestors
+    sizes: dict[int, int]  # text size of every element before cleaning
     root_size: int
-    title_h1: Tag | None
     page_title: str = field(default="")
 
     def clean(self, soup: BeautifulSoup) -> None:
         """Walk the tree top-down, removing boilerplate subtrees without descending into them."""
-        stack: list[Tag] = [soup]
+        stack: list[tuple[Tag, bool]] = [(soup, False)]
         while stack:
-            tag = stack.pop()
+            tag, in_sectioning = stack.pop()
+            inside = in_sectioning or _is_sectioning(tag)
             for child in list(tag.children):
-                if isinstance(child, Tag) and self._visit(child):
-                    stack.append(child)
+                if isinstance(child, Tag) and self._visit(child, inside):
+                    stack.append((child, inside))
 
-    def _visit(self, tag: Tag) -> bool:
+    def _visit(self, tag: Tag, in_sectioning: bool) -> bool:
         """Apply the cleaning rule to one element; True when its children should be visited."""
         if id(tag) in self.protected:
             return True
@@ -389,7 +416,7 @@ class _Cleaner:
             self._remember_title(tag)
             tag.extract()
             return False
-        action = self._action(tag)
+        action = self._action(tag, in_sectioning)
         if action == "guarded":
             action = "keep" if self._holds_content(tag) else "drop"
         if action == "drop":
@@ -399,23 +426,23 @@ class _Cleaner:
             _keep_only_headings(tag)
         return True
 
-    def _action(self, tag: Tag) -> Action:
+    def _action(self, tag: Tag, in_sectioning: bool) -> Action:
         if tag.name in RAW_TAGS - {"head"} or _is_hidden(tag):
             return "drop"
         verdict = _class_verdict(tag)
         if verdict == "strong" or tag.name in ALWAYS_DROP_TAGS:
             return "drop"
         if tag.name == "header":
-            return "drop" if _is_site_header(tag) else "reduce"
+            return "drop" if _is_site_header(tag, in_sectioning) else "reduce"
         if verdict == "ambiguous" or tag.name in GUARDED_DROP_TAGS or _roles(tag) & JUNK_ROLES:
             return "guarded"
         return "keep"
 
     def _holds_content(self, tag: Tag) -> bool:
         """True when dropping the tag would lose the title h1 or most of the article."""
-        if self.title_h1 is not None and any(parent is tag for parent in self.title_h1.parents):
+        if id(tag) in self.title_lineage:
             return True
-        return self.root_size >= 200 and 2 * _text_size(tag) > self.root_size
+        return self.root_size >= 200 and 2 * self.sizes.get(id(tag), 0) > self.root_size
 
     def _remember_title(self, tag: Tag) -> None:
         if not self.page_title:
@@ -463,8 +490,8 @@ def _choose_title(root: Tag, soup: BeautifulSoup, page_title: str, name: str) ->
 
 
 def _first_h1(scope: Tag) -> tuple[Tag | None, str]:
-    """The first <h1> in scope that has text, and its text."""
-    for heading in scope.find_all("h1"):
+    """The first <h1> in scope that has text (h1s nested in h1s are not looked at), and its text."""
+    for heading in _outermost(scope, frozenset({"h1"})):
         text = _heading_text(heading)
         if text:
             return heading, text

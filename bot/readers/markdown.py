@@ -33,9 +33,10 @@ def read_markdown(text: str, name: str) -> Article:
     raw = parse_blocks(lines)
     title = front_title
     blocks: list[Block] = []
+    seen_title = False
     for block in raw:
-        if block.kind == "heading" and block.level == 1 and not title:
-            title = block.text
+        if block.kind == "heading" and block.level == 1 and not seen_title and not blocks:
+            title, seen_title = title or block.text, True
             continue
         blocks.append(block)
     return Article(name=name, title=title or prettify_name(name), blocks=tuple(normalise_levels(blocks)))

@@ -1,0 +1,194 @@
+"""Admin handlers: /reindex, /articles, /remove with confirmation, /stats and article uploads.
+
+Only user ids in settings.admin_ids may use them. Anyone else gets exactly the unknown-command reply
+(so the commands are not advertised), and the attempt is logged with the user id. Documents from
+non-admins in private chats get a polite "only admins can add articles"; in groups documents are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import PurePath
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+
+from bot.errors import BotError
+from bot.library import SUPPORTED_UPLOADS, add_article, list_articles, remove_article
+from bot.telegram import render
+from bot.telegram.common import (
+    Context,
+    command_argument,
+    edit_html,
+    engine_of,
+    forget,
+    is_admin,
+    is_group,
+    question_log_of,
+    recall,
+    remember,
+    reply_html,
+    settings_of,
+)
+from bot.telegram.handlers import unknown
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, Context], Awaitable[None]]
+REMOVALS = "removals"
+ONLY_ADMINS = "Only admins can add articles. I answer text questions: just type one."
+STATS_USAGE = "Usage: /stats [days|all], for example /stats 30"
+REMOVE_USAGE = "Usage: /remove NAME (the file name as shown by /articles)"
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Run `handler` for admins; answer anyone else like an unknown command and log the attempt."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        if is_admin(update, context):
+            await handler(update, context)
+            return
+        user = update.effective_user
+        log.warning("user %s is not an admin and tried %s", user.id if user else "?", handler.__name__)
+        await unknown(update, context)
+
+    return guarded
+
+
+@admin_only
+async def reindex(update: Update, context: Context) -> None:
+    """Rebuild the index in a thread and report what changed (or why it failed)."""
+    status = await reply_html(update, context, render.plain("⏳ Re-indexing…"))
+    try:
+        report = await asyncio.to_thread(engine_of(context).rebuild)
+        result = render.plain("✅ " + report.summary())
+    except BotError as exc:
+        result = render.plain(f"❌ Re-indexing failed: {exc}\nThe previous index is still in use.")
+    await finish(update, context, status, result)
+
+
+@admin_only
+async def articles(update: Update, context: Context) -> None:
+    """List the indexed articles with their passage counts."""
+    rows = await asyncio.to_thread(list_articles, engine_of(context))
+    await reply_html(update, context, render.article_list(rows))
+
+
+@admin_only
+async def stats(update: Update, context: Context) -> None:
+    """Question statistics for the last N days (default 7; 'all' for all time)."""
+    argument = command_argument(update.effective_message.text if update.effective_message else None).lower()
+    days: int | None = 7
+    if argument in ("all", "0"):
+        days = None
+    elif argument:
+        if not argument.isdigit():
+            await reply_html(update, context, render.plain(STATS_USAGE))
+            return
+        days = int(argument)
+    report = await asyncio.to_thread(question_log_of(context).stats, days)
+    await reply_html(update, context, render.preformatted(report.format()))
+
+
+@admin_only
+async def remove(update: Update, context: Context) -> None:
+    """Ask for confirmation (Yes/No buttons) before removing an article."""
+    name = command_argument(update.effective_message.text if update.effective_message else None)
+    if not name:
+        await reply_html(update, context, render.plain(REMOVE_USAGE))
+        return
+    rows = await asyncio.to_thread(list_articles, engine_of(context))
+    match = next((row for row in rows if row[0] == name), None)
+    if match is None:
+        await reply_html(update, context, render.plain(f"There is no article named {name!r}. Send /articles for the list."))
+        return
+    token = remember(context.chat_data, REMOVALS, name)
+    buttons = [
+        InlineKeyboardButton("Yes, remove it", callback_data=render.callback_data("rm", token, "y")),
+        InlineKeyboardButton("No, keep it", callback_data=render.callback_data("rm", token, "n")),
+    ]
+    question = render.plain("Remove ") + render.bold(name) + render.plain(f" ({match[1]}, {match[2]} passages) and re-index?")
+    await reply_html(update, context, question, InlineKeyboardMarkup([buttons]))
+
+
+async def confirm_remove(update: Update, context: Context) -> None:
+    """The Yes/No answer to a /remove confirmation (`rm:<token>:<y|n>`)."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    if not is_admin(update, context):
+        log.warning("user %s is not an admin and pressed a remove button", update.effective_user.id if update.effective_user else "?")
+        await query.answer("Only admins can do that.")
+        return
+    _, token, choice = query.data.split(":")
+    name = recall(context.chat_data, REMOVALS, token, str)
+    forget(context.chat_data, REMOVALS, token)
+    if name is None:
+        await query.answer("This confirmation has expired. Send /remove again.")
+        return
+    await query.answer("Removing…" if choice == "y" else "Kept.")
+    message = query.message if isinstance(query.message, Message) else None
+    if choice != "y":
+        await finish(update, context, message, render.plain("Kept ") + render.bold(name) + ".")
+        return
+    try:
+        report = await asyncio.to_thread(remove_article, engine_of(context), name)
+        result = render.plain("🗑 Removed ") + render.bold(name) + render.plain(".\n" + report.summary())
+    except BotError as exc:
+        result = render.plain(f"❌ Could not remove {name}: {exc}")
+    await finish(update, context, message, result)
+
+
+async def document(update: Update, context: Context) -> None:
+    """An uploaded .txt/.md/.html file becomes (or replaces) an article; admins only, private chats only."""
+    message = update.effective_message
+    if message is None or message.document is None or is_group(update):
+        return
+    if not is_admin(update, context):
+        log.warning("user %s is not an admin and sent a document", update.effective_user.id if update.effective_user else "?")
+        await reply_html(update, context, render.plain(ONLY_ADMINS))
+        return
+    file_name = message.document.file_name or "upload.txt"
+    problem = upload_problem(file_name, message.document.file_size, settings_of(context).max_article_bytes)
+    if problem:
+        await reply_html(update, context, render.plain(f"❌ Not added: {problem}"))
+        return
+    status = await reply_html(update, context, render.plain(f"⏳ Adding {file_name}…"))
+    try:
+        data = bytes(await (await message.document.get_file()).download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("could not download %s: %s", file_name, exc)
+        await finish(update, context, status, render.plain(f"❌ Not added: could not download {file_name} ({exc.message})."))
+        return
+    await finish(update, context, status, await added(context, file_name, data))
+
+
+def upload_problem(file_name: str, size: int | None, max_bytes: int) -> str:
+    """Why an upload is refused before downloading it ('' when it may be downloaded)."""
+    if PurePath(file_name).suffix.lower() not in SUPPORTED_UPLOADS:
+        return f"{file_name}: unsupported file type; send one of {', '.join(SUPPORTED_UPLOADS)}"
+    if size is not None and size > max_bytes:
+        return f"{file_name}: file is {size:,} bytes, over the {max_bytes:,}-byte limit"
+    return ""
+
+
+async def added(context: Context, file_name: str, data: bytes) -> render.Rich:
+    """Add the article in a thread; describe the result or exactly why it was rejected."""
+    try:
+        result = await asyncio.to_thread(add_article, engine_of(context), file_name, data)
+    except BotError as exc:
+        return render.plain(f"❌ Not added: {exc}\nThe previous articles are still being served.")
+    verb = "Replaced" if result.replaced else "Added"
+    return render.plain(f"✅ {verb} ") + render.bold(result.name) + render.plain(f": {result.passages} passages.\n" + result.report.summary())
+
+
+async def finish(update: Update, context: Context, status: Message | None, result: render.Rich) -> None:
+    """Show the outcome in place of a status message (or as a new message when there is none)."""
+    if status is None:
+        await reply_html(update, context, result)
+    else:
+        await edit_html(status, context, result)

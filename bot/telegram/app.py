@@ -1,0 +1,208 @@
+"""The one place that builds the Telegram Application, and the runner for long polling or a webhook.
+
+Self-hosted Bot API server: set TELEGRAM_API_URL to its root, e.g. ``http://localhost:8081``; requests
+then go to ``<root>/bot<token>/`` and files to ``<root>/file/bot<token>/``. A URL that already ends in
+``/bot`` is accepted too (the file URL is derived from it). The server must not run in ``--local``
+mode (uploads are downloaded over HTTP, like from api.telegram.org).
+
+Command menus: the user commands are set for everyone; each admin additionally gets a per-chat
+scope (``BotCommandScopeChat``) listing the admin commands. An admin who has never written to the
+bot cannot get one yet (Telegram answers "chat not found"); that is logged and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import sys
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, BotCommandScopeChat
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.errors import BotError
+from bot.questionlog import QuestionLog
+from bot.telegram import admin, handlers
+from bot.telegram.common import ENGINE, QUESTION_LOG, SETTINGS
+
+log = logging.getLogger(__name__)
+
+MISSING_TOKEN = "error: no Telegram bot token; set TELEGRAM_BOT_TOKEN (get one from @BotFather)"
+BAD_TOKEN = "error: Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)"
+NO_WEBHOOKS = "error: webhook mode needs the webhooks extra: pip install 'python-telegram-bot[webhooks]'"
+REDACTED = "<bot-token>"
+ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "edited_channel_post", "callback_query"]
+
+
+def api_urls(api_url: str) -> tuple[str | None, str | None]:
+    """(base_url, base_file_url) for a self-hosted Bot API server root (or a '.../bot' URL); Nones for the default."""
+    root = api_url.strip().rstrip("/")
+    if not root:
+        return None, None
+    if root.endswith("/bot"):
+        root = root[: -len("/bot")]
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def build_application(
+    settings: Settings,
+    engine: Engine,
+    question_log: QuestionLog,
+    *,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+    httpx_kwargs: dict[str, Any] | None = None,
+    connection_pool_size: int = 64,
+) -> Application:  # type: ignore[type-arg]
+    """The fully wired Application (handlers, rate limiter, command menu); used by the CLI, webhook mode and tests."""
+    if not settings.telegram_token:
+        raise BotError(MISSING_TOKEN.removeprefix("error: "))
+    default_base, default_files = api_urls(settings.telegram_api_url)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .concurrent_updates(True)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .request(HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs))
+        .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=httpx_kwargs))
+    )
+    if base_url or default_base:
+        builder = builder.base_url(base_url or default_base or "")
+    if base_file_url or default_files:
+        builder = builder.base_file_url(base_file_url or default_files or "")
+    application = builder.build()
+    application.bot_data.update({ENGINE: engine, QUESTION_LOG: question_log, SETTINGS: settings})
+    add_handlers(application)
+    return application
+
+
+def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    """Register every handler; the first matching handler wins, so the order matters."""
+    application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS, handlers.ignore))
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.edited))
+    application.add_handler(CommandHandler("start", handlers.start))
+    application.add_handler(CommandHandler("help", handlers.help_command))
+    application.add_handler(CommandHandler("sources", handlers.sources))
+    application.add_handler(CommandHandler("reset", handlers.reset))
+    application.add_handler(CommandHandler("ask", handlers.ask))
+    application.add_handler(CommandHandler("reindex", admin.reindex))
+    application.add_handler(CommandHandler("articles", admin.articles))
+    application.add_handler(CommandHandler("remove", admin.remove))
+    application.add_handler(CommandHandler("stats", admin.stats))
+    application.add_handler(MessageHandler(filters.COMMAND, handlers.unknown))
+    application.add_handler(MessageHandler(filters.Document.ALL, admin.document))
+    application.add_handler(MessageHandler(filters.TEXT, handlers.text_message))
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, handlers.not_text))
+    application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:[\w-]{1,16}$"))
+    application.add_handler(CallbackQueryHandler(handlers.feedback, pattern=r"^fb:\d{1,18}:[+-]$"))
+    application.add_handler(CallbackQueryHandler(admin.confirm_remove, pattern=r"^rm:[\w-]{1,16}:[yn]$"))
+    application.add_handler(CallbackQueryHandler(handlers.stale_button))
+    application.add_error_handler(handlers.on_error)
+
+
+def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
+    """BotCommand objects for (name, description) pairs."""
+    return [BotCommand(name, description) for name, description in commands]
+
+
+async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    """Load (or build) the index before the first update, then publish the command menus."""
+    await asyncio.to_thread(engine_of_app(application).snapshot)
+    await application.bot.set_my_commands(bot_commands(handlers.USER_COMMANDS))
+    everything = bot_commands(handlers.USER_COMMANDS + handlers.ADMIN_COMMANDS)
+    for admin_id in sorted(settings_of_app(application).admin_ids):
+        try:
+            await application.bot.set_my_commands(everything, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:
+            log.warning("could not set the admin command menu for user %s: %s", admin_id, exc)
+
+
+def engine_of_app(application: Application) -> Engine:  # type: ignore[type-arg]
+    """The engine stored in bot_data."""
+    return cast(Engine, application.bot_data[ENGINE])
+
+
+def settings_of_app(application: Application) -> Settings:  # type: ignore[type-arg]
+    """The settings stored in bot_data."""
+    return cast(Settings, application.bot_data[SETTINGS])
+
+
+# ----- running -----------------------------------------------------------------------------
+class RedactToken(logging.Filter):
+    """Replace the bot token in every log record (message, arguments and traceback)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drop it."""
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, REDACTED), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, REDACTED)
+        return True
+
+
+def protect_logs(token: str) -> RedactToken:
+    """Quiet httpx (it logs URLs, which contain the token) and redact the token on every root handler."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redactor = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+    return redactor
+
+
+def run_telegram(settings: Settings, *, webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> int:
+    """Run the bot until stopped: long polling, or a webhook server when webhook_url is given. Returns an exit code."""
+    if not settings.telegram_token:
+        print(MISSING_TOKEN, file=sys.stderr)
+        return 2
+    if webhook_url and importlib.util.find_spec("tornado") is None:
+        print(NO_WEBHOOKS, file=sys.stderr)
+        return 2
+    protect_logs(settings.telegram_token)
+    engine = Engine(settings)
+    application = build_application(settings, engine, QuestionLog.default(settings))
+    try:
+        if webhook_url:
+            application.run_webhook(
+                listen=listen,
+                port=port,
+                url_path=urlsplit(webhook_url).path.lstrip("/"),
+                webhook_url=webhook_url,
+                secret_token=secret_token,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:
+        print(BAD_TOKEN, file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,268 @@
+"""User-facing handlers: commands, questions, paging with More, feedback, other kinds of messages, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
+
+from bot.answers import Answer
+from bot.telegram import render
+from bot.telegram.common import (
+    UNKNOWN_COMMAND,
+    Context,
+    addressed_to_other_bot,
+    command_argument,
+    engine_of,
+    forget,
+    is_admin,
+    is_group,
+    question_log_of,
+    recall,
+    remember,
+    reply_html,
+    send_html,
+    settings_of,
+)
+
+log = logging.getLogger(__name__)
+
+PAGES = "pages"
+USER_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Welcome and example questions"),
+    ("help", "How to ask, and all commands"),
+    ("ask", "Ask a question (handy in groups): /ask <question>"),
+    ("sources", "The articles and sections I answer from"),
+    ("reset", "Forget our conversation so far"),
+)
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("reindex", "Rebuild the search index from the articles"),
+    ("articles", "List the articles with passage counts"),
+    ("remove", "Remove an article: /remove NAME"),
+    ("stats", "Question statistics: /stats [days|all]"),
+)
+ASK_USAGE = "Usage: /ask <question>, for example:\n/ask {example}"
+EXPIRED = "Sorry, that answer is no longer available. Please ask again."
+NOTHING_MORE = "That's everything I found."
+STALE_BUTTON = "This button no longer works. Please ask again."
+TEXT_ONLY = "I answer text questions. Please type your question in words."
+EDITED = "I only read new messages. Please send the corrected question again."
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+@dataclass
+class Pages:
+    """An answer that can still page with More: how many results were shown, and its question id."""
+
+    answer: Answer
+    shown: int
+    question_id: int
+
+
+# ----- commands ----------------------------------------------------------------------------
+async def start(update: Update, context: Context) -> None:
+    """Greet and suggest three example questions built from the indexed sections."""
+    examples = await asyncio.to_thread(engine_of(context).examples, 3)
+    name = update.effective_user.first_name if update.effective_user else ""
+    await reply_html(update, context, render.welcome(name, examples))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """Explain how to ask and list the commands (admin commands only to admins)."""
+    admin = ADMIN_COMMANDS if is_admin(update, context) else ()
+    await reply_html(update, context, render.help_text(USER_COMMANDS, admin))
+
+
+async def sources(update: Update, context: Context) -> None:
+    """List the articles and their sections."""
+    sections = await asyncio.to_thread(engine_of(context).sections)
+    await reply_html(update, context, render.sources(sections))
+
+
+async def reset(update: Update, context: Context) -> None:
+    """Forget the chat's conversation context."""
+    if update.effective_chat is not None:
+        engine_of(context).reset(update.effective_chat.id)
+    await reply_html(update, context, render.plain("Okay, I've forgotten our conversation. Ask me anything."))
+
+
+async def ask(update: Update, context: Context) -> None:
+    """/ask <question>; without a question, explain the usage."""
+    message = update.effective_message
+    question = command_argument(message.text if message else None)
+    if question:
+        await answer_question(update, context, question)
+        return
+    examples = await asyncio.to_thread(engine_of(context).examples, 1)
+    example = examples[0] if examples else "What is this about?"
+    await reply_html(update, context, render.plain(ASK_USAGE.format(example=example)))
+
+
+async def unknown(update: Update, context: Context) -> None:
+    """Any command the bot does not know (in groups only when it is addressed to this bot)."""
+    message = update.effective_message
+    text = message.text if message else None
+    if addressed_to_other_bot(text, context.bot):
+        return
+    if is_group(update) and "@" not in (text or "").split(maxsplit=1)[0]:
+        return
+    await reply_html(update, context, render.plain(UNKNOWN_COMMAND))
+
+
+# ----- questions ---------------------------------------------------------------------------
+async def text_message(update: Update, context: Context) -> None:
+    """Plain text is a question in private chats; in groups only when it replies to or mentions the bot."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    question = message.text
+    if is_group(update):
+        addressed = addressed_question(message, context.bot)
+        if addressed is None:
+            return
+        question = addressed
+    await answer_question(update, context, question)
+
+
+def addressed_question(message: Message, bot: Bot) -> str | None:
+    """The question in a group message meant for the bot (mention removed), or None."""
+    text = message.text or ""
+    mention = f"@{bot.username}".lower() if bot.username else ""
+    if mention and mention in text.lower():
+        start = text.lower().index(mention)
+        return (text[:start] + text[start + len(mention) :]).strip()
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+        return text
+    return None
+
+
+async def answer_question(update: Update, context: Context, question: str) -> None:
+    """Search in a thread, record the question, and reply with the first page of results."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    answer = await asyncio.to_thread(engine_of(context).answer, question, chat.id)
+    question_id = await record_question(context, chat.id, answer)
+    if not answer.results:
+        await reply_html(update, context, await no_answer(context, answer))
+        return
+    size = settings_of(context).top_k
+    pages = Pages(answer, min(size, len(answer.results)), question_id)
+    token = remember(context.chat_data, PAGES, pages) if pages.shown < len(answer.results) else None
+    markup = answer_keyboard(token, question_id)
+    await reply_html(update, context, render.answer_page(answer, 0, size), markup)
+
+
+async def record_question(context: Context, chat_id: int, answer: Answer) -> int:
+    """Log a real question (not an empty one); return its id, or 0 when not logged."""
+    if not answer.query:
+        return 0
+    top = answer.results[0].heading if answer.results else ""
+    return await asyncio.to_thread(question_log_of(context).record_question, chat_id, answer.question, bool(answer.results), top)
+
+
+async def no_answer(context: Context, answer: Answer) -> render.Rich:
+    """Nothing matched: say so and suggest covered topics (or show why the question was empty)."""
+    if not answer.query:
+        return render.no_answer(answer, [])
+    sections = await asyncio.to_thread(engine_of(context).sections)
+    return render.no_answer(answer, render.covered_topics(sections))
+
+
+def answer_keyboard(more_token: str | None, question_id: int) -> InlineKeyboardMarkup | None:
+    """[More ▸] [👍] [👎] as far as they apply."""
+    row: list[InlineKeyboardButton] = []
+    if more_token:
+        row.append(InlineKeyboardButton("More ▸", callback_data=render.callback_data("more", more_token)))
+    if question_id:
+        row.append(InlineKeyboardButton("👍", callback_data=render.callback_data("fb", question_id, "+")))
+        row.append(InlineKeyboardButton("👎", callback_data=render.callback_data("fb", question_id, "-")))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+# ----- buttons -----------------------------------------------------------------------------
+async def more(update: Update, context: Context) -> None:
+    """Send the next page of an answer as a new message; the pressed message loses its More button."""
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_chat is None:
+        return
+    token = query.data.split(":", 1)[1]
+    pages = recall(context.chat_data, PAGES, token, Pages)
+    if pages is None or pages.shown >= len(pages.answer.results):
+        await query.answer(EXPIRED if pages is None else NOTHING_MORE)
+        return
+    start = pages.shown
+    size = settings_of(context).top_k
+    pages.shown = min(start + size, len(pages.answer.results))
+    if pages.shown >= len(pages.answer.results):
+        forget(context.chat_data, PAGES, token)
+    await query.answer()
+    await drop_more_button(query.message, pages.question_id)
+    more_token = token if pages.shown < len(pages.answer.results) else None
+    markup = answer_keyboard(more_token, pages.question_id)
+    await send_html(context.bot, update.effective_chat.id, render.answer_page(pages.answer, start, size), markup=markup)
+
+
+async def drop_more_button(message: object, question_id: int) -> None:
+    """Leave only the feedback buttons on a message whose More was used."""
+    if not isinstance(message, Message):
+        return
+    try:
+        await message.edit_reply_markup(answer_keyboard(None, question_id))
+    except BadRequest as exc:  # e.g. the message was deleted or already has no More button
+        log.debug("could not update the buttons of message %s: %s", message.message_id, exc)
+
+
+async def feedback(update: Update, context: Context) -> None:
+    """Record 👍 / 👎 for the answer to question `fb:<id>:<+|->`."""
+    query = update.callback_query
+    if query is None or query.data is None or update.effective_chat is None:
+        return
+    _, question_id, sign = query.data.split(":")
+    value = 1 if sign == "+" else -1
+    known = await asyncio.to_thread(question_log_of(context).record_feedback, int(question_id), update.effective_chat.id, value)
+    await query.answer("Thanks for the feedback!" if known else EXPIRED)
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A button whose data this version does not understand."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(STALE_BUTTON)
+
+
+# ----- everything else ---------------------------------------------------------------------
+async def not_text(update: Update, context: Context) -> None:
+    """Stickers, photos, voice notes...: in private chats say what the bot can do; in groups stay quiet."""
+    if not is_group(update):
+        await reply_html(update, context, render.plain(TEXT_ONLY))
+
+
+async def edited(update: Update, context: Context) -> None:
+    """An edited message is not answered again; in private chats say so."""
+    if not is_group(update):
+        await reply_html(update, context, render.plain(EDITED))
+
+
+async def ignore(update: Update, context: Context) -> None:
+    """Channel posts and the like: nothing to do."""
+    log.debug("ignoring update %s", update.update_id)
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the exception; tell the user something went wrong (never a traceback)."""
+    log.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None or update.channel_post is not None:
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(SORRY)
+        else:
+            await context.bot.send_message(update.effective_chat.id, SORRY)
+    except TelegramError as exc:
+        log.warning("could not tell the user about the error: %s", exc)
