@@ -27,6 +27,8 @@ TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+CONTRACTION = re.compile(r"(n't|'s|'re|'ll|'ve|'d|'m)$")  # can't -> ca(n), it's -> it, we'll -> we
+IRREGULAR_NEGATIONS = {"can't": "can", "won't": "will", "shan't": "shall"}
 LETTER_DIGIT_HYPHEN = re.compile(r"^([a-z]+)-(\d+)$")  # mk-7 -> mk7, k-2 -> k2
 MAX_TOKEN_CHARS = 40
 
@@ -70,7 +72,7 @@ def stem(word: str) -> str:
 
 def split_word(word: str) -> list[str]:
     """Split a hyphenated or possessive word into the parts that are indexed."""
-    word = re.sub(r"'s$", "", word)
+    word = IRREGULAR_NEGATIONS.get(word, CONTRACTION.sub("", word))
     joined = LETTER_DIGIT_HYPHEN.match(word)
     if joined:
         return [joined.group(1) + joined.group(2)]
