@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.query import Query
-from bot.search import Hit, Searcher
-from bot.text import split_sentences, tokenize
+from bot.search import Hit
 
 EMPTY_QUESTION = "Please type a question in words, for example: {examples}"
 NOTHING_FOUND = "Nothing in the articles matches that."
@@ -63,20 +61,6 @@ class Answer:
         return data
 
 
-def best_sentence(text: str, query: Query, searcher: Searcher) -> str:
-    """The sentence (or list item) of `text` that holds the most of the question, by IDF."""
-    best, best_score = "", -1.0
-    for sentence in split_sentences(text):
-        stems = {t.stem for t in tokenize(sentence) if not t.stop}
-        score = 0.0
-        for concept in query.concepts:
-            share = max((sum(searcher.idf(s) for s in alt.stems if s in stems) * alt.weight for alt in concept.alternatives), default=0.0)
-            score += concept.weight * share
-        if score > best_score:
-            best, best_score = sentence, score
-    return best.lstrip("• ").strip()
-
-
-def result_of(hit: Hit, query: Query, searcher: Searcher) -> Result:
+def result_of(hit: Hit) -> Result:
     p = hit.passage
-    return Result(p.article, p.source, p.section, p.subsection, p.text, hit.score, best_sentence(p.text, query, searcher), hit.matched)
+    return Result(p.article, p.source, p.section, p.subsection, p.text, hit.score, hit.sentence, hit.matched)

@@ -134,7 +134,7 @@ class Engine:
         if not query.own_concepts() and not (query.follow_up and has_cue(question)):
             return Answer(question, "", message=EMPTY_QUESTION.format(examples=self.example_text(snap)))
         hits = snap.searcher.search(query, limit)
-        results = tuple(result_of(hit, query, snap.searcher) for hit in hits)
+        results = tuple(result_of(hit) for hit in hits)
         if results:
             self.conversations.remember(conversation, query.concepts)
         return Answer(question, query.text, results, "" if results else NOTHING_FOUND, query.corrections, query.follow_up)

@@ -12,6 +12,7 @@ from bot.config import Ranking
 from bot.index_store import SearchIndex
 from bot.models import Passage
 from bot.query import Concept, Query
+from bot.text import split_sentences, tokenize
 
 
 class Hit(NamedTuple):
@@ -22,6 +23,7 @@ class Hit(NamedTuple):
     score: float
     coverage: float
     matched: frozenset[str]
+    sentence: str = ""
 
 
 @dataclass
@@ -78,7 +80,9 @@ class Searcher:
         for doc_id in order:
             coverage, matched = self.coverage(query, doc_id)
             if coverage >= self.ranking.min_coverage:
-                hits.append(Hit(doc_id, self.index.passages[doc_id], float(totals[doc_id]), coverage, matched))
+                passage = self.index.passages[doc_id]
+                sentence, _ = self.best_sentence(passage.text, query)
+                hits.append(Hit(doc_id, passage, float(totals[doc_id]), coverage, matched, sentence))
                 if len(hits) >= limit:
                     break
         return hits
@@ -86,27 +90,47 @@ class Searcher:
     def passage_stems(self, doc_id: int) -> set[str]:
         return set(self.index.body.stats.doc_freqs[doc_id]) | set(self.index.title.stats.doc_freqs[doc_id])
 
-    def coverage(self, query: Query, doc_id: int) -> tuple[float, frozenset[str]]:
-        """IDF-weighted share of the question's concepts found in the passage, and the stems found.
-
-        A concept counts by its best alternative, in proportion to the IDF of the stems of that
-        alternative that the passage holds. Words the corpus never uses weigh the most, so a
-        question about something the articles do not cover scores low whatever else matches.
-        """
-        present = self.passage_stems(doc_id)
-        total = found = 0.0
-        matched: set[str] = set()
-        for concept in query.concepts:
-            mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
-            share = 0.0
-            for alternative in concept.alternatives:
-                hit = [s for s in alternative.stems if s in present]
-                matched.update(hit)
+    def concept_share(self, concept: Concept, present: set[str], matched: set[str] | None = None) -> float:
+        """How much of a concept `present` holds: the best alternative's IDF-weighted share."""
+        share = 0.0
+        for alternative in concept.alternatives:
+            hit = [s for s in alternative.stems if s in present]
+            if not hit and alternative.covers and present.intersection(alternative.covers):
+                hit = list(alternative.stems)  # a group member is present (sentence level)
+            if matched is not None:
+                matched.update(s for s in hit if s not in alternative.covers)
                 if hit and alternative.covers:
                     matched.update(s for s in alternative.covers if s in present)
-                if alternative.stems:
-                    part = sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
-                    share = max(share, part)
+            if alternative.stems:
+                part = sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
+                share = max(share, part)
+        return share
+
+    def coverage_of(self, query: Query, present: set[str], matched: set[str] | None = None) -> float:
+        """IDF-weighted share of the question's concepts found among `present` stems.
+
+        A concept counts by its best alternative, in proportion to the IDF of the stems of that
+        alternative that are present. Words the corpus never uses weigh the most, so a question
+        about something the articles do not cover scores low whatever else matches.
+        """
+        total = found = 0.0
+        for concept in query.concepts:
+            mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
             total += mass
-            found += mass * share
-        return (found / total if total else 0.0), frozenset(matched)
+            found += mass * self.concept_share(concept, present, matched)
+        return found / total if total else 0.0
+
+    def coverage(self, query: Query, doc_id: int) -> tuple[float, frozenset[str]]:
+        """Coverage of a passage (text and titles), and the stems it matched (for highlighting)."""
+        matched: set[str] = set()
+        coverage = self.coverage_of(query, self.passage_stems(doc_id), matched)
+        return coverage, frozenset(matched)
+
+    def best_sentence(self, text: str, query: Query) -> tuple[str, float]:
+        """The sentence (or list item) of `text` that holds the most of the question, and that share."""
+        best, best_share = "", -1.0
+        for sentence in split_sentences(text):
+            share = self.coverage_of(query, {t.stem for t in tokenize(sentence) if not t.stop})
+            if share > best_share:
+                best, best_share = sentence, share
+        return best.lstrip("• ").strip(), max(best_share, 0.0)
