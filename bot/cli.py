@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import replace
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.command is None:
         args = build_parser().parse_args([command])
+    tolerate_undecodable_stdin()
     try:
         return handlers[command](args)
     except BotError as exc:
@@ -104,6 +106,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (e.g. `| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
+        return 1
+
+
+def tolerate_undecodable_stdin() -> None:
+    """Read bytes that are not valid text as U+FFFD: binary junk on stdin is bad input, not a crash."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="replace")
+        except (ValueError, OSError):  # already read from, or not a text stream
+            pass
 
 
 # ----- reindex ---------------------------------------------------------------------------

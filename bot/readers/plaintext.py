@@ -32,6 +32,7 @@ MINOR_WORDS = {
     "on", "or", "per", "the", "to", "vs", "via", "with", "your", "our", "its", "is", "are",
 }
 MAX_HEADING_WORDS = 12
+MAX_TITLE_WORDS = 25  # a longer first line is a paragraph, not a title
 SENTENCE_END = (".", "!", "?", ";", ",", "…", '"', "”")
 
 
@@ -54,9 +55,11 @@ def clean_line(line: str) -> str | None:
 
 
 def split_title(lines: list[str], name: str) -> tuple[str, list[str]]:
-    """Take the first non-empty line as the title."""
+    """Take the first non-empty line as the title, unless it is a paragraph (then use the file name)."""
     for i, line in enumerate(lines):
         if line:
+            if len(line.split()) > MAX_TITLE_WORDS:
+                return prettify_name(name), lines[i:]
             return line, lines[i + 1 :]
     return prettify_name(name), []
 

@@ -49,6 +49,7 @@ def admin_only(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
+        """The admin check in front of the handler."""
         if is_admin(update, context):
             await handler(update, context)
             return

@@ -147,6 +147,7 @@ class RedactToken(logging.Filter):
     """Replace the bot token in every log record (message, arguments and traceback)."""
 
     def __init__(self, token: str) -> None:
+        """Redact `token`."""
         super().__init__()
         self.token = token
 
@@ -187,22 +188,30 @@ def run_telegram(settings: Settings, *, webhook_url: str | None, listen: str, po
     protect_logs(settings.telegram_token)
     engine = Engine(settings)
     application = build_application(settings, engine, QuestionLog.default(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())  # PTB runs (and closes) the current loop
     try:
-        if webhook_url:
-            application.run_webhook(
-                listen=listen,
-                port=port,
-                url_path=urlsplit(webhook_url).path.lstrip("/"),
-                webhook_url=webhook_url,
-                secret_token=secret_token,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        else:
-            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        run_application(application, webhook_url, listen, port, secret_token)
     except InvalidToken:
         print(BAD_TOKEN, file=sys.stderr)
         return 2
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        asyncio.set_event_loop(None)
     return 0
+
+
+def run_application(application: Application, webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> None:  # type: ignore[type-arg]
+    """Block in long polling, or in a webhook server whose path is the path of webhook_url."""
+    if not webhook_url:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        return
+    application.run_webhook(
+        listen=listen,
+        port=port,
+        url_path=urlsplit(webhook_url).path.lstrip("/"),
+        webhook_url=webhook_url,
+        secret_token=secret_token,
+        allowed_updates=ALLOWED_UPDATES,
+    )

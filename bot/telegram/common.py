@@ -58,16 +58,19 @@ def is_group(update: Update) -> bool:
 
 def command_argument(text: str | None) -> str:
     """Everything after '/command[@bot]', as typed (line breaks kept)."""
-    if not text:
-        return ""
-    parts = text.split(maxsplit=1)
+    parts = (text or "").split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+def first_word(text: str | None) -> str:
+    """The first whitespace-separated word ('' for empty text)."""
+    words = (text or "").split(maxsplit=1)
+    return words[0] if words else ""
 
 
 def addressed_to_other_bot(text: str | None, bot: Bot) -> bool:
     """True for '/cmd@some_other_bot'."""
-    command = (text or "").split(maxsplit=1)[0] if text and text.strip() else ""
-    _, at, name = command.partition("@")
+    _, at, name = first_word(text).partition("@")
     return bool(at) and name.lower() != (bot.username or "").lower()
 
 

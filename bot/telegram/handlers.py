@@ -18,6 +18,7 @@ from bot.telegram.common import (
     addressed_to_other_bot,
     command_argument,
     engine_of,
+    first_word,
     forget,
     is_admin,
     is_group,
@@ -108,8 +109,8 @@ async def unknown(update: Update, context: Context) -> None:
     text = message.text if message else None
     if addressed_to_other_bot(text, context.bot):
         return
-    if is_group(update) and "@" not in (text or "").split(maxsplit=1)[0]:
-        return
+    if is_group(update) and "@" not in first_word(text):
+        return  # a bare /command in a group may be meant for another bot
     await reply_html(update, context, render.plain(UNKNOWN_COMMAND))
 
 
@@ -259,10 +260,18 @@ async def on_error(update: object, context: Context) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or update.channel_post is not None:
         return
+    if update.callback_query is not None and await apologise_in_callback(update):
+        return
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(SORRY)
-        else:
-            await context.bot.send_message(update.effective_chat.id, SORRY)
+        await context.bot.send_message(update.effective_chat.id, SORRY)
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)
+
+
+async def apologise_in_callback(update: Update) -> bool:
+    """Answer a pressed button with the apology; False when it was already answered."""
+    try:
+        await update.callback_query.answer(SORRY)  # type: ignore[union-attr]
+    except TelegramError:
+        return False
+    return True

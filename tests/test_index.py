@@ -1,0 +1,318 @@
+"""The index on disk: round trip, manifest, no pickle, corruption, staleness, atomic swap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from bot import index_store
+from bot.builder import build_index, synonyms_for
+from bot.config import Settings
+from bot.corpus import read_corpus
+from bot.engine import Engine
+from bot.errors import BotError, IndexCorruptError, IndexMissingError
+from bot.index_store import MANIFEST, read_index, read_manifest
+from bot.indexing import VARIANTS, body_terms, title_terms, variant_extra
+from bot.passages import build_passages
+from bot.text import terms
+
+FIXTURES = Path(__file__).parent / "fixtures" / "articles"
+K2_QUESTION = "what foods have K2?"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Settings:
+    seed_corpus(tmp_path)
+    return make_settings(tmp_path, reload_seconds=0)
+
+
+@pytest.fixture
+def built(settings: Settings) -> Settings:
+    build_index(settings)
+    return settings
+
+
+def current_build_dir(settings: Settings) -> Path:
+    return settings.index_dir / read_manifest(settings.index_dir)["build_dir"]
+
+
+# ----- round trip ----------------------------------------------------------------------------
+def test_round_trip_same_passages(built: Settings) -> None:
+    index = read_index(built.index_dir)
+    files = read_corpus(built.corpus_dir, built.max_article_bytes)
+    expected = [p for f in files for p in build_passages(f.article, built.ranking.max_words)]
+    assert index.passages == expected
+    assert len(index.body.stats.doc_len) == len(expected) == len(index.title.stats.doc_len)
+
+
+def test_round_trip_same_scores(built: Settings) -> None:
+    """The BM25 model read back from JSON scores exactly like one fitted in memory."""
+    index = read_index(built.index_dir)
+    synonyms = synonyms_for(built)
+    ranking = built.ranking
+    cls = VARIANTS[ranking.variant]
+    fresh_body = cls([body_terms(p, synonyms) for p in index.passages], k1=ranking.k1, b=ranking.b, **variant_extra(ranking))
+    fresh_title = cls([title_terms(p, synonyms) for p in index.passages], k1=ranking.k1, b=ranking.b, **variant_extra(ranking))
+    for question in (K2_QUESTION, "how much vitamin d3 daily iu", "magnesium bone"):
+        query = terms(question)
+        loaded = index.body.model.get_scores(query)
+        assert np.allclose(loaded, fresh_body.get_scores(query))
+        assert np.allclose(index.title.model.get_scores(query), fresh_title.get_scores(query))
+        assert loaded.max() > 0
+
+
+def test_round_trip_same_answers(built: Settings) -> None:
+    first = Engine(built).answer(K2_QUESTION)
+    second = Engine(built).answer(K2_QUESTION)
+    assert first.results and "Natto" in first.results[0].text
+    assert [(r.text, r.score) for r in first.results] == [(r.text, r.score) for r in second.results]
+
+
+# ----- manifest and format -------------------------------------------------------------------
+def test_manifest_contents(built: Settings) -> None:
+    manifest = json.loads((built.index_dir / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["format_version"] == index_store.FORMAT_VERSION == 1
+    assert manifest["format"] == index_store.FORMAT
+    bm25 = manifest["bm25"]
+    assert bm25["variant"] == built.ranking.variant
+    assert bm25["k1"] == built.ranking.k1 and bm25["b"] == built.ranking.b
+    fingerprint = manifest["corpus"]["fingerprint"]
+    assert len(fingerprint) == 64 and int(fingerprint, 16) >= 0
+    built_at = datetime.fromisoformat(manifest["built_at"])
+    assert built_at.tzinfo is not None
+    assert manifest["counts"]["articles"] == 1
+    assert manifest["counts"]["passages"] == len(read_index(built.index_dir).passages)
+    assert set(manifest["sha256"]) == set(index_store.DATA_FILES)
+    article = manifest["corpus"]["articles"][0]
+    assert article["name"] == "vitamin-k2-d3-bone-density.txt"
+    assert "Dietary Sources of K2 and D3" in article["sections"]
+
+
+def test_no_pickle_anywhere(built: Settings) -> None:
+    files = [p for p in built.index_dir.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert path.suffix not in (".pkl", ".pickle", ".npy", ".npz", ".joblib"), path
+        data = path.read_bytes()
+        assert not data.startswith(b"\x80"), f"{path} looks like a pickle"
+        if path.name.endswith(".jsonl"):
+            for line in data.decode("utf-8").splitlines():
+                json.loads(line)
+        elif path.name.endswith(".json"):
+            json.loads(data)
+        else:
+            assert path.name == ".build.lock" and data == b"", path
+
+
+def test_fingerprint_changes_with_corpus(built: Settings) -> None:
+    before = read_manifest(built.index_dir)["corpus"]["fingerprint"]
+    build_index(built)
+    assert read_manifest(built.index_dir)["corpus"]["fingerprint"] == before  # same corpus, same fingerprint
+    shutil.copy(FIXTURES / "sleep-hygiene.md", built.corpus_dir)
+    build_index(built)
+    assert read_manifest(built.index_dir)["corpus"]["fingerprint"] != before
+
+
+# ----- corruption ----------------------------------------------------------------------------
+def assert_says_how_to_rebuild(exc: BaseException) -> None:
+    assert "run_bot.py reindex" in str(exc)
+
+
+@pytest.mark.parametrize("garbage", [b"{not json", b"", b"\x00\xff\xfe binary", b"[1, 2, 3]", b'{"format": "something-else"}'])
+def test_corrupt_manifest(built: Settings, garbage: bytes) -> None:
+    (built.index_dir / MANIFEST).write_bytes(garbage)
+    with pytest.raises(IndexCorruptError) as info:
+        read_index(built.index_dir)
+    assert_says_how_to_rebuild(info.value)
+
+
+def test_unsupported_format_version(built: Settings) -> None:
+    path = built.index_dir / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["format_version"] = 999
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="999") as info:
+        read_index(built.index_dir)
+    assert_says_how_to_rebuild(info.value)
+
+
+@pytest.mark.parametrize("name", index_store.DATA_FILES)
+def test_modified_data_file_fails_checksum(built: Settings, name: str) -> None:
+    path = current_build_dir(built) / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] = ord("X") if data[len(data) // 2] != ord("X") else ord("Y")
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="checksum") as info:
+        read_index(built.index_dir)
+    assert name in str(info.value)
+    assert_says_how_to_rebuild(info.value)
+
+
+def test_missing_build_dir(built: Settings) -> None:
+    shutil.rmtree(current_build_dir(built))
+    with pytest.raises(IndexCorruptError) as info:
+        read_index(built.index_dir)
+    assert_says_how_to_rebuild(info.value)
+
+
+def test_missing_data_file(built: Settings) -> None:
+    (current_build_dir(built) / "body.json").unlink()
+    with pytest.raises(IndexCorruptError) as info:
+        read_index(built.index_dir)
+    assert "body.json" in str(info.value)
+    assert_says_how_to_rebuild(info.value)
+
+
+def test_missing_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError) as info:
+        read_index(tmp_path / "no-index-here")
+    assert_says_how_to_rebuild(info.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexMissingError):
+        read_index(tmp_path / "empty")
+
+
+# ----- rebuild on first use ------------------------------------------------------------------
+def test_open_builds_missing_index(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    assert not (settings.index_dir / MANIFEST).exists()
+    with caplog.at_level(logging.INFO):
+        Engine(settings).open()
+    assert (settings.index_dir / MANIFEST).is_file()
+    assert any("no index" in r.getMessage() and "building" in r.getMessage() for r in caplog.records), caplog.text
+    assert read_index(settings.index_dir).passages
+
+
+def test_open_without_auto_build_reports_missing_index(settings: Settings) -> None:
+    with pytest.raises(IndexMissingError):
+        Engine(settings, auto_build=False).open()
+
+
+def test_open_rebuilds_corrupt_index(built: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    (built.index_dir / MANIFEST).write_text("garbage", encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        engine = Engine(built)
+        engine.open()
+    assert any("rebuilding" in r.getMessage() for r in caplog.records), caplog.text
+    assert "Natto" in engine.answer(K2_QUESTION).results[0].text
+
+
+def test_open_rebuilds_when_corpus_changed(built: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    old = read_manifest(built.index_dir)
+    with caplog.at_level(logging.INFO):
+        Engine(built).open()
+    assert read_manifest(built.index_dir)["build_id"] == old["build_id"]  # unchanged corpus: no rebuild
+    assert not any("rebuilding" in r.getMessage() for r in caplog.records)
+
+    shutil.copy(FIXTURES / "sleep-hygiene.md", built.corpus_dir)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        engine = Engine(built)
+        engine.open()
+    assert any("changed" in r.getMessage() and "rebuilding" in r.getMessage() for r in caplog.records), caplog.text
+    new = read_manifest(built.index_dir)
+    assert new["build_id"] != old["build_id"]
+    assert new["counts"]["articles"] == 2
+    answer = engine.answer("how many hours of sleep do adults need")
+    assert answer.results and answer.results[0].source == "sleep-hygiene.md"
+
+
+def test_open_rebuilds_when_article_edited(built: Settings) -> None:
+    old = read_manifest(built.index_dir)["build_id"]
+    article = built.corpus_dir / "vitamin-k2-d3-bone-density.txt"
+    article.write_text(article.read_text(encoding="utf-8") + "\nQuokkas enjoy natto on quiet Sundays.\n", encoding="utf-8")
+    engine = Engine(built)
+    engine.open()
+    assert read_manifest(built.index_dir)["build_id"] != old
+    assert engine.answer("quokkas").results
+
+
+def test_failed_rebuild_keeps_old_index_serving(built: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    old = read_manifest(built.index_dir)["build_id"]
+    (built.corpus_dir / "broken.txt").write_bytes(b"")
+    with caplog.at_level(logging.INFO):
+        engine = Engine(built)
+        engine.open()
+    assert any(r.levelno >= logging.ERROR and "broken.txt" in r.getMessage() for r in caplog.records), caplog.text
+    assert read_manifest(built.index_dir)["build_id"] == old
+    answer = engine.answer(K2_QUESTION)
+    assert answer.results and "Natto" in answer.results[0].text
+    # an explicit build fails loudly, naming the file, and changes nothing
+    with pytest.raises(BotError, match="broken.txt"):
+        build_index(built)
+    assert read_manifest(built.index_dir)["build_id"] == old
+
+
+# ----- small corpora -------------------------------------------------------------------------
+def test_two_passage_corpus_scores_above_zero(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """BM25Okapi gives every term of a two-document corpus zero IDF; the configured variant must not."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tiny.md").write_text(
+        "# Tiny\n\n## Minerals\n\nMagnesium helps muscles relax after exercise and supports bone health.\n\n"
+        "## Vitamins\n\nVitamin C supports the immune system and also helps bone health.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path)
+    report = build_index(settings)
+    assert report.passages == 2
+    engine = Engine(settings)
+    only_one = engine.answer("magnesium muscles")  # a term in one of the two passages
+    assert only_one.results and only_one.results[0].section == "Minerals"
+    assert only_one.results[0].score > 0
+    both = engine.answer("bone health")  # terms in both passages
+    assert both.results and all(r.score > 0 for r in both.results)
+
+
+def test_single_passage_corpus(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "one.txt").write_text("Kettles\n\nDescale a kettle with vinegar and water once a month.\n", encoding="utf-8")
+    settings = make_settings(tmp_path)
+    assert build_index(settings).passages == 1
+    answer = Engine(settings).answer("how to descale a kettle")
+    assert answer.results and answer.results[0].score > 0
+
+
+# ----- atomic swap ---------------------------------------------------------------------------
+def test_build_writes_then_swaps_and_cleans_old_builds(settings: Settings) -> None:
+    ids = []
+    for _ in range(4):
+        build_index(settings)
+        ids.append(read_manifest(settings.index_dir)["build_dir"])
+    assert len(set(ids)) == 4
+    entries = {p.name for p in settings.index_dir.iterdir() if p.name != ".build.lock"}
+    assert entries == {MANIFEST, ids[-1], ids[-2]}  # current and previous build only
+    assert not any(name.startswith(".tmp-") or name.startswith(f".{MANIFEST}") for name in entries)
+    assert all((settings.index_dir / i).is_dir() for i in ids[-2:])
+    manifest = read_manifest(settings.index_dir)
+    assert manifest["build_dir"] == ids[-1] and manifest["previous_build_dir"] == ids[-2]
+
+
+def test_crash_during_write_leaves_previous_index(built: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure half-way through writing a build changes nothing readers can see."""
+    before = read_manifest(built.index_dir)
+    real_write = index_store.write_synced
+
+    def crash_on_vocabulary(path: Path, data: bytes) -> None:
+        if path.name == "vocabulary.json":
+            raise OSError(28, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(index_store, "write_synced", crash_on_vocabulary)
+    shutil.copy(FIXTURES / "sleep-hygiene.md", built.corpus_dir)
+    with pytest.raises(OSError):
+        build_index(built)
+    monkeypatch.undo()
+    assert read_manifest(built.index_dir) == before
+    assert read_index(built.index_dir).build_id == before["build_id"]
+    leftovers = [p.name for p in built.index_dir.iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers == []
+    builds = [p.name for p in built.index_dir.iterdir() if p.name.startswith("build-")]
+    assert builds == [before["build_dir"]]

@@ -1,0 +1,474 @@
+"""End-to-end tests of the Telegram bot: the real Application over HTTP against the strict FakeBotApi."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.questionlog import QuestionLog
+from bot.telegram import build_application, run_telegram
+from bot.telegram.app import REDACTED, protect_logs
+from bot.telegram.handlers import ADMIN_COMMANDS, EDITED, EXPIRED, NOTHING_MORE, SORRY, TEXT_ONLY, USER_COMMANDS
+
+try:
+    from tests.botapi import FakeBotApi
+    from tests.botapi.fixtures import running_application
+except ImportError:  # tests/ is not importable as a package: pytest put tests/ on sys.path
+    from botapi import FakeBotApi  # type: ignore[no-redef]
+    from botapi.fixtures import running_application  # type: ignore[no-redef]
+
+REPO = Path(__file__).resolve().parent.parent
+USER = 1001
+ADMIN = 4242
+GROUP = -100777
+Message = dict[str, Any]
+
+
+@dataclass
+class Bot:
+    """A running bot and the fake Telegram it talks to."""
+
+    server: FakeBotApi
+    settings: Settings
+    engine: Engine
+    question_log: QuestionLog
+
+
+def make_settings(tmp_path: Path, token: str, **changes: Any) -> Settings:
+    """Settings for a private copy of the repository's K2/D3 article."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("vitamin-k2-d3-bone-density.txt", "synonyms.conf"):
+        shutil.copy(REPO / "corpus" / name, corpus / name)
+    values: dict[str, Any] = {
+        "corpus_dir": corpus,
+        "index_dir": tmp_path / "index",
+        "data_dir": tmp_path / "data",
+        "telegram_token": token,
+        "admin_ids": frozenset({ADMIN}),
+        "top_k": 3,
+    }
+    return Settings(**{**values, **changes})
+
+
+@pytest_asyncio.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
+    """The bot, built by build_application and long-polling a fresh FakeBotApi (post_init run as run_polling does)."""
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token)
+        engine = Engine(settings)
+        question_log = QuestionLog(tmp_path / "q.sqlite3")
+        app = build_application(
+            settings, engine, question_log,
+            base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+        )
+        async with running_application(app):
+            assert app.post_init is not None
+            await app.post_init(app)
+            yield Bot(server, settings, engine, question_log)
+        texts = [m.get("text", "") for m in server.sent_messages()]
+        assert not server.rejections, server.describe_recent()
+        assert not any(SORRY in t for t in texts), texts
+
+
+def texts_of(messages: list[Message]) -> list[str]:
+    """The plain texts of messages."""
+    return [m.get("text", "") for m in messages]
+
+
+async def say(
+    server: FakeBotApi, text: str, until: Callable[[str], bool] | None = None, chat_id: int = USER, **kwargs: Any
+) -> list[Message]:
+    """Push a message and wait for new bot messages in the chat (one of them matching `until`)."""
+    before = len(server.sent_messages(chat_id))
+    server.push_message(text, chat_id=chat_id, **kwargs)
+    return await new_messages(server, chat_id, before, until)
+
+
+async def new_messages(
+    server: FakeBotApi, chat_id: int, before: int, until: Callable[[str], bool] | None = None
+) -> list[Message]:
+    """Wait until the bot sent something new (matching `until`) to the chat since `before` messages."""
+
+    def done(s: FakeBotApi) -> bool:
+        new = texts_of(s.sent_messages(chat_id)[before:])
+        return bool(new) and (until is None or any(until(t) for t in new))
+
+    await server.wait_for(done, timeout=15)
+    return server.sent_messages(chat_id)[before:]
+
+
+def is_page_end(text: str) -> bool:
+    """The last message of an answer page ends with its footer."""
+    return " of " in text.rsplit("\n", 1)[-1]
+
+
+def entity_texts(message: Message, kind: str) -> list[str]:
+    """The texts covered by a message's entities of one type (offsets are UTF-16 units)."""
+    encoded = message["text"].encode("utf-16-le")
+    spans = [(e["offset"], e["length"]) for e in message.get("entities", []) if e["type"] == kind]
+    return [encoded[2 * start : 2 * (start + length)].decode("utf-16-le") for start, length in spans]
+
+
+def buttons(message: Message) -> dict[str, str]:
+    """Button text -> callback data of a message's inline keyboard."""
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+
+def heading_before(text: str, needle: str) -> str:
+    """The numbered heading line closest before `needle` in an answer message."""
+    head = text[: text.index(needle)]
+    return [line for line in head.splitlines() if line[:1].isdigit() and ". " in line][-1]
+
+
+async def press(server: FakeBotApi, message: Message, data: str, chat_id: int = USER, user_id: int = USER) -> str:
+    """Press an inline button; return the text of the callback answer."""
+    before = len(server.calls_of("answerCallbackQuery"))
+    update = server.push_callback(message["message_id"], data, user_id=user_id, chat_id=chat_id)
+    query_id = update["callback_query"]["id"]
+    await server.wait_for(lambda s: len(s.calls_of("answerCallbackQuery")) > before)
+    call = next(c for c in server.calls_of("answerCallbackQuery") if c.params["callback_query_id"] == query_id)
+    assert call.ok
+    return str(call.params.get("text", ""))
+
+
+# ----- answers -----------------------------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_question_is_answered_with_highlighted_natto_passage(bot: Bot) -> None:
+    server = bot.server
+    replies = await say(server, "what foods have K2?", is_page_end)
+    page = next(m for m in replies if "Natto" in m["text"])
+    assert "Dietary Sources" in heading_before(page["text"], "Natto (fermented soybeans)")
+    assert "foods" in entity_texts(page, "bold") and "1. Dietary Sources of K2 and D3 › Vitamin K2 Sources" in entity_texts(page, "bold")
+    assert any(e["type"] == "expandable_blockquote" for e in page["entities"])
+    assert replies[-1]["text"].endswith("1–3 of 10 · More below")
+    assert set(buttons(replies[-1])) == {"More ▸", "👍", "👎"}
+    typing = server.calls_of("sendChatAction")
+    assert typing and typing[0].params == {"chat_id": USER, "action": "typing"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_more_pages_until_exhausted(bot: Bot) -> None:
+    server = bot.server
+    first = (await say(server, "what foods have K2?", is_page_end))[-1]
+    pages = [first]
+    for expected in ("4–6 of 10 · More below", "7–9 of 10 · More below", "10 of 10"):
+        before = len(server.sent_messages(USER))
+        assert await press(server, pages[-1], buttons(pages[-1])["More ▸"]) == ""
+        pages.append((await new_messages(server, USER, before, lambda t, e=expected: t.endswith(e)))[-1])
+    assert pages[1]["text"].startswith("4. ") and pages[3]["text"].startswith("10. ")
+    assert "More ▸" not in buttons(pages[3]) and "👍" in buttons(pages[3])
+    for old in pages[:3]:  # More was taken off the messages it was used on; feedback stays
+        current = server.message(USER, old["message_id"])
+        assert current is not None and set(buttons(current)) == {"👍", "👎"}
+    assert await press(server, pages[0], buttons(first)["More ▸"]) == EXPIRED
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_follow_up_then_reset(bot: Bot) -> None:
+    server = bot.server
+    await say(server, "what foods have K2?", is_page_end)
+    follow = "\n".join(texts_of(await say(server, "and d3?", is_page_end)))
+    assert "following on from your last question" in follow
+    assert "Vitamin D3 Sources" in follow.split("\n\n2. ")[0]
+    assert "Fatty fish" in follow
+    reset = await say(server, "/reset")
+    assert "forgotten our conversation" in reset[0]["text"]
+    fresh = "\n".join(texts_of(await say(server, "and d3?", is_page_end)))
+    assert "following on" not in fresh and "Searching for" not in fresh
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_no_answer_and_empty_question(bot: Bot) -> None:
+    server = bot.server
+    [reply] = await say(server, "capital of australia")
+    assert "couldn't find anything" in reply["text"] and reply["text"].count("\n• ") >= 2
+    assert "reply_markup" not in reply
+    [empty] = await say(server, "the of and")
+    assert empty["text"].startswith("🤔 Please type a question in words")
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_retry_after_429_still_answers(bot: Bot) -> None:
+    server = bot.server
+    server.fail_next("sendMessage", 1, retry_after=1)
+    replies = await say(server, "what foods have K2?", is_page_end)
+    assert any("Natto" in t for t in texts_of(replies))
+    statuses = [c.status for c in server.calls_of("sendMessage")]
+    assert statuses[0] == 429 and 200 in statuses[1:]
+
+
+# ----- commands ----------------------------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_start_help_sources_and_command_menu(bot: Bot) -> None:
+    server = bot.server
+    [start] = await say(server, "/start")
+    examples = [line for line in start["text"].splitlines() if line.startswith("• Tell me about")]
+    assert start["text"].startswith("👋 Hi Tess!") and len(examples) == 3
+    assert examples == [f"• {q}" for q in bot.engine.examples(3)]
+    [help_reply] = await say(server, "/help")
+    assert all(f"/{name}" in help_reply["text"] for name, _ in USER_COMMANDS)
+    assert "/reindex" not in help_reply["text"]  # admin commands are shown to admins only
+    [admin_help] = await say(server, "/help", chat_id=ADMIN, user_id=ADMIN)
+    assert all(f"/{name}" in admin_help["text"] for name, _ in ADMIN_COMMANDS)
+    [sources] = await say(server, "/sources")
+    assert "Vitamin K2 and D3: The Powerful Synergy for Optimal Bone Density" in sources["text"]
+    assert "• Dietary Sources of K2 and D3" in sources["text"]
+    assert [c["command"] for c in server.commands()] == [name for name, _ in USER_COMMANDS]
+    admin_menu = server.commands({"type": "chat", "chat_id": ADMIN})
+    assert [c["command"] for c in admin_menu] == [name for name, _ in USER_COMMANDS + ADMIN_COMMANDS]
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_ask_command_and_unknown_command(bot: Bot) -> None:
+    server = bot.server
+    [usage] = await say(server, "/ask")
+    assert usage["text"].startswith("Usage: /ask <question>")
+    replies = await say(server, "/ask what foods have K2?", is_page_end)
+    assert any("Natto" in t for t in texts_of(replies))
+    [unknown] = await say(server, "/frobnicate now")
+    assert unknown["text"] == "Sorry, I don't know that command. Send /help to see what I can do."
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_group_answers_only_when_addressed(bot: Bot) -> None:
+    server = bot.server
+    group = {"chat_type": "supergroup"}
+    server.push_message("what foods have K2?", chat_id=GROUP, **group)  # chatter between members: ignored
+    server.push_message("/frobnicate", chat_id=GROUP, **group)  # unknown command not addressed to the bot: ignored
+    mention = await say(server, "@test_bot what foods have K2?", is_page_end, chat_id=GROUP, **group)
+    assert "Natto" in "\n".join(texts_of(mention)) and mention[0]["reply_to_message"]["text"].startswith("@test_bot")
+    asked = await say(server, "/ask@test_bot and d3?", is_page_end, chat_id=GROUP, **group)
+    assert "Vitamin D3 Sources" in "\n".join(texts_of(asked))
+    reply = await say(server, "what is the recommended dosage of vitamin d3?", is_page_end, chat_id=GROUP, reply_to_message_id=asked[-1]["message_id"], **group)
+    assert "Dosage" in "\n".join(texts_of(reply))
+    answers = [t for t in texts_of(server.sent_messages(GROUP)) if is_page_end(t)]
+    assert len(answers) == 3 and not any(t.startswith("Sorry, I don't know") for t in texts_of(server.sent_messages(GROUP)))
+
+
+# ----- hostile and unusual input -----------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "a & b < c",
+        "what foods have K2? " * 250,
+        "🦴💊 K2 foods? 🧀",
+        "ما هي مصادر فيتامين د؟",
+        "k2 &amp; <b>d3</b> </i>",
+    ],
+)
+async def test_hostile_text_gets_valid_replies(bot: Bot, text: str) -> None:
+    replies = await say(bot.server, text)
+    assert replies and all(m["text"] for m in replies)
+    assert not bot.server.rejections, bot.server.describe_recent()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_media_edits_and_channel_posts_do_not_crash(bot: Bot) -> None:
+    server = bot.server
+    for push in (server.push_sticker, server.push_photo, server.push_voice):
+        before = len(server.sent_messages(USER))
+        push()
+        assert texts_of(await new_messages(server, USER, before)) == [TEXT_ONLY]
+    question = server.push_message("what foods have K2?")["message"]
+    await server.wait_for(lambda s: any(is_page_end(t) for t in texts_of(s.sent_messages(USER))))
+    before = len(server.sent_messages(USER))
+    server.push_edited_message(question["message_id"], "what foods have D3?")
+    assert texts_of(await new_messages(server, USER, before)) == [EDITED]
+    server.push_channel_post("what foods have K2?")
+    await say(server, "/help")  # handled after the channel post
+    assert server.pending_update_count == 0
+    assert not any(c.params.get("chat_id", 0) < -1_000_000_000_000 for c in server.calls if c.method != "getUpdates")
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_unknown_and_stale_buttons_get_polite_answers(bot: Bot) -> None:
+    server = bot.server
+    [start] = await say(server, "/start")
+    assert await press(server, start, "more:doesnotexist") == EXPIRED  # e.g. state lost in a restart
+    assert await press(server, start, "fb:999999:+") == EXPIRED
+    assert await press(server, start, "something-old") == "This button no longer works. Please ask again."
+    assert NOTHING_MORE != EXPIRED
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_error_is_logged_and_user_gets_a_short_apology(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token)
+        log_dir = tmp_path / "log"
+        question_log = QuestionLog(log_dir / "q.sqlite3")
+        app = build_application(
+            settings, Engine(settings), question_log,
+            base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+        )
+        async with running_application(app):
+            shutil.rmtree(log_dir)
+            log_dir.write_text("not a directory")  # the log's disk went away: record_question fails
+            assert texts_of(await say(server, "what foods have K2?")) == [SORRY]
+            [help_reply] = await say(server, "/help")  # the bot keeps working
+            assert help_reply["text"].startswith("Type a question")
+        assert not server.rejections, server.describe_recent()
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.telegram.handlers"]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+
+
+# ----- running ------------------------------------------------------------------------------
+def test_run_telegram_without_token_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = make_settings(tmp_path, "")
+    assert run_telegram(settings, webhook_url=None, listen="127.0.0.1", port=0, secret_token=None) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no Telegram bot token") and "\n" not in err
+
+
+def test_webhook_mode_without_the_webhooks_extra_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tornado" else real_find_spec(name, *a))
+    settings = make_settings(tmp_path, "123:ABC")
+    code = run_telegram(settings, webhook_url="https://bot.example.com/tg", listen="127.0.0.1", port=8443, secret_token="s")
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "error: webhook mode needs the webhooks extra: pip install 'python-telegram-bot[webhooks]'"
+
+
+def test_run_telegram_with_rejected_token_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, "999999:WRONG-SECRET", telegram_api_url=f"http://127.0.0.1:{server.port}")
+        code = run_telegram(settings, webhook_url=None, listen="127.0.0.1", port=0, secret_token=None)
+        assert server.calls_of("getMe") and server.calls_of("getMe")[0].status == 401
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "error: Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)"
+    assert "WRONG-SECRET" not in caplog.text
+    assert logging.getLogger("httpx").level == logging.WARNING
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def drive_then_interrupt(server: FakeBotApi, deliver: Callable[[], None], problems: list[str]) -> threading.Thread:
+    """In a thread: deliver a question, wait for the answer, then stop the bot with SIGINT like Ctrl-C."""
+
+    def run() -> None:
+        try:
+            deliver()
+            deadline = time.monotonic() + 20
+            while not any("Natto" in t for t in texts_of(server.sent_messages(USER))):
+                if time.monotonic() > deadline:
+                    problems.append("no answer:\n" + server.describe_recent())
+                    break
+                time.sleep(0.05)
+        except Exception as exc:  # reported by the test in the main thread
+            problems.append(repr(exc))
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_run_telegram_long_polls_until_interrupted(tmp_path: Path) -> None:
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token, telegram_api_url=f"http://127.0.0.1:{server.port}/bot")
+        problems: list[str] = []
+        thread = drive_then_interrupt(server, lambda: server.push_message("what foods have K2?"), problems)
+        code = run_telegram(settings, webhook_url=None, listen="127.0.0.1", port=0, secret_token=None)
+        thread.join(5)
+        assert code == 0 and not problems, problems
+        assert [c["command"] for c in server.commands()] == [name for name, _ in USER_COMMANDS]
+        assert not server.rejections, server.describe_recent()
+
+
+def test_run_telegram_webhook_mode(tmp_path: Path) -> None:
+    if importlib.util.find_spec("tornado") is None:
+        pytest.skip("needs the webhooks extra (tornado)")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/tg/hook"
+
+    def deliver() -> None:
+        update = server.push_message("what foods have K2?")
+        deadline = time.monotonic() + 20
+        while not server.webhook_url and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(trust_env=False) as client:
+            for _ in range(100):
+                try:
+                    wrong = client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            assert wrong.status_code == 403
+            right = client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            assert right.status_code == 200
+
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token, telegram_api_url=f"http://127.0.0.1:{server.port}")
+        problems: list[str] = []
+        thread = drive_then_interrupt(server, deliver, problems)
+        code = run_telegram(
+            settings, webhook_url="https://bot.example.com/tg/hook", listen="127.0.0.1", port=port, secret_token="s3cret"
+        )
+        thread.join(5)
+        assert code == 0 and not problems, problems
+        [set_webhook] = server.calls_of("setWebhook")
+        assert set_webhook.params["url"] == "https://bot.example.com/tg/hook"
+        assert set_webhook.params["secret_token"] == "s3cret"
+        assert not server.calls_of("getUpdates")
+        assert len([t for t in texts_of(server.sent_messages(USER)) if is_page_end(t)]) == 1  # the wrong secret was refused
+        assert not server.rejections, server.describe_recent()
+
+
+def test_token_is_redacted_from_log_records(caplog: pytest.LogCaptureFixture) -> None:
+    token = "123:SECRET-abc"
+    caplog.set_level(logging.INFO)
+    redactor = protect_logs(token)
+    try:
+        logger = logging.getLogger("tests.redaction")
+        logger.info("HTTP Request: POST https://api.telegram.org/bot%s/getMe", token)
+        try:
+            raise RuntimeError(f"failed https://api.telegram.org/bot{token}/sendMessage")
+        except RuntimeError:
+            logger.exception("request failed")
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(redactor)
+    assert "SECRET" not in caplog.text
+    assert caplog.text.count(REDACTED) == 2  # the message and the exception text
