@@ -74,4 +74,10 @@ def corpus_fingerprint(file_digests: dict[str, str], extra: str) -> str:
 
 def current_digests(corpus_dir: Path) -> dict[str, str]:
     """sha256 of every article file now in corpus_dir (no parsing)."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in article_paths(corpus_dir)}
+    digests = {}
+    for path in article_paths(corpus_dir):
+        try:
+            digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise CorpusError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    return digests

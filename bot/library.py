@@ -72,8 +72,11 @@ def remove_article(engine: Engine, name: str) -> BuildReport:
         raise BotError("cannot remove the last article; add another one first")
     target = engine.settings.corpus_dir / name
     with _corpus_lock:
-        previous = target.read_bytes()
-        target.unlink()
+        try:
+            previous = target.read_bytes()
+            target.unlink()
+        except OSError as exc:
+            raise BotError(f"cannot remove {name}: {exc.strerror or exc}") from None
         try:
             return engine.rebuild()
         except BotError:

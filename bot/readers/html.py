@@ -209,7 +209,7 @@ def read_html(text: str, name: str) -> Article:
     )
     cleaner.clean(soup)
     title, title_tag = _choose_title(root, soup, cleaner.page_title, name)
-    blocks = _Collector(skip=title_tag).collect(root)
+    blocks = _Collector(skip=title_tag, headings_only=cleaner.headings_only).collect(root)
     return Article(name=name, title=title, blocks=tuple(_postprocess(blocks, title)))
 
 
@@ -397,6 +397,7 @@ class _Cleaner:
     sizes: dict[int, int]  # text size of every element before cleaning
     root_size: int
     page_title: str = field(default="")
+    headings_only: set[int] = field(default_factory=set)  # headers whose other text is dropped
 
     def clean(self, soup: BeautifulSoup) -> None:
         """Walk the tree top-down, removing boilerplate subtrees without descending into them."""
@@ -423,7 +424,7 @@ class _Cleaner:
             tag.extract()
             return False
         if action == "reduce":
-            _keep_only_headings(tag)
+            self.headings_only.add(id(tag))
         return True
 
     def _action(self, tag: Tag, in_sectioning: bool) -> Action:
@@ -447,16 +448,6 @@ class _Cleaner:
     def _remember_title(self, tag: Tag) -> None:
         if not self.page_title:
             self.page_title = _collapse(tag.get_text())
-
-
-def _keep_only_headings(container: Tag) -> None:
-    """Empty a header element except for its outermost headings (usually just the h1)."""
-    headings = _outermost(container, HEADING_TAGS)
-    for heading in headings:
-        heading.extract()
-    container.clear()
-    for heading in headings:
-        container.append(heading)
 
 
 def _outermost(tag: Tag, names: frozenset[str]) -> list[Tag]:
@@ -525,8 +516,9 @@ def _title_from_name(name: str) -> str:
 class _Collector:
     """Turns the cleaned content root into blocks in document order."""
 
-    def __init__(self, skip: Tag | None) -> None:
+    def __init__(self, skip: Tag | None, headings_only: set[int]) -> None:
         self.skip = skip
+        self.headings_only = headings_only
         self.blocks: list[Block] = []
         self._run: list[str] = []
 
@@ -553,6 +545,10 @@ class _Collector:
         if tag.name == "br":
             self._run.append("\n")
             return []
+        if id(tag) in self.headings_only:
+            self._flush()
+            headings: list[PageElement | _Close] = [*reversed(_outermost(tag, HEADING_TAGS))]
+            return headings
         if self._emit_special(tag):
             return []
         children: list[PageElement | _Close] = list(reversed(tag.contents))

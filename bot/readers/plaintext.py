@@ -147,7 +147,8 @@ def is_short(line: str) -> bool:
 
 def is_heading_line(line: str) -> bool:
     """A short Title Case line without sentence punctuation at its end."""
-    return is_short(line) and not line.endswith(SENTENCE_END + (":",)) and is_title_case(line)
+    label_and_value = re.search(r":\s*\d", line)  # "Adults: 1,000-5,000 IU daily" is text
+    return is_short(line) and not line.endswith(SENTENCE_END + (":",)) and not label_and_value and is_title_case(line)
 
 
 def is_list_intro(line: str) -> bool:
