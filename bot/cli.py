@@ -188,7 +188,7 @@ def print_answer(engine: "Engine", question: str, conversation: str | None, as_j
     if as_json:
         print(json.dumps(answer.to_json(top_k), ensure_ascii=False))
     else:
-        print(format_answer(answer, 0, top_k))
+        print(format_answer(answer, 0, top_k, more_hint=False))
         print()
 
 

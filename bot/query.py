@@ -82,7 +82,7 @@ class QueryAnalyzer:
             tokens = self.apply_rewrites(tokens)
         corrections: dict[str, str] = {}
         if self.ranking.use_spelling and self.speller is not None:
-            tokens = [self.correct(t, corrections) for t in tokens]
+            tokens = [fixed for t in tokens for fixed in self.correct(t, corrections)]
         concepts = self.concepts(tokens)[:MAX_CONCEPTS]
         follow_up = bool(previous) and self.ranking.use_context and is_follow_up(tokens, concepts, self.title_stems)
         if follow_up:
@@ -108,15 +108,15 @@ class QueryAnalyzer:
     def knows(self, token: Token) -> bool:
         return token.stem in self.known_stems or (self.speller is not None and self.speller.knows(token.surface))
 
-    def correct(self, token: Token, corrections: dict[str, str]) -> Token:
-        """Replace an unknown word with the closest known one, if there is one close enough."""
+    def correct(self, token: Token, corrections: dict[str, str]) -> list[Token]:
+        """Replace an unknown word with the closest known one (or two), if close enough."""
         if token.stop or self.knows(token) or self.speller is None:
-            return token
+            return [token]
         fixed = self.speller.correct(token.surface)
         if not fixed:
-            return token
+            return [token]
         corrections[token.surface] = fixed
-        return Token(fixed, stem(fixed), False, token.start, token.end)
+        return [Token(word, stem(word), False, token.start, token.end) for word in fixed.split()]
 
     def concepts(self, tokens: list[Token]) -> list[Concept]:
         """Group tokens into concepts, matching the longest synonym phrase first."""

@@ -31,7 +31,7 @@ def format_result(number: int, result: Result, ansi: bool = False, width: int = 
     return "\n".join(lines)
 
 
-def format_answer(answer: Answer, start: int, count: int, ansi: bool = False) -> str:
+def format_answer(answer: Answer, start: int, count: int, ansi: bool = False, more_hint: bool = True) -> str:
     """Results start..start+count of an answer, or its message when there are none."""
     if not answer.results:
         return answer.message or "Nothing found."
@@ -44,6 +44,6 @@ def format_answer(answer: Answer, start: int, count: int, ansi: bool = False) ->
     shown = answer.results[start : start + count]
     blocks = [format_result(start + i + 1, r, ansi) for i, r in enumerate(shown)]
     remaining = len(answer.results) - start - len(shown)
-    if remaining > 0:
+    if remaining > 0 and more_hint:
         blocks.append(f"({remaining} more: type 'more')")
     return "\n".join(notes + ["\n\n".join(blocks)])

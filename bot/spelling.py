@@ -9,6 +9,7 @@ from nltk.metrics.distance import edit_distance
 from spellchecker import SpellChecker
 
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
+MIN_PART = 3  # each part of a split compound word has at least this many letters
 
 
 def max_distance(word: str) -> int:
@@ -51,10 +52,21 @@ class SpellingCorrector:
     def knows(self, word: str) -> bool:
         return word in self.frequencies
 
+    def split_compound(self, word: str) -> str | None:
+        """'bedtime' -> 'bed time' when both parts are words the index knows."""
+        for i in range(MIN_PART, len(word) - MIN_PART + 1):
+            left, right = word[:i], word[i:]
+            if left in self.frequencies and right in self.frequencies:
+                return f"{left} {right}"
+        return None
+
     def _correct(self, word: str) -> str | None:
-        """The known word closest to `word`, or None when there is none close enough."""
+        """The known word (or two) closest to `word`, or None when there is none close enough."""
         if self.knows(word) or len(word) < MIN_LENGTH or not word.isalpha() or not word.isascii():
             return None
+        compound = self.split_compound(word)
+        if compound:
+            return compound
         if word in self.dictionary:
             return None
         limit = max_distance(word)
