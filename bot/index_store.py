@@ -34,7 +34,7 @@ from bot.models import Passage
 FORMAT = "article-qa-bm25"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1"
+PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+titles-v2"
 DATA_FILES = ("passages.jsonl", "body.json", "title.json", "vocabulary.json")
 REBUILD_HINT = "rebuild it with: python run_bot.py reindex"
 

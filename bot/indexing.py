@@ -12,6 +12,7 @@ from bot.models import Passage
 from bot.synonyms import SynonymTable
 from bot.text import tokenize
 
+SUBSECTION_REPEAT = 2
 VARIANTS: dict[str, type[BM25]] = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
 
 
@@ -62,8 +63,11 @@ def body_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
 
 
 def title_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
-    """Terms of the section and subsection titles (the article title when there is no section)."""
-    return field_terms(f"{passage.section} {passage.subsection}", synonyms)
+    """Terms of the section and subsection titles (the article title when there is no section).
+
+    The subsection is the most specific description of a passage, so its words count twice.
+    """
+    return field_terms(" ".join([passage.section] + [passage.subsection] * SUBSECTION_REPEAT), synonyms)
 
 
 def fit_field(documents: list[list[str]], ranking: Ranking) -> FieldStats:
