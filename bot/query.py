@@ -57,10 +57,6 @@ class Query:
         """What was actually searched, as words: the question's concepts, then carried context."""
         return " ".join(c.label for c in self.concepts)
 
-    @property
-    def stems(self) -> set[str]:
-        return {s for c in self.concepts for s in c.stems}
-
     def own_concepts(self) -> tuple[Concept, ...]:
         return tuple(c for c in self.concepts if not c.carried)
 

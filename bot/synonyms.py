@@ -30,16 +30,7 @@ class SynonymTable:
     rewrites: dict[Phrase, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     digest: str = ""
-
-    @property
-    def longest(self) -> int:
-        """The most tokens in any phrase, to bound phrase matching."""
-        lengths = [len(p) for p in self.groups] + [len(p) for p in self.rewrites]
-        return max(lengths, default=1)
-
-    def equivalents(self, phrase: Phrase) -> set[Phrase]:
-        """Every phrase equivalent to `phrase` (itself excluded)."""
-        return self.groups.get(phrase, set()) - {phrase}
+    longest: int = 1  # the most tokens in any phrase, to bound phrase matching
 
     def words(self) -> set[str]:
         """All words the rules mention, for the spelling vocabulary."""
@@ -56,6 +47,7 @@ class SynonymTable:
             if phrase and right:
                 self.rewrites[phrase] = right
                 self.sources.append(right)
+                self.longest = max(self.longest, len(phrase))
             return
         members = {phrase_of(part) for part in line.split(",")}
         members.discard(())
@@ -63,6 +55,7 @@ class SynonymTable:
             return
         self.sources.append(line)
         group_id = f"{GROUP_MARK}{len(self.sources)}"
+        self.longest = max(self.longest, *(len(m) for m in members))
         for member in members:
             self.groups.setdefault(member, set()).update(members)
             self.group_ids.setdefault(member, []).append(group_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -389,6 +390,14 @@ def test_class_tokens_are_matched_as_whole_tokens() -> None:
     ]
 
 
+def test_class_rules_do_not_apply_inside_code() -> None:
+    article = page(
+        "<article><h1>T</h1><pre><code><span class='hljs-comment'># grind size in microns</span>\n"
+        "size = 600</code></pre></article>"
+    )
+    assert texts(article) == ["# grind size in microns\nsize = 600"]
+
+
 def test_hidden_and_landmark_roles_are_dropped() -> None:
     article = page(
         "<article><h1>T</h1><p>Visible.</p><div hidden><p>hidden attr</p></div>"
@@ -471,6 +480,24 @@ def test_markup_rejected_by_html_parser_keeps_the_structure() -> None:
     assert article.title == "Grinder Care"
     assert headings(article) == [("Brushing", 2)]
     assert texts(article)[0] == "Keep me."
+
+
+@pytest.mark.parametrize(
+    "nesting",
+    [
+        "<header><h1>" * 20_000 + "Deep title",
+        "<table><tr><td>" * 20_000 + "<p>Deep cell.</p>",
+        "<svg>" * 20_000 + "<p>After svg.</p>",
+        "<div class='menu'>" * 20_000 + "<p>Deep menu.</p>",
+        "<ul><li>item " * 20_000,
+    ],
+    ids=["header-h1-chain", "tables", "svg", "ambiguous-classes", "lists"],
+)
+def test_pathological_nesting_stays_fast(nesting: str) -> None:
+    started = time.monotonic()
+    article = read("<body>" + nesting, "deep.html")
+    assert isinstance(article, Article)
+    assert time.monotonic() - started < 15  # linear: about a second; quadratic walks took minutes
 
 
 @pytest.mark.parametrize(

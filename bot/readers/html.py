@@ -1,8 +1,9 @@
 """Read a blog page saved or exported from a browser (``.html``/``.htm``) into an Article.
 
 The page is parsed with BeautifulSoup's stdlib ``html.parser`` backend, so there is no lxml
-dependency, and every walk over the tree is iterative, so absurdly deep nesting cannot raise
-RecursionError.
+dependency. Every walk over the tree is our own iterative one (bs4's find()/descendants first walk
+a subtree's whole rightmost chain, which turns deep nesting quadratic), so hostile pages - deep
+nesting, unclosed tags, huge attributes - neither raise RecursionError nor take minutes.
 
 Steps:
 
@@ -12,18 +13,21 @@ Steps:
    (inside aside/nav/footer, or marked as a comment/related post...), else ``<main>``, else
    ``[role=main]``, else ``<body>``, else the whole document.
 3. Clean the page. The root and its ancestors are never dropped. Elsewhere, drop:
-   ``nav``, ``aside``, ``footer``; site headers (a ``header`` outside any article/main/section
-   that holds navigation, a form or menu-like elements); every other ``header`` keeps only its
-   headings, so a post's h1 survives but its byline and share links go; ``hidden``/``aria-hidden="true"``/``display:none`` elements; elements whose class/id tokens
-   mark cookie/consent banners, newsletter/subscribe boxes, share/social widgets, breadcrumbs,
-   comments, related posts, pagination, carts, ads, bylines and screen-reader-only text.
+   ``nav``, ``aside``, ``footer`` (article footers too: tags, author boxes); site headers (a
+   ``header`` outside any article/main/section that holds navigation, a form or menu-like
+   elements); every other ``header`` keeps only its headings, so a post's h1 survives but its
+   byline and share links go; ``hidden``/``aria-hidden="true"``/``display:none`` elements;
+   elements whose class/id tokens mark cookie/consent banners, newsletter/subscribe boxes,
+   share/social widgets, breadcrumbs, comments, related posts, pagination, carts, ads, bylines
+   and screen-reader-only text.
    "Ambiguous" chrome - forms, ``<dialog>``, ARIA landmark roles (navigation, banner,
    contentinfo, complementary, dialog, search...) and class/id tokens such as menu, nav, sidebar,
    modal, popup, footer, toc - is dropped too unless it holds the title h1 or over half of the
    root's text (so a WebForms ``<form>`` or a ``has-sidebar`` wrapper around the whole post
    survives). Class/id values are split into tokens on ``-``, ``_``, spaces and camelCase, so
    "main-menu" matches "menu" but "menudo" and "post-header-title" do not match anything;
-   state classes ("has-sidebar", "is-menu-open", "no-comments") are ignored.
+   state classes ("has-sidebar", "is-menu-open", "no-comments") are ignored, and class rules do
+   not apply inside ``pre``/``code`` (syntax highlighting uses classes such as "hljs-comment").
 4. Title: the first non-empty ``<h1>`` in the root, else in the rest of the cleaned page, else
    ``<title>`` with a site suffix (" | Site", " – Shop", short " - Shop") removed, else the file
    name stem prettified. The title heading is not repeated in the blocks.
@@ -54,7 +58,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from bs4.element import (
@@ -81,6 +85,7 @@ RAW_TAGS: frozenset[str] = frozenset(
 )
 HEADING_TAGS: frozenset[str] = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 LIST_TAGS: frozenset[str] = frozenset({"ul", "ol"})
+CODE_TAGS: frozenset[str] = frozenset({"pre", "code"})
 SECTIONING_TAGS: frozenset[str] = frozenset({"article", "main", "section"})
 ALWAYS_DROP_TAGS: frozenset[str] = frozenset({"nav", "aside", "footer"})
 GUARDED_DROP_TAGS: frozenset[str] = frozenset({"form", "dialog"})
@@ -138,6 +143,7 @@ MAX_CLASS_VALUES = 64
 MAX_VALUE_CHARS = 200
 MAX_LIST_DEPTH = 8
 MAX_HEADER_SCAN = 500
+LAYOUT_MARKERS: frozenset[str] = HEADING_TAGS | {"table"}
 
 # --- text clean-up ---------------------------------------------------------------------------
 
@@ -377,15 +383,34 @@ def _is_site_header(header: Tag, in_sectioning: bool) -> bool:
     """
     if in_sectioning:
         return False
-    return any(
-        tag.name in {"nav", "form"} or _roles(tag) & JUNK_ROLES or _class_verdict(tag) == "ambiguous"
-        for tag in header.find_all(True, limit=MAX_HEADER_SCAN)
-    )
+    return _find_descendant(header, _marks_site_chrome, limit=MAX_HEADER_SCAN) is not None
+
+
+def _marks_site_chrome(tag: Tag) -> bool:
+    return tag.name in {"nav", "form"} or bool(_roles(tag) & JUNK_ROLES) or _class_verdict(tag) == "ambiguous"
 
 
 # --- cleaning --------------------------------------------------------------------------------
 
 Action = Literal["keep", "drop", "guarded", "reduce"]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What encloses an element during the cleaning walk."""
+
+    in_sectioning: bool = False  # inside article, main, section or role=main
+    in_header: bool = False  # inside a kept (headings-only) header
+    in_code: bool = False  # inside pre/code, where classes are syntax highlighting ("hljs-comment")
+
+    def enter(self, tag: Tag) -> "_Context":
+        """The context for the children of ``tag``."""
+        entered = _Context(
+            in_sectioning=self.in_sectioning or _is_sectioning(tag),
+            in_header=self.in_header or tag.name == "header",
+            in_code=self.in_code or tag.name in CODE_TAGS,
+        )
+        return self if entered == self else entered
 
 
 @dataclass
@@ -401,15 +426,15 @@ class _Cleaner:
 
     def clean(self, soup: BeautifulSoup) -> None:
         """Walk the tree top-down, removing boilerplate subtrees without descending into them."""
-        stack: list[tuple[Tag, bool]] = [(soup, False)]
+        stack: list[tuple[Tag, _Context]] = [(soup, _Context())]
         while stack:
-            tag, in_sectioning = stack.pop()
-            inside = in_sectioning or _is_sectioning(tag)
+            tag, context = stack.pop()
+            inside = context.enter(tag)
             for child in list(tag.children):
                 if isinstance(child, Tag) and self._visit(child, inside):
                     stack.append((child, inside))
 
-    def _visit(self, tag: Tag, in_sectioning: bool) -> bool:
+    def _visit(self, tag: Tag, context: _Context) -> bool:
         """Apply the cleaning rule to one element; True when its children should be visited."""
         if id(tag) in self.protected:
             return True
@@ -417,7 +442,7 @@ class _Cleaner:
             self._remember_title(tag)
             tag.extract()
             return False
-        action = self._action(tag, in_sectioning)
+        action = self._action(tag, context)
         if action == "guarded":
             action = "keep" if self._holds_content(tag) else "drop"
         if action == "drop":
@@ -427,14 +452,16 @@ class _Cleaner:
             self.headings_only.add(id(tag))
         return True
 
-    def _action(self, tag: Tag, in_sectioning: bool) -> Action:
+    def _action(self, tag: Tag, context: _Context) -> Action:
         if tag.name in RAW_TAGS - {"head"} or _is_hidden(tag):
             return "drop"
+        if context.in_code:
+            return "keep"
         verdict = _class_verdict(tag)
         if verdict == "strong" or tag.name in ALWAYS_DROP_TAGS:
             return "drop"
-        if tag.name == "header":
-            return "drop" if _is_site_header(tag, in_sectioning) else "reduce"
+        if tag.name == "header" and not context.in_header:
+            return "drop" if _is_site_header(tag, context.in_sectioning) else "reduce"
         if verdict == "ambiguous" or tag.name in GUARDED_DROP_TAGS or _roles(tag) & JUNK_ROLES:
             return "guarded"
         return "keep"
@@ -448,6 +475,22 @@ class _Cleaner:
     def _remember_title(self, tag: Tag) -> None:
         if not self.page_title:
             self.page_title = _collapse(tag.get_text())
+
+
+def _find_descendant(tag: Tag, predicate: Callable[[Tag], bool], limit: int | None = None) -> Tag | None:
+    """The first descendant element (document order) matching predicate, looking at no more
+    than ``limit`` elements. Unlike bs4's find(), it does not first walk the whole subtree."""
+    stack: list[PageElement] = list(reversed(tag.contents))
+    seen = 0
+    while stack and (limit is None or seen < limit):
+        node = stack.pop()
+        if not isinstance(node, Tag):
+            continue
+        seen += 1
+        if predicate(node):
+            return node
+        stack.extend(reversed(node.contents))
+    return None
 
 
 def _outermost(tag: Tag, names: frozenset[str]) -> list[Tag]:
@@ -687,16 +730,16 @@ def _fold(parent: str, nested: list[str]) -> str:
 
 def _is_layout_table(table: Tag) -> bool:
     """Tables that hold headings or other tables are page layout, not data."""
-    return bool(table.find_all(HEADING_TAGS | {"table"}, limit=1))
+    return _find_descendant(table, lambda tag: tag.name in LAYOUT_MARKERS) is not None
 
 
 def _table_blocks(table: Tag) -> list[Block] | None:
     """Caption paragraph plus one list item per row; None when the table has no rows."""
-    rows = [row for row in (_row_text(tr) for tr in table.find_all("tr")) if row]
+    rows = [row for row in (_row_text(tr) for tr in _outermost(table, frozenset({"tr"}))) if row]
     if not rows:
         return None
-    caption = table.find("caption")
-    caption_text = _flat_text(caption) if isinstance(caption, Tag) else ""
+    captions = _outermost(table, frozenset({"caption"}))
+    caption_text = _flat_text(captions[0]) if captions else ""
     blocks = [Block.paragraph(caption_text)] if caption_text else []
     return [*blocks, Block.bullet_list(rows)]
 
