@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "telegram": cmd_telegram,
     }
     if args.command is None:
-        args = build_parser().parse_args([command])
+        args = build_parser().parse_args([*(sys.argv[1:] if argv is None else argv), command])
     tolerate_undecodable_stdin()
     try:
         return handlers[command](args)

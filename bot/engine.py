@@ -19,7 +19,7 @@ from bot.builder import BuildReport, build_index, expected_fingerprint, synonyms
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.errors import BotError, CorpusError, IndexCorruptError, IndexMissingError
-from bot.index_store import MANIFEST, SearchIndex, read_index
+from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
 from bot.query import QueryAnalyzer
 from bot.search import Searcher
 from bot.spelling import SpellingCorrector
@@ -67,7 +67,7 @@ class Engine:
     def rebuild_if_needed(self) -> BuildReport | None:
         """Rebuild a missing or stale index; keep a stale one serving if the rebuild fails."""
         try:
-            current = read_index(self.settings.index_dir).manifest
+            current = read_manifest(self.settings.index_dir)
         except IndexMissingError:
             log.warning("no index in %s; building it now", self.settings.index_dir)
             return build_index(self.settings)
