@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.models import heading_of
 from bot.search import Hit
 
 EMPTY_QUESTION = "Please type a question in words, for example: {examples}"
@@ -26,9 +27,7 @@ class Result:
 
     @property
     def heading(self) -> str:
-        if self.subsection and self.subsection != self.section:
-            return f"{self.section} › {self.subsection}"
-        return self.section
+        return heading_of(self.section, self.subsection)
 
     def to_json(self) -> dict[str, Any]:
         return {

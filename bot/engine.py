@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Hashable
+from typing import Hashable, Sequence
 
 from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, result_of
 from bot.builder import BuildReport, build_index, expected_fingerprint, synonyms_for
@@ -149,6 +149,10 @@ class Engine:
         """(article title, its section titles) for every indexed article."""
         return [(a["title"], list(a.get("sections", []))) for a in self.snapshot().index.articles()]
 
+    def topics(self, n: int = 3) -> list[str]:
+        """Up to n covered section titles, to suggest when nothing matched."""
+        return spread_topics(self.sections(), n)
+
     def examples(self, n: int = 3) -> list[str]:
         return example_questions(self.snapshot().index, n)
 
@@ -166,18 +170,24 @@ def clean_question(question: str) -> str:
     return "".join(ch if ch.isprintable() or ch in "\t\n" else " " for ch in question).strip()
 
 
+GENERIC_SECTIONS = frozenset({"introduction", "conclusion", "summary", "overview", "table of contents"})
+
+
+def spread_topics(sections: Sequence[tuple[str, Sequence[str]]], n: int) -> list[str]:
+    """Up to n section titles spread evenly over the corpus, skipping introductions and the like."""
+    titles = [s for title, secs in sections for s in secs if s != title and s.strip().lower() not in GENERIC_SECTIONS]
+    if not titles:
+        titles = [title for title, _ in sections]
+    if len(titles) <= n:
+        return list(titles)
+    step = len(titles) / n
+    return [titles[int(step * k + step / 2)] for k in range(n)]
+
+
 def example_questions(index: SearchIndex, n: int) -> list[str]:
     """Questions built from section titles spread across the corpus (never hard-coded)."""
-    titles: list[str] = []
-    for article in index.articles():
-        for section in article.get("sections", []):
-            if section != article["title"] and section.lower() not in ("introduction", "conclusion", "summary", "overview"):
-                titles.append(section)
-    if not titles:
-        titles = [a["title"] for a in index.articles()]
-    step = max(1, len(titles) // n)
-    picked = titles[step // 2 :: step][:n] if len(titles) > n else titles[:n]
-    return [f"Tell me about {short_topic(t)}" for t in picked]
+    sections = [(a["title"], list(a.get("sections", []))) for a in index.articles()]
+    return [f"Tell me about {short_topic(t)}" for t in spread_topics(sections, n)]
 
 
 def short_topic(title: str) -> str:

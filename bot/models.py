@@ -59,7 +59,11 @@ class Passage:
 
     @property
     def heading(self) -> str:
-        """Section and subsection as one display title."""
-        if self.subsection and self.subsection != self.section:
-            return f"{self.section} › {self.subsection}" if self.section else self.subsection
-        return self.section
+        return heading_of(self.section, self.subsection)
+
+
+def heading_of(section: str, subsection: str) -> str:
+    """Section and subsection as one display title: "Section › Subsection"."""
+    if subsection and subsection != section:
+        return f"{section} › {subsection}" if section else subsection
+    return section

@@ -57,7 +57,6 @@ import html as html_lib
 import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Literal
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
@@ -73,6 +72,7 @@ from bs4.element import (
 )
 
 from bot.models import Article, Block
+from bot.readers.plaintext import prettify_name
 
 # --- element classes -------------------------------------------------------------------------
 
@@ -520,7 +520,7 @@ def _choose_title(root: Tag, soup: BeautifulSoup, page_title: str, name: str) ->
     stripped = _strip_site_suffix(page_title)
     if stripped:
         return stripped, None
-    return _title_from_name(name), None
+    return prettify_name(name), None
 
 
 def _first_h1(scope: Tag) -> tuple[Tag | None, str]:
@@ -544,13 +544,6 @@ def _strip_site_suffix(title: str) -> str:
         if head:
             return head
     return title
-
-
-def _title_from_name(name: str) -> str:
-    """A readable title from a file name: "best-coffee_grinders.html" -> "Best coffee grinders"."""
-    words = [word for word in re.split(r"[-_\s.]+", Path(name).stem) if word]
-    text = " ".join(words) or name
-    return text[:1].upper() + text[1:] if text.islower() else text
 
 
 # --- block collection ------------------------------------------------------------------------

@@ -172,8 +172,8 @@ async def no_answer(context: Context, answer: Answer) -> render.Rich:
     """Nothing matched: say so and suggest covered topics (or show why the question was empty)."""
     if not answer.query:
         return render.no_answer(answer, [])
-    sections = await asyncio.to_thread(engine_of(context).sections)
-    return render.no_answer(answer, render.covered_topics(sections))
+    topics = await asyncio.to_thread(engine_of(context).topics, 3)
+    return render.no_answer(answer, topics)
 
 
 def answer_keyboard(more_token: str | None, question_id: int) -> InlineKeyboardMarkup | None:

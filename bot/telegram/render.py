@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.answers import Answer, Result
+from bot.engine import spread_topics
 from bot.text import word_spans
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the parsed text
@@ -31,7 +32,6 @@ TAGS: dict[str, tuple[str, str]] = {
 }
 TAG_ORDER = {name: n for n, name in enumerate(TAGS)}
 SENTENCE_END = re.compile(r"[.!?…。؟](?=\s)")
-SKIPPED_TOPICS = frozenset({"introduction", "conclusion", "summary", "overview", "table of contents"})
 
 
 @dataclass(frozen=True)
@@ -237,14 +237,8 @@ def answer_page(answer: Answer, start: int, size: int) -> Rich:
 
 
 def covered_topics(sections: Sequence[tuple[str, Sequence[str]]], n: int = 3) -> list[str]:
-    """Up to n section titles spread over the corpus (skipping introductions and conclusions)."""
-    titles = [s for _, secs in sections for s in secs if s.strip().lower() not in SKIPPED_TOPICS]
-    if not titles:
-        titles = [title for title, _ in sections]
-    if len(titles) <= n:
-        return list(titles)
-    step = len(titles) / n
-    return [titles[int(step * k + step / 2)] for k in range(n)]
+    """Up to n section titles spread over the corpus (the core's choice; see Engine.topics)."""
+    return spread_topics(sections, n)
 
 
 def no_answer(answer: Answer, topics: Sequence[str]) -> Rich:
