@@ -22,6 +22,7 @@ class Ranking:
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
     min_coverage: float = 0.3  # share of the question's IDF mass a passage must match
+    family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
     combine: str = "max"  # how a concept's alternatives combine: "max" (best one) or "sum"
     use_synonyms: bool = True
     use_spelling: bool = True

@@ -18,6 +18,7 @@ from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, result_of
 from bot.builder import BuildReport, build_index, expected_fingerprint, synonyms_for
 from bot.config import Settings
 from bot.conversation import Conversations
+from bot.families import WordFamilies
 from bot.errors import BotError, CorpusError, IndexCorruptError, IndexMissingError
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
 from bot.query import QueryAnalyzer
@@ -95,7 +96,8 @@ class Engine:
         synonyms = synonyms_for(self.settings)
         speller = SpellingCorrector(index.vocabulary)
         known = set(index.body.postings) | set(index.title.postings)
-        analyzer = QueryAnalyzer(synonyms, speller, known, set(index.title.postings), self.settings.ranking)
+        families = WordFamilies(index.vocabulary)
+        analyzer = QueryAnalyzer(synonyms, speller, known, set(index.title.postings), self.settings.ranking, families)
         snapshot = Snapshot(index, Searcher(index, self.settings.ranking), analyzer, stamp)
         previous = self._snapshot
         self._snapshot = snapshot

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from bot.config import Ranking
+from bot.families import WordFamilies
 from bot.spelling import SpellingCorrector
 from bot.synonyms import Phrase, SynonymTable
 from bot.text import Token, stem, tokenize
@@ -14,6 +15,8 @@ MAX_CONCEPTS = 24
 FOLLOW_UP_OPENERS = (("and",), ("also",), ("what", "about"), ("how", "about"), ("what", "of"), ("but",), ("or",))
 PRONOUNS = frozenset({"it", "its", "they", "them", "their", "that", "this", "those", "these", "one", "ones"})
 MIN_CARRIED_WEIGHT = 0.3
+# "how long", "how often"...: the word after "how" names the kind of answer, not the topic
+ANSWER_TYPE_WORDS = frozenset({"long", "often", "soon", "frequently", "far", "fast", "quickly"})
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,9 @@ class Query:
 class QueryAnalyzer:
     """Applies the shared text pipeline plus query-side steps, configured by Ranking."""
 
-    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking) -> None:
+    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking, families: WordFamilies | None = None) -> None:
         self.synonyms = synonyms
+        self.families = families
         self.speller = speller
         self.known_stems = known_stems
         self.title_stems = title_stems
@@ -73,7 +77,7 @@ class QueryAnalyzer:
 
     def analyse(self, question: str, previous: tuple[Concept, ...] = ()) -> Query:
         """Analyse `question`; `previous` holds the concepts of the conversation's last turn."""
-        tokens = tokenize(question[:MAX_QUESTION_CHARS])
+        tokens = mark_answer_type_words(tokenize(question[:MAX_QUESTION_CHARS]))
         if self.ranking.use_synonyms:
             tokens = self.apply_rewrites(tokens)
         corrections: dict[str, str] = {}
@@ -136,7 +140,12 @@ class QueryAnalyzer:
         token = tokens[i]
         if token.stop:
             return None, 1
-        return Concept(token.surface, (Alternative((token.stem,), 1.0),)), 1
+        alternatives = [Alternative((token.stem,), 1.0)]
+        if self.families is not None and self.ranking.family_weight > 0 and token.stem not in self.known_stems:
+            for relative in self.families.relatives(token.surface, token.stem):
+                if relative in self.known_stems:
+                    alternatives.append(Alternative((relative,), self.ranking.family_weight))
+        return Concept(token.surface, tuple(alternatives)), 1
 
     def synonym_concept(self, tokens: list[Token]) -> Concept:
         """A concept for a phrase from a synonym group: the words typed, or any word of the group."""
@@ -149,6 +158,14 @@ class QueryAnalyzer:
             alternatives.append(Alternative((group,), weight, members))
         label = " ".join(t.surface for t in tokens)
         return Concept(label, tuple(alternatives))
+
+
+def mark_answer_type_words(tokens: list[Token]) -> list[Token]:
+    """Treat "long" in "how long" (and the like) as a question word, not a topic word."""
+    return [
+        replace(t, stop=True) if i and t.surface in ANSWER_TYPE_WORDS and tokens[i - 1].surface == "how" else t
+        for i, t in enumerate(tokens)
+    ]
 
 
 def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[str]) -> bool:

@@ -102,7 +102,7 @@ class Searcher:
                 if hit and alternative.covers:
                     matched.update(s for s in alternative.covers if s in present)
             if alternative.stems:
-                part = sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
+                part = min(1.0, alternative.weight) * sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
                 share = max(share, part)
         return share
 

@@ -1,0 +1,91 @@
+"""Query analysis on the seed index: answer-type words, word families and their coverage credit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from bot.builder import build_index
+from bot.config import Ranking, Settings
+from bot.engine import Engine, Snapshot
+from bot.families import WordFamilies
+from bot.query import Query, mark_answer_type_words
+from bot.text import stem, tokenize
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    from tests.conftest import copy_seed_corpus, settings_in
+
+    tmp_path = tmp_path_factory.mktemp("query")
+    copy_seed_corpus(tmp_path)
+    settings = settings_in(tmp_path)
+    build_index(settings)
+    return Engine(settings).open()
+
+
+def labels(query: Query) -> list[str]:
+    return [c.label for c in query.concepts]
+
+
+def test_how_long_marks_long_as_a_question_word() -> None:
+    tokens = mark_answer_type_words(tokenize("how long should I rest"))
+    assert [t.surface for t in tokens if not t.stop] == ["rest"]
+    # "long" elsewhere is still a topic word
+    assert "long" in [t.surface for t in mark_answer_type_words(tokenize("long term effects")) if not t.stop]
+
+
+def test_how_long_question_searches_its_topic_only(snapshot: Snapshot) -> None:
+    query = snapshot.analyzer.analyse("how long does k2 take to work")
+    assert "long" not in labels(query)
+    assert "k2" in labels(query)
+
+
+def test_families_join_derived_words() -> None:
+    families = WordFamilies({"density": 3, "absorption": 2, "living": 1})
+    assert families.relatives("denser", stem("denser")) == (stem("density"),)
+    assert families.relatives("absorb", stem("absorb")) == (stem("absorption"),)
+
+
+def test_families_ignore_short_roots() -> None:
+    # Lancaster cuts "alive" to "al": too short to say anything about relatedness
+    families = WordFamilies({"living": 1, "also": 1, "calcium": 1})
+    assert families.relatives("alive", stem("alive")) == ()
+    assert families.relatives("", "") == ()
+    assert families.relatives("x-ray", stem("x-ray")) == ()
+
+
+def test_unknown_word_gets_its_family_at_reduced_weight(snapshot: Snapshot) -> None:
+    query = snapshot.analyzer.analyse("at what age do bones stop getting denser")
+    denser = next(c for c in query.concepts if c.label == "denser")
+    typed, *relatives = denser.alternatives
+    assert typed.stems == ("denser",) and typed.weight == 1.0
+    assert [r.stems for r in relatives] == [(stem("density"),)]
+    assert relatives[0].weight == Ranking().family_weight < 1.0
+
+
+def test_known_word_gets_no_family(snapshot: Snapshot) -> None:
+    query = snapshot.analyzer.analyse("bone density")
+    assert not any(a.weight == Ranking().family_weight for c in query.concepts for a in c.alternatives)
+
+
+def test_family_match_counts_for_less_coverage_than_the_word(snapshot: Snapshot) -> None:
+    searcher = snapshot.searcher
+    exact = snapshot.analyzer.analyse("bone density")
+    related = snapshot.analyzer.analyse("bone denser")
+    present = {stem("bone"), stem("density")}
+    assert searcher.coverage_of(exact, present) == pytest.approx(1.0)
+    partial = searcher.coverage_of(related, present)
+    assert 0.0 < partial < 1.0
+
+
+def test_family_weight_zero_turns_it_off(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+    seed_corpus(tmp_path)
+    settings = make_settings(tmp_path)
+    settings = replace(settings, ranking=replace(settings.ranking, family_weight=0.0))
+    build_index(settings)
+    query = Engine(settings).open().analyzer.analyse("denser bones")
+    assert all(len(c.alternatives) == 1 for c in query.concepts if c.label == "denser")
