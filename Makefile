@@ -24,8 +24,14 @@ test: setup
 reindex: setup
 	$(BIN)/python run_bot.py reindex
 
+# dev.jsonl on corpus/, then multi.jsonl and holdout.jsonl on corpus/ plus the fixture articles
 eval: setup
-	$(BIN)/python run_bot.py eval
+	$(BIN)/python run_bot.py eval --quiet
+	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/articles/* $$tmp/corpus/ && \
+	for set in multi holdout; do \
+		echo "== $$set.jsonl (corpus/ plus tests/fixtures/articles/)"; \
+		$(BIN)/python run_bot.py eval tests/eval/$$set.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet || exit 1; \
+	done; rm -rf $$tmp
 
 bench: setup
 	$(BIN)/python tests/bench.py
