@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import time
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,10 +61,32 @@ def synonyms_for(settings: Settings) -> SynonymTable:
     return load_synonyms(default_synonyms_path(), settings.corpus_synonyms)
 
 
+# The modules whose code decides what goes into an index: a change to any of them (an upgrade
+# of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py")
+
+
+def code_digest(package: Path, modules: tuple[str, ...]) -> str:
+    """SHA-256 over the Python source of the named modules and packages inside `package`."""
+    digest = hashlib.sha256()
+    for name in modules:
+        path = package / name
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.relative_to(package).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def pipeline_code_digest() -> str:
+    """SHA-256 over the source of this bot's indexing pipeline."""
+    return code_digest(Path(__file__).resolve().parent, PIPELINE_MODULES)
+
+
 def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
     """Everything besides the articles that a build depends on."""
     params = sorted(settings.ranking.index_params().items())
-    return f"{PIPELINE_VERSION}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}"
+    return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}"
 
 
 def expected_fingerprint(settings: Settings) -> str:
@@ -104,6 +128,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "bm25": ranking.index_params(),
             "pipeline": PIPELINE_VERSION,
+            "pipeline_code_sha256": pipeline_code_digest(),
             "synonyms_sha256": synonyms.digest,
             "corpus": {
                 "fingerprint": corpus_fingerprint(digests, fingerprint_extra(settings, synonyms)),

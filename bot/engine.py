@@ -82,7 +82,7 @@ class Engine:
             return None
         if not stale:
             return None
-        log.warning("corpus or settings changed since the index was built; rebuilding it now")
+        log.warning("corpus, settings or indexing code changed since the index was built; rebuilding it now")
         try:
             return build_index(self.settings)
         except BotError as exc:

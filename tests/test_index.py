@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from bot import index_store
+from bot import builder, index_store
 from bot.builder import build_index, synonyms_for
 from bot.config import Settings
 from bot.corpus import read_corpus
@@ -316,3 +316,33 @@ def test_crash_during_write_leaves_previous_index(built: Settings, monkeypatch: 
     assert leftovers == []
     builds = [p.name for p in built.index_dir.iterdir() if p.name.startswith("build-")]
     assert builds == [before["build_dir"]]
+
+
+def test_code_digest_follows_pipeline_sources_only(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "readers").mkdir(parents=True)
+    (package / "readers" / "plain.py").write_text("A = 1\n")
+    (package / "text.py").write_text("B = 1\n")
+    (package / "cli.py").write_text("C = 1\n")
+    modules = ("readers", "text.py")
+    first = builder.code_digest(package, modules)
+    (package / "cli.py").write_text("C = 2\n")  # not part of the pipeline
+    assert builder.code_digest(package, modules) == first
+    (package / "readers" / "plain.py").write_text("A = 2\n")
+    assert builder.code_digest(package, modules) != first
+
+
+def test_manifest_records_pipeline_code(built: Settings) -> None:
+    assert read_manifest(built.index_dir)["pipeline_code_sha256"] == builder.pipeline_code_digest()
+
+
+def test_open_rebuilds_after_a_code_upgrade(built: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An index built by older reader/passage/text code is rebuilt, not served as it was."""
+    old = read_manifest(built.index_dir)
+    monkeypatch.setattr(builder, "pipeline_code_digest", lambda: "digest of a newer release")
+    with caplog.at_level(logging.WARNING):
+        Engine(built).open()
+    assert "indexing code changed" in caplog.text
+    new = read_manifest(built.index_dir)
+    assert new["build_id"] != old["build_id"]
+    assert new["pipeline_code_sha256"] == "digest of a newer release"

@@ -294,3 +294,27 @@ def test_plaintext_single_paragraph_is_not_swallowed_by_the_title() -> None:
     article = parse_article(paragraph.encode(), "compost-notes.txt")
     assert article.title == "Compost notes"
     assert article.blocks == (Block.paragraph(paragraph),)
+
+
+def test_plaintext_question_headings() -> None:
+    text = "\n".join(
+        [
+            "Hydration Basics",
+            "",
+            "Water makes up about 60 percent of the adult body.",
+            "",
+            "How Much Should You Drink?",
+            "",
+            "About 2.7 liters a day for women and 3.7 liters for men, counting food.",
+            "",
+            "Is it possible to drink too much?",
+            "",
+            "Can You Drink Too Much?",
+            "",
+            "Yes. Very large amounts in a short time can cause hyponatremia.",
+        ]
+    )
+    article = read_plaintext(text, "hydration.txt")
+    assert headings(article) == ["How Much Should You Drink?", "Can You Drink Too Much?"]
+    # a sentence-case question on its own line is text, not a heading
+    assert "Is it possible to drink too much?" in [b.text for b in article.blocks if b.kind == "paragraph"]

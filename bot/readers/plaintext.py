@@ -4,7 +4,7 @@ Such text has no markup, so structure is inferred from the lines:
 - the first real line is the title; a lone image file name before it is dropped;
 - a "Table of Contents" block lists the main sections; it is removed, and the
   lines that match its entries (in order) become section headings;
-- other short Title Case lines become subsection headings;
+- other short Title Case lines (questions included) become subsection headings;
 - a short line ending in ":" followed by short unpunctuated lines is a heading with a list;
 - bullet and numbered lines are list items;
 - navigation debris ("Back to blog", "Share this post") is dropped.
@@ -146,9 +146,11 @@ def is_short(line: str) -> bool:
 
 
 def is_heading_line(line: str) -> bool:
-    """A short Title Case line without sentence punctuation at its end."""
+    """A short Title Case line without sentence punctuation at its end ("?" is allowed:
+    "How Much Should You Drink?" is a heading)."""
     label_and_value = re.search(r":\s*\d", line)  # "Adults: 1,000-5,000 IU daily" is text
-    return is_short(line) and not line.endswith(SENTENCE_END + (":",)) and not label_and_value and is_title_case(line)
+    ends_as_sentence = line.endswith(SENTENCE_END + (":",)) and not line.endswith("?")
+    return is_short(line) and not ends_as_sentence and not label_and_value and is_title_case(line)
 
 
 def is_list_intro(line: str) -> bool:
