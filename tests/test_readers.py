@@ -318,3 +318,35 @@ def test_plaintext_question_headings() -> None:
     assert headings(article) == ["How Much Should You Drink?", "Can You Drink Too Much?"]
     # a sentence-case question on its own line is text, not a heading
     assert "Is it possible to drink too much?" in [b.text for b in article.blocks if b.kind == "paragraph"]
+
+
+def test_plaintext_sentence_case_and_numbered_headings() -> None:
+    text = "\n".join(
+        [
+            "A beginner's guide to composting",
+            "",
+            "Composting turns kitchen scraps into a dark, crumbly soil improver for free.",
+            "",
+            "What to keep out",
+            "",
+            "Do not add meat, fish, dairy or cooked food, which attract rats and flies.",
+            "",
+            "1. Choosing a spot",
+            "",
+            "Put the bin on bare soil in a sunny or partly shaded place, so worms can move in.",
+            "",
+            "Signs it is ready",
+            "Dark brown colour",
+            "Earthy smell",
+            "It crumbles easily when you squeeze a handful of it in your palm.",
+            "",
+            "1. Chop scraps small",
+            "2. Keep it moist",
+        ]
+    )
+    article = read_plaintext(text, "compost.txt")
+    assert headings(article) == ["What to keep out", "Choosing a spot"]
+    # unbulleted short lines after text that has not ended stay text; a real numbered list stays a list
+    paragraphs = [b.text for b in article.blocks if b.kind == "paragraph"]
+    assert "Earthy smell" in paragraphs and "Signs it is ready" in paragraphs
+    assert ("Chop scraps small", "Keep it moist") in [b.items for b in article.blocks if b.kind == "list"]

@@ -4,7 +4,9 @@ Such text has no markup, so structure is inferred from the lines:
 - the first real line is the title; a lone image file name before it is dropped;
 - a "Table of Contents" block lists the main sections; it is removed, and the
   lines that match its entries (in order) become section headings;
-- other short Title Case lines (questions included) become subsection headings;
+- other short Title Case lines (questions included) become subsection headings, and so do
+  short sentence-case or numbered lines ("What to keep out", "1. Choosing a spot") set
+  between running text;
 - a short line ending in ":" followed by short unpunctuated lines is a heading with a list;
 - bullet and numbered lines are list items;
 - navigation debris ("Back to blog", "Share this post") is dropped.
@@ -153,6 +155,33 @@ def is_heading_line(line: str) -> bool:
     return is_short(line) and not ends_as_sentence and not label_and_value and is_title_case(line)
 
 
+def is_sentence(line: str | None) -> bool:
+    """A line of running text: at least eight words, ending like a sentence (or a lead-in colon)."""
+    return line is not None and len(line.split()) >= 8 and line.endswith(SENTENCE_END + (":", ")"))
+
+
+def is_sentence_case_heading(line: str, before: str | None, after: str | None) -> bool:
+    """A short capitalised line set between running text, like "What to keep out".
+
+    Modern posts often write headings in sentence case. Such a line counts as a heading only
+    when the text before it has ended (a sentence or a bullet) and a sentence follows it, so
+    an unbulleted list item or an infographic caption stays text.
+    """
+    if not (is_short(line) and line[:1].isupper()) or re.search(r":\s*\d", line):
+        return False
+    if line.endswith(SENTENCE_END + (":",)) and not line.endswith("?"):
+        return False
+    ended = before is None or bool(BULLET.match(before)) or before.endswith(SENTENCE_END + (")",))
+    return ended and is_sentence(after)
+
+
+def neighbours(lines: list[str], i: int, j: int | None = None) -> tuple[str | None, str | None]:
+    """The non-empty lines before row i and from row j (default i + 1) on."""
+    before = next((lines[k] for k in range(i - 1, -1, -1) if lines[k]), None)
+    after = next((lines[k] for k in range(i + 1 if j is None else j, len(lines)) if lines[k]), None)
+    return before, after
+
+
 def is_list_intro(line: str) -> bool:
     """A short line ending in a colon that introduces a list, like 'Vitamin D3 Sources:'."""
     return line.endswith(":") and is_short(line) and is_title_case(line)
@@ -181,8 +210,12 @@ def build_blocks(lines: list[str], section_rows: dict[int, int], toc: list[str])
             continue
         bullet = BULLET.match(line)
         if bullet:
-            items, i = collect_items(lines, i, bulleted=True)
-            blocks.append(Block.bullet_list(items))
+            items, j = collect_items(lines, i, bulleted=True)
+            if len(items) == 1 and line[:1].isdigit() and is_sentence_case_heading(items[0], *neighbours(lines, i, j)):
+                blocks.append(Block.heading(items[0], 3 if toc else 2))  # "1. Choosing a spot" over its text
+            else:
+                blocks.append(Block.bullet_list(items))
+            i = j
             continue
         if is_list_intro(line):
             items, j = collect_items(lines, i + 1, bulleted=False)
@@ -191,7 +224,7 @@ def build_blocks(lines: list[str], section_rows: dict[int, int], toc: list[str])
                 blocks.append(Block.bullet_list(items))
                 i = j
                 continue
-        if is_heading_line(line):
+        if is_heading_line(line) or is_sentence_case_heading(line, *neighbours(lines, i)):
             blocks.append(Block.heading(line, 3 if toc else 2))
         else:
             blocks.append(Block.paragraph(line))
