@@ -15,7 +15,7 @@ class Ranking:
 
     variant: str = "plus"  # BM25 variant from rank-bm25: "plus", "l" or "okapi"
     k1: float = 1.2
-    b: float = 0.3  # weak length normalisation: short infographic snippets should not beat full paragraphs
+    b: float = 0.2  # weak length normalisation: short infographic snippets should not beat full paragraphs
     delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
     max_words: int = 160  # passage size limit, in words
     title_weight: float = 1.0  # weight of section/subsection titles relative to the body
