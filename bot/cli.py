@@ -32,30 +32,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("reindex", help="build the index from the corpus and print a summary")
-    add_dirs(p, corpus=True)
+    add_dirs(p)
 
     p = sub.add_parser("ask", help="answer a question (or one question per stdin line)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     p.add_argument("--top-k", type=positive_int, default=None, help="results per question (default: BOT_TOP_K or 3)")
-    add_dirs(p, corpus=False)
+    add_dirs(p)
     p.add_argument("question", nargs="*", help="the question; without it, read questions from stdin")
 
     p = sub.add_parser("repl", help="interactive prompt with line editing and history")
     p.add_argument("--top-k", type=positive_int, default=None, help="results shown at a time")
-    add_dirs(p, corpus=False)
+    add_dirs(p)
 
     p = sub.add_parser("eval", help="score answer quality on a question file (hit@1, hit@3, MRR...)")
     p.add_argument("file", nargs="?", type=Path, default=DEFAULT_EVAL_FILE, help="question file (JSON Lines)")
     p.add_argument("--quiet", action="store_true", help="print only the metrics, not each miss")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    add_dirs(p, corpus=True)
+    add_dirs(p)
 
     p = sub.add_parser("stats", help="questions asked, share answered, top unanswered, feedback")
     p.add_argument("--days", type=int, default=7, help="period in days (0 = all time; default 7)")
     p.add_argument("--data", type=Path, default=None, help="data directory (default: BOT_DATA_DIR or data/)")
 
     p = sub.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
-    add_dirs(p, corpus=True)
+    add_dirs(p)
     p.add_argument("--webhook-url", default=None, help="public HTTPS URL for webhook mode (default: long polling)")
     p.add_argument("--listen", default="127.0.0.1", help="webhook listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8443, help="webhook listen port (default 8443)")
@@ -70,9 +70,9 @@ def positive_int(value: str) -> int:
     return n
 
 
-def add_dirs(p: argparse.ArgumentParser, corpus: bool) -> None:
-    if corpus:
-        p.add_argument("--corpus", type=Path, default=None, help="article folder (default: BOT_CORPUS_DIR or corpus/)")
+def add_dirs(p: argparse.ArgumentParser) -> None:
+    """--corpus and --index: every command that opens an index also checks it against its corpus."""
+    p.add_argument("--corpus", type=Path, default=None, help="article folder (default: BOT_CORPUS_DIR or corpus/)")
     p.add_argument("--index", type=Path, default=None, help="index folder (default: BOT_INDEX_DIR or index/)")
 
 

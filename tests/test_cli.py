@@ -26,6 +26,7 @@ from conftest import REPO_ROOT, copy_seed_corpus, settings_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 K2_QUESTION = "what foods have K2?"
+FIXTURE_ARTICLES = REPO_ROOT / "tests" / "fixtures" / "articles"
 
 
 @dataclass
@@ -224,6 +225,19 @@ def test_ask_builds_missing_index(dirs: Dirs) -> None:
     assert "building" in result.stderr.lower()
     assert "Natto" in result.json_lines()[0]["results"][0]["text"]
     assert (dirs.index / MANIFEST).is_file()
+
+
+def test_ask_with_another_corpus_and_index(dirs: Dirs, tmp_path: Path) -> None:
+    """--corpus and --index together answer from that corpus and leave the default index alone."""
+    other = tmp_path / "other"
+    (other / "corpus").mkdir(parents=True)
+    shutil.copy(FIXTURE_ARTICLES / "sleep-hygiene.md", other / "corpus")
+    result = run_bot(dirs, "ask", "--json", "--corpus", str(other / "corpus"), "--index", str(other / "index"), "how long should a nap be")
+    assert result.returncode == 0, result.stderr
+    assert result.json_lines()[0]["results"][0]["source"] == "sleep-hygiene.md"
+    again = run_bot(dirs, "ask", "--json", "--corpus", str(other / "corpus"), "--index", str(other / "index"), "nap")
+    assert "rebuilding" not in again.stderr and "building" not in again.stderr.lower()
+    assert not (dirs.index / MANIFEST).exists()
 
 
 def test_ask_stdin_conversations(shared: Dirs) -> None:

@@ -18,7 +18,7 @@ from bot.text import stem, tokenize
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
-    from tests.conftest import copy_seed_corpus, settings_in
+    from conftest import copy_seed_corpus, settings_in
 
     tmp_path = tmp_path_factory.mktemp("query")
     copy_seed_corpus(tmp_path)
