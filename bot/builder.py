@@ -7,9 +7,9 @@ import hashlib
 import logging
 import time
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 

@@ -18,8 +18,8 @@ from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, result_of
 from bot.builder import BuildReport, build_index, expected_fingerprint, synonyms_for
 from bot.config import Settings
 from bot.conversation import Conversations
-from bot.families import WordFamilies
 from bot.errors import BotError, CorpusError, IndexCorruptError, IndexMissingError
+from bot.families import WordFamilies
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
 from bot.query import QueryAnalyzer
 from bot.search import Searcher

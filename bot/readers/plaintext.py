@@ -147,12 +147,16 @@ def is_short(line: str) -> bool:
     return len(line.split()) <= MAX_HEADING_WORDS
 
 
-def is_heading_line(line: str) -> bool:
-    """A short Title Case line without sentence punctuation at its end ("?" is allowed:
-    "How Much Should You Drink?" is a heading)."""
+def has_heading_shape(line: str) -> bool:
+    """Short, and not ending like a sentence ("?" is allowed: "How Much Should You Drink?")."""
     label_and_value = re.search(r":\s*\d", line)  # "Adults: 1,000-5,000 IU daily" is text
     ends_as_sentence = line.endswith(SENTENCE_END + (":",)) and not line.endswith("?")
-    return is_short(line) and not ends_as_sentence and not label_and_value and is_title_case(line)
+    return is_short(line) and not ends_as_sentence and not label_and_value
+
+
+def is_heading_line(line: str) -> bool:
+    """A short Title Case line without sentence punctuation at its end."""
+    return has_heading_shape(line) and is_title_case(line)
 
 
 def is_sentence(line: str | None) -> bool:
@@ -167,9 +171,7 @@ def is_sentence_case_heading(line: str, before: str | None, after: str | None) -
     when the text before it has ended (a sentence or a bullet) and a sentence follows it, so
     an unbulleted list item or an infographic caption stays text.
     """
-    if not (is_short(line) and line[:1].isupper()) or re.search(r":\s*\d", line):
-        return False
-    if line.endswith(SENTENCE_END + (":",)) and not line.endswith("?"):
+    if not (line[:1].isupper() and has_heading_shape(line)):
         return False
     ended = before is None or bool(BULLET.match(before)) or before.endswith(SENTENCE_END + (")",))
     return ended and is_sentence(after)
