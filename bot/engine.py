@@ -21,9 +21,10 @@ from bot.conversation import Conversations
 from bot.errors import BotError, CorpusError, IndexCorruptError, IndexMissingError
 from bot.families import WordFamilies
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
-from bot.query import QueryAnalyzer
+from bot.query import QueryAnalyzer, has_follow_up_cue
 from bot.search import Searcher
 from bot.spelling import SpellingCorrector
+from bot.text import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +162,6 @@ class Engine:
 
 def has_cue(question: str) -> bool:
     """Does a question without content words still point back ("what about it?")?"""
-    from bot.query import has_follow_up_cue
-    from bot.text import tokenize
-
     return has_follow_up_cue(tokenize(question[:200]))
 
 

@@ -164,15 +164,17 @@ def is_sentence(line: str | None) -> bool:
     return line is not None and len(line.split()) >= 8 and line.endswith(SENTENCE_END + (":", ")"))
 
 
-def is_sentence_case_heading(line: str, before: str | None, after: str | None) -> bool:
-    """A short capitalised line set between running text, like "What to keep out".
+def is_sentence_case_heading(text: str, lines: list[str], i: int, after_from: int | None = None) -> bool:
+    """Row i (whose text is `text`) is a short capitalised line set between running text.
 
-    Modern posts often write headings in sentence case. Such a line counts as a heading only
-    when the text before it has ended (a sentence or a bullet) and a sentence follows it, so
-    an unbulleted list item or an infographic caption stays text.
+    Modern posts often write headings in sentence case ("What to keep out"). Such a line
+    counts as a heading only when the text before it has ended (a sentence or a bullet) and a
+    sentence follows it (from row `after_from`, default i + 1), so an unbulleted list item
+    or an infographic caption stays text.
     """
-    if not (line[:1].isupper() and has_heading_shape(line)):
+    if not (text[:1].isupper() and has_heading_shape(text)):
         return False
+    before, after = neighbours(lines, i, after_from)
     ended = before is None or bool(BULLET.match(before)) or before.endswith(SENTENCE_END + (")",))
     return ended and is_sentence(after)
 
@@ -213,7 +215,7 @@ def build_blocks(lines: list[str], section_rows: dict[int, int], toc: list[str])
         bullet = BULLET.match(line)
         if bullet:
             items, j = collect_items(lines, i, bulleted=True)
-            if len(items) == 1 and line[:1].isdigit() and is_sentence_case_heading(items[0], *neighbours(lines, i, j)):
+            if len(items) == 1 and line[:1].isdigit() and is_sentence_case_heading(items[0], lines, i, j):
                 blocks.append(Block.heading(items[0], 3 if toc else 2))  # "1. Choosing a spot" over its text
             else:
                 blocks.append(Block.bullet_list(items))
@@ -226,7 +228,7 @@ def build_blocks(lines: list[str], section_rows: dict[int, int], toc: list[str])
                 blocks.append(Block.bullet_list(items))
                 i = j
                 continue
-        if is_heading_line(line) or is_sentence_case_heading(line, *neighbours(lines, i)):
+        if is_heading_line(line) or is_sentence_case_heading(line, lines, i):
             blocks.append(Block.heading(line, 3 if toc else 2))
         else:
             blocks.append(Block.paragraph(line))
