@@ -10,7 +10,7 @@ from bot.engine import Engine
 from bot.errors import BotError
 from bot.render_text import format_answer
 
-HELP = """Type a question and press Enter. Follow-up questions ("and d3?") use the previous one.
+HELP = """Type a question and press Enter. Follow-up questions ("and why?") use the previous one.
 Commands:
   more      show the next results
   sources   list the articles and their sections
