@@ -16,8 +16,10 @@ from typing import Any, Callable, Iterator
 from bot.config import Settings
 from bot.corpus import ArticleFile, corpus_fingerprint, current_digests, read_corpus
 from bot.errors import BotError
-from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, new_build_id, read_manifest, write_index
-from bot.indexing import body_terms, fit_field, title_terms, vocabulary
+import numpy as np
+
+from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, write_index
+from bot.indexing import build_fields, vocabulary
 from bot.models import Passage
 from bot.passages import build_passages
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
@@ -116,9 +118,10 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
         if not passages:
             raise BotError("the articles produced no passages; nothing was changed")
         ranking = settings.ranking
-        body = fit_field([body_terms(p, synonyms) for p in passages], ranking)
-        title = fit_field([title_terms(p, synonyms) for p in passages], ranking)
-        words = vocabulary(passages, synonyms.words())
+        titles = [entry["title"] for entry in per_article]
+        terms, fields = build_fields(passages, titles, synonyms)
+        passage_article = np.repeat(np.arange(len(per_article), dtype=np.int32), [entry["passages"] for entry in per_article])
+        words = vocabulary((f"{p.section} {p.subsection} {p.text}" for p in passages), synonyms.words() | set(titles_words(titles)))
         previous = previous_manifest(settings.index_dir)
         digests = {f.path.name: f.sha256 for f in files}
         manifest: dict[str, Any] = {
@@ -138,11 +141,18 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
             "previous_build_dir": (previous or {}).get("build_dir", ""),
         }
         manifest["build_seconds"] = round(time.perf_counter() - started, 4)
-        manifest = write_index(settings.index_dir, manifest, passages, body, title, words)
+        manifest = write_index(settings.index_dir, manifest, SearchIndex(manifest, passages, terms, fields, passage_article, words))
     report = BuildReport(len(files), len(passages), time.perf_counter() - started, manifest)
     compare_with(report, previous, per_article)
     log.info("index built: %s articles, %s passages in %.2fs", report.articles, report.passages, report.seconds)
     return report
+
+
+def titles_words(titles: list[str]) -> list[str]:
+    """The words of the article titles, so the speller knows them."""
+    from bot.text import tokenize
+
+    return [t.surface for title in titles for t in tokenize(title) if not t.stop]
 
 
 def passages_of(files: list[ArticleFile], settings: Settings) -> tuple[list[Passage], list[dict[str, Any]]]:

@@ -11,26 +11,26 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Ranking:
-    """Retrieval parameters. The first group is baked into the index; the rest apply per query."""
+    """Retrieval parameters. Only max_words is baked into the index; the rest apply when it is loaded or queried."""
 
+    max_words: int = 160  # passage size limit, in words
     variant: str = "plus"  # BM25 variant from rank-bm25: "plus", "l" or "okapi"
     k1: float = 1.2
     b: float = 0.2  # weak length normalisation: short infographic snippets should not beat full paragraphs
     delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
-    max_words: int = 160  # passage size limit, in words
-    title_weight: float = 1.0  # weight of section/subsection titles relative to the body
+    heading_weight: float = 1.0  # weight of section/subsection titles relative to the body
+    article_title_weight: float = 1.0  # weight of the article title relative to the body
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
     min_coverage: float = 0.3  # share of the question's IDF mass a passage must match
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
-    combine: str = "max"  # how a concept's alternatives combine: "max" (best one) or "sum"
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True
 
     def index_params(self) -> dict[str, float | str | int]:
         """The parameters stored in (and checked against) the index manifest."""
-        return {"variant": self.variant, "k1": self.k1, "b": self.b, "delta": self.delta, "max_words": self.max_words}
+        return {"max_words": self.max_words}
 
 
 def env_path(name: str, default: Path) -> Path:

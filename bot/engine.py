@@ -22,6 +22,7 @@ from bot.errors import BotError, CorpusError, IndexCorruptError, IndexMissingErr
 from bot.families import WordFamilies
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
 from bot.query import QueryAnalyzer, has_follow_up_cue
+from bot.retrieval import ArrayRetriever
 from bot.search import Searcher
 from bot.spelling import SpellingCorrector
 from bot.text import tokenize
@@ -96,10 +97,11 @@ class Engine:
         index = read_index(self.settings.index_dir)
         synonyms = synonyms_for(self.settings)
         speller = SpellingCorrector(index.vocabulary)
-        known = set(index.body.postings) | set(index.title.postings)
+        known = set(index.terms)
         families = WordFamilies(index.vocabulary)
-        analyzer = QueryAnalyzer(synonyms, speller, known, set(index.title.postings), self.settings.ranking, families)
-        snapshot = Snapshot(index, Searcher(index, self.settings.ranking), analyzer, stamp)
+        analyzer = QueryAnalyzer(synonyms, speller, known, index.title_terms(), self.settings.ranking, families)
+        retriever = ArrayRetriever(index, self.settings.ranking)
+        snapshot = Snapshot(index, Searcher(index.passages, retriever, self.settings.ranking), analyzer, stamp)
         previous = self._snapshot
         self._snapshot = snapshot
         if previous is not None and previous.index.build_id != index.build_id:

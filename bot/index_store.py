@@ -1,12 +1,16 @@
 """The index on disk: plain JSON files under a build folder, and a manifest that points at them.
 
-Layout of an index directory (format version 1)::
+Layout of an index directory (format version 2)::
 
-    manifest.json                 # the only file readers open first; replaced atomically
-    build-<id>/passages.jsonl     # one passage per line
-    build-<id>/body.json          # rank-bm25 statistics of the passage text
-    build-<id>/title.json         # rank-bm25 statistics of section/subsection titles
-    build-<id>/vocabulary.json    # surface words -> passage counts (spelling correction)
+    manifest.json                     # the only file readers open first; replaced atomically
+    build-<id>/passages.jsonl         # one passage per line
+    build-<id>/terms.json             # the shared term list; a term's id is its position
+    build-<id>/passage_article.npy    # the article (position in the manifest's list) of each passage
+    build-<id>/<field>.<array>.npy    # per field (body, heading, title): indptr, docs, tf, doc_len
+    build-<id>/vocabulary.json        # surface words -> passage counts (spelling correction)
+
+The arrays are plain ``.npy`` files (no pickle) in the style of bm25s; ``bot.indexing`` says
+what they hold.
 
 A build writes a new ``build-<id>`` folder, fsyncs it, then renames a new manifest over the
 old one, so readers see either the old index or the new one, never a mix. The previous build
@@ -16,6 +20,7 @@ is kept for readers that are still on it; older ones are removed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -26,32 +31,42 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bot.config import Ranking
+import numpy as np
+
 from bot.errors import IndexCorruptError, IndexMissingError
-from bot.indexing import Field, FieldStats, make_field
+from bot.indexing import FIELDS, FieldArrays
 from bot.models import Passage
 
 FORMAT = "article-qa-bm25"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
-PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+titles-v2"
-DATA_FILES = ("passages.jsonl", "body.json", "title.json", "vocabulary.json")
+PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
+ARRAYS = ("indptr", "docs", "tf", "doc_len")
+DATA_FILES = ("passages.jsonl", "terms.json", "vocabulary.json", "passage_article.npy") + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
 REBUILD_HINT = "rebuild it with: python run_bot.py reindex"
 
 
 @dataclass
 class SearchIndex:
-    """A loaded index: passages, the two BM25 fields and the spelling vocabulary."""
+    """A loaded index: passages, the term list, every field's arrays and the spelling vocabulary."""
 
     manifest: dict[str, Any]
     passages: list[Passage]
-    body: Field
-    title: Field
+    terms: list[str]
+    fields: dict[str, FieldArrays]
+    passage_article: np.ndarray
     vocabulary: dict[str, int]
 
     @property
     def build_id(self) -> str:
         return str(self.manifest.get("build_id", ""))
+
+    def title_terms(self) -> set[str]:
+        """Terms of any section or article title."""
+        held = np.zeros(len(self.terms), dtype=bool)
+        for name in ("heading", "title"):
+            held |= self.fields[name].document_frequency() > 0
+        return {self.terms[i] for i in np.flatnonzero(held)}
 
     def articles(self) -> list[dict[str, Any]]:
         """The manifest's article entries (name, title, sections, passages...)."""
@@ -70,7 +85,13 @@ def passage_from_json(d: dict[str, Any]) -> Passage:
     return Passage(str(d["article"]), str(d["source"]), str(d["section"]), str(d["subsection"]), str(d["text"]), int(d["position"]))
 
 
-def write_index(index_dir: Path, manifest: dict[str, Any], passages: list[Passage], body: FieldStats, title: FieldStats, vocabulary: dict[str, int]) -> dict[str, Any]:
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -> dict[str, Any]:
     """Write a complete build and atomically make it current; return the manifest written."""
     index_dir.mkdir(parents=True, exist_ok=True)
     build_id = str(manifest["build_id"])
@@ -78,15 +99,17 @@ def write_index(index_dir: Path, manifest: dict[str, Any], passages: list[Passag
     tmp_dir = index_dir / f".tmp-{build_id}"
     tmp_dir.mkdir()
     try:
-        contents = {
-            "passages.jsonl": "".join(json.dumps(passage_to_json(p), ensure_ascii=False) + "\n" for p in passages),
-            "body.json": json.dumps(body.to_json(), ensure_ascii=False, separators=(",", ":")),
-            "title.json": json.dumps(title.to_json(), ensure_ascii=False, separators=(",", ":")),
-            "vocabulary.json": json.dumps(vocabulary, ensure_ascii=False, separators=(",", ":")),
+        contents: dict[str, bytes] = {
+            "passages.jsonl": "".join(json.dumps(passage_to_json(p), ensure_ascii=False) + "\n" for p in index.passages).encode("utf-8"),
+            "terms.json": json.dumps(index.terms, ensure_ascii=False).encode("utf-8"),
+            "vocabulary.json": json.dumps(index.vocabulary, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            "passage_article.npy": npy_bytes(index.passage_article),
         }
+        for field_name, arrays in index.fields.items():
+            for array_name, array in arrays.arrays().items():
+                contents[f"{field_name}.{array_name}.npy"] = npy_bytes(array)
         checksums = {}
-        for name, text in contents.items():
-            data = text.encode("utf-8")
+        for name, data in contents.items():
             write_synced(tmp_dir / name, data)
             checksums[name] = hashlib.sha256(data).hexdigest()
         fsync_dir(tmp_dir)
@@ -155,17 +178,23 @@ def read_index(index_dir: Path) -> SearchIndex:
         for name, data in blobs.items():
             if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
                 raise IndexCorruptError(f"index file {build_dir / name} fails its checksum; {REBUILD_HINT}")
-        ranking = Ranking(**{k: v for k, v in manifest["bm25"].items() if k in Ranking.__dataclass_fields__})
         passages = [passage_from_json(json.loads(line)) for line in blobs["passages.jsonl"].decode("utf-8").splitlines() if line]
-        body = make_field(FieldStats.from_json(json.loads(blobs["body.json"])), ranking)
-        title = make_field(FieldStats.from_json(json.loads(blobs["title.json"])), ranking)
+        terms = [str(t) for t in json.loads(blobs["terms.json"])]
         vocabulary = {str(k): int(v) for k, v in json.loads(blobs["vocabulary.json"]).items()}
+        passage_article = load_npy(blobs["passage_article.npy"])
+        fields = {f: FieldArrays(*(load_npy(blobs[f"{f}.{a}.npy"]) for a in ARRAYS)) for f in FIELDS}
     except IndexCorruptError:
         raise
     except FileNotFoundError as exc:
         raise IndexCorruptError(f"index file missing: {exc.filename}; {REBUILD_HINT}") from None
     except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise IndexCorruptError(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc}); {REBUILD_HINT}") from None
-    if not (len(passages) == len(body.stats.doc_len) == len(title.stats.doc_len)):
-        raise IndexCorruptError(f"index in {index_dir} is inconsistent (passage counts differ); {REBUILD_HINT}")
-    return SearchIndex(manifest, passages, body, title, vocabulary)
+    n_articles = len(manifest.get("corpus", {}).get("articles", []))
+    consistent = len(passages) == len(passage_article) == fields["body"].size == fields["heading"].size and fields["title"].size == n_articles
+    if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
+        raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ); {REBUILD_HINT}")
+    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary)
+
+
+def load_npy(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)

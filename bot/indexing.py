@@ -1,55 +1,53 @@
-"""Build the searchable index from passages: two rank-bm25 fields (body and titles) plus a vocabulary."""
+"""Build the searchable index from passages: per-field term postings as numpy arrays, plus a vocabulary.
+
+Every field is a compressed sparse row (CSR) matrix over one shared term list: for term ``t``,
+``docs[indptr[t]:indptr[t+1]]`` are the documents that hold it (ascending) and ``tf`` the counts.
+Passage fields (the text, the section titles) have one document per passage; article fields (the
+article title) have one document per article, so a long article does not lower the IDF of its
+own title words. BM25 weights are computed from these arrays exactly as rank-bm25 does
+(see :mod:`bot.bm25`).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
-from rank_bm25 import BM25, BM25L, BM25Okapi, BM25Plus
+import numpy as np
 
-from bot.config import Ranking
 from bot.models import Passage
 from bot.synonyms import SynonymTable
 from bot.text import tokenize
 
 SUBSECTION_REPEAT = 2
-VARIANTS: dict[str, type[BM25]] = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
+PASSAGE_FIELDS = ("body", "heading")
+ARTICLE_FIELDS = ("title",)
+FIELDS = PASSAGE_FIELDS + ARTICLE_FIELDS
 
 
 @dataclass(frozen=True)
-class FieldStats:
-    """What rank-bm25 computes for one field, in plain JSON-able form."""
+class FieldArrays:
+    """Term postings of one field: CSR arrays over the shared term list, and document lengths."""
 
-    doc_freqs: list[dict[str, int]]
-    doc_len: list[int]
-    avgdl: float
-    idf: dict[str, float]
+    indptr: np.ndarray  # int64, len(terms) + 1
+    docs: np.ndarray  # int32, ascending within each term
+    tf: np.ndarray  # float32 term frequency
+    doc_len: np.ndarray  # float32, one per document
 
-    def to_json(self) -> dict[str, object]:
-        return {"doc_freqs": self.doc_freqs, "doc_len": self.doc_len, "avgdl": self.avgdl, "idf": self.idf}
+    @property
+    def size(self) -> int:
+        return int(self.doc_len.shape[0])
 
-    @staticmethod
-    def from_json(data: dict[str, object]) -> "FieldStats":
-        return FieldStats(
-            doc_freqs=[{str(k): int(v) for k, v in d.items()} for d in data["doc_freqs"]],  # type: ignore[union-attr]
-            doc_len=[int(n) for n in data["doc_len"]],  # type: ignore[union-attr]
-            avgdl=float(data["avgdl"]),  # type: ignore[arg-type]
-            idf={str(k): float(v) for k, v in data["idf"].items()},  # type: ignore[union-attr]
-        )
+    def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.indptr[term_id], self.indptr[term_id + 1]
+        return self.docs[start:end], self.tf[start:end]
 
+    def document_frequency(self) -> np.ndarray:
+        return np.diff(self.indptr)
 
-@dataclass
-class Field:
-    """One searchable field: its rank-bm25 model and an inverted list of the passages holding each term."""
-
-    stats: FieldStats
-    model: BM25
-    postings: dict[str, list[int]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for doc_id, freqs in enumerate(self.stats.doc_freqs):
-            for term in freqs:
-                self.postings.setdefault(term, []).append(doc_id)
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"indptr": self.indptr, "docs": self.docs, "tf": self.tf, "doc_len": self.doc_len}
 
 
 def field_terms(text: str, synonyms: SynonymTable) -> list[str]:
@@ -62,53 +60,60 @@ def body_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
     return field_terms(passage.text, synonyms)
 
 
+def heading_text(passage: Passage) -> str:
+    """Section and subsection titles; the subsection, the most specific description, counts twice."""
+    return " ".join([passage.section] + [passage.subsection] * SUBSECTION_REPEAT)
+
+
 def title_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
-    """Terms of the section and subsection titles (the article title when there is no section).
-
-    The subsection is the most specific description of a passage, so its words count twice.
-    """
-    return field_terms(" ".join([passage.section] + [passage.subsection] * SUBSECTION_REPEAT), synonyms)
+    """Terms of the section and subsection titles (kept under its old name for the tests)."""
+    return field_terms(heading_text(passage), synonyms)
 
 
-def fit_field(documents: list[list[str]], ranking: Ranking) -> FieldStats:
-    """Let rank-bm25 compute term frequencies, lengths and IDF for a tokenised field."""
-    if not any(documents):
-        return FieldStats([{} for _ in documents], [0] * len(documents), 1.0, {})
-    model = VARIANTS[ranking.variant](documents, k1=ranking.k1, b=ranking.b, **variant_extra(ranking))
-    return FieldStats(model.doc_freqs, model.doc_len, model.avgdl or 1.0, dict(model.idf))
+def fit_field(documents: Sequence[Sequence[str]], term_ids: dict[str, int]) -> tuple[list[int], list[int], list[int], np.ndarray]:
+    """(term id, doc id, count) triples of a tokenised field, adding new terms to term_ids."""
+    term_col: list[int] = []
+    doc_col: list[int] = []
+    counts: list[int] = []
+    for doc_id, words in enumerate(documents):
+        for word, n in Counter(words).items():
+            tid = term_ids.get(word)
+            if tid is None:
+                tid = term_ids[word] = len(term_ids)
+            term_col.append(tid)
+            doc_col.append(doc_id)
+            counts.append(n)
+    lengths = np.fromiter((len(words) for words in documents), dtype=np.float32, count=len(documents))
+    return term_col, doc_col, counts, lengths
 
 
-def variant_extra(ranking: Ranking) -> dict[str, float]:
-    return {} if ranking.variant == "okapi" else {"delta": ranking.delta}
+def to_csr(triples: tuple[list[int], list[int], list[int], np.ndarray], n_terms: int) -> FieldArrays:
+    """Sort (term, doc, count) triples into CSR arrays over n_terms terms."""
+    term_col, doc_col, counts, lengths = triples
+    terms_arr = np.asarray(term_col, dtype=np.int64)
+    docs_arr = np.asarray(doc_col, dtype=np.int32)
+    order = np.lexsort((docs_arr, terms_arr))
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(terms_arr, minlength=n_terms), out=indptr[1:])
+    return FieldArrays(indptr, docs_arr[order], np.asarray(counts, dtype=np.float32)[order], lengths)
 
 
-def model_from_stats(stats: FieldStats, ranking: Ranking) -> BM25:
-    """Recreate a rank-bm25 model from stored statistics without re-tokenising the corpus."""
-    cls = VARIANTS[ranking.variant]
-    model = cls.__new__(cls)
-    model.k1, model.b = ranking.k1, ranking.b
-    if ranking.variant == "okapi":
-        model.epsilon = 0.25
-    else:
-        model.delta = ranking.delta
-    model.corpus_size = len(stats.doc_len)
-    model.avgdl = stats.avgdl or 1.0
-    model.doc_freqs = stats.doc_freqs
-    model.doc_len = stats.doc_len
-    model.idf = stats.idf
-    model.tokenizer = None
-    return model
+def build_fields(passages: Sequence[Passage], article_titles: Sequence[str], synonyms: SynonymTable) -> tuple[list[str], dict[str, FieldArrays]]:
+    """The shared term list and every field's arrays."""
+    term_ids: dict[str, int] = {}
+    triples = {
+        "body": fit_field([body_terms(p, synonyms) for p in passages], term_ids),
+        "heading": fit_field([field_terms(heading_text(p), synonyms) for p in passages], term_ids),
+        "title": fit_field([field_terms(t, synonyms) for t in article_titles], term_ids),
+    }
+    fields = {name: to_csr(t, len(term_ids)) for name, t in triples.items()}
+    return list(term_ids), fields
 
 
-def make_field(stats: FieldStats, ranking: Ranking) -> Field:
-    return Field(stats, model_from_stats(stats, ranking))
-
-
-def vocabulary(passages: list[Passage], extra_words: set[str]) -> dict[str, int]:
-    """Surface words and how many passages use each, for spelling correction."""
+def vocabulary(texts: Iterable[str], extra_words: set[str]) -> dict[str, int]:
+    """Surface words and how many texts use each, for spelling correction."""
     counts: Counter[str] = Counter()
-    for passage in passages:
-        text = f"{passage.section} {passage.subsection} {passage.text}"
+    for text in texts:
         counts.update({t.surface for t in tokenize(text) if not t.stop})
     for word in extra_words:
         counts.setdefault(word, 1)

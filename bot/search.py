@@ -1,4 +1,8 @@
-"""Score passages for a Query with rank-bm25 over two fields, and judge whether they answer it."""
+"""Decide which ranked passages answer a Query: coverage of the question, and the best sentence.
+
+The retriever (:mod:`bot.retrieval`) ranks passages; this module looks only at the top few
+(`POOL`), so its cost does not grow with the corpus.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-
 from bot.config import Ranking
-from bot.index_store import SearchIndex
 from bot.models import Passage
 from bot.query import Concept, Query
+from bot.retrieval import Retriever
 from bot.text import split_sentences, tokenize
+
+POOL = 50  # ranked passages checked for coverage
 
 
 class Hit(NamedTuple):
@@ -28,67 +32,37 @@ class Hit(NamedTuple):
 
 @dataclass
 class Searcher:
-    """Ranks the passages of one loaded index."""
+    """Ranks the passages of one loaded index and keeps those that answer the question."""
 
-    index: SearchIndex
+    passages: list[Passage]
+    retriever: Retriever
     ranking: Ranking
 
-    def term_scores(self, stem: str) -> dict[int, float]:
-        """BM25 score of one term in every passage that holds it (body plus weighted title)."""
-        scores: dict[int, float] = {}
-        for field, weight in ((self.index.body, 1.0), (self.index.title, self.ranking.title_weight)):
-            doc_ids = field.postings.get(stem)
-            if not doc_ids or weight <= 0:
-                continue
-            values = field.model.get_batch_scores([stem], doc_ids)
-            for doc_id, value in zip(doc_ids, values):
-                scores[doc_id] = scores.get(doc_id, 0.0) + weight * value
-        return scores
-
     def idf(self, stem: str) -> float:
-        """IDF on the body field; a term the index has never seen counts as the rarest possible."""
-        n = len(self.index.passages)
-        df = len(self.index.body.postings.get(stem, ())) or len(self.index.title.postings.get(stem, ()))
-        return math.log((n + 1) / max(df, 0.5))
-
-    def concept_scores(self, concept: Concept) -> dict[int, float]:
-        """Best alternative per passage: an alternative's terms add up, alternatives compete."""
-        best: dict[int, float] = {}
-        for alternative in concept.alternatives:
-            summed: dict[int, float] = {}
-            for stem in alternative.stems:
-                for doc_id, value in self.term_scores(stem).items():
-                    summed[doc_id] = summed.get(doc_id, 0.0) + value
-            for doc_id, value in summed.items():
-                value *= alternative.weight
-                if self.ranking.combine == "sum":
-                    best[doc_id] = best.get(doc_id, 0.0) + value
-                elif value > best.get(doc_id, 0.0):
-                    best[doc_id] = value
-        return best
+        """IDF over passages; a term the index has never seen counts as the rarest possible."""
+        n = len(self.passages)
+        return math.log((n + 1) / max(self.retriever.passage_frequency(stem), 0.5))
 
     def search(self, query: Query, limit: int = 10) -> list[Hit]:
         """Passages ranked by score, keeping only those that cover enough of the question."""
-        if not query.concepts or not self.index.passages:
+        if not query.concepts or not self.passages:
             return []
-        totals = np.zeros(len(self.index.passages))
-        for concept in query.concepts:
-            for doc_id, value in self.concept_scores(concept).items():
-                totals[doc_id] += concept.weight * value
-        order = [int(i) for i in np.argsort(-totals, kind="stable") if totals[i] > 0]
+        ranked = self.retriever.rank(query.concepts, max(limit, POOL))
+        if not len(ranked.doc_ids):
+            return []
+        held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
         hits: list[Hit] = []
-        for doc_id in order:
-            coverage, matched = self.coverage(query, doc_id)
+        for row, (doc_id, score) in enumerate(zip(ranked.doc_ids.tolist(), ranked.scores.tolist())):
+            present = {s for s, flags in held.items() if flags[row]}
+            matched: set[str] = set()
+            coverage = self.coverage_of(query, present, matched)
             if coverage >= self.ranking.min_coverage:
-                passage = self.index.passages[doc_id]
+                passage = self.passages[doc_id]
                 sentence, _ = self.best_sentence(passage.text, query)
-                hits.append(Hit(doc_id, passage, float(totals[doc_id]), coverage, matched, sentence))
+                hits.append(Hit(doc_id, passage, score, coverage, frozenset(matched), sentence))
                 if len(hits) >= limit:
                     break
         return hits
-
-    def passage_stems(self, doc_id: int) -> set[str]:
-        return set(self.index.body.stats.doc_freqs[doc_id]) | set(self.index.title.stats.doc_freqs[doc_id])
 
     def concept_share(self, concept: Concept, present: set[str], matched: set[str] | None = None) -> float:
         """How much of a concept `present` holds: the best alternative's IDF-weighted share."""
@@ -119,12 +93,6 @@ class Searcher:
             total += mass
             found += mass * self.concept_share(concept, present, matched)
         return found / total if total else 0.0
-
-    def coverage(self, query: Query, doc_id: int) -> tuple[float, frozenset[str]]:
-        """Coverage of a passage (text and titles), and the stems it matched (for highlighting)."""
-        matched: set[str] = set()
-        coverage = self.coverage_of(query, self.passage_stems(doc_id), matched)
-        return coverage, frozenset(matched)
 
     def best_sentence(self, text: str, query: Query) -> tuple[str, float]:
         """The sentence (or list item) of `text` that holds the most of the question, and that share."""

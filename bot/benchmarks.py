@@ -1,0 +1,211 @@
+"""Score the bot on the shared health benchmarks (MedQuAD, TREC LiveQA) beside a plain rank-bm25 baseline.
+
+The data lives outside the repository, in ``../shared/benchmarks/medquad/`` (or ``BOT_BENCHMARKS_DIR``);
+see its README for the sources, the licence and how a hit is judged: a result is a hit when it
+comes from a gold answer's article and some 80-character window of its normalised text occurs in
+that answer's normalised text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from bot.config import PROJECT_ROOT
+from bot.errors import BotError
+from bot.models import Passage
+
+WINDOW = 80
+DEPTH = 10
+NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def benchmarks_dir() -> Path:
+    """Where the shared benchmark data is: BOT_BENCHMARKS_DIR, else ../shared/benchmarks/medquad."""
+    value = os.environ.get("BOT_BENCHMARKS_DIR", "").strip()
+    return Path(value).expanduser() if value else PROJECT_ROOT.parent / "shared" / "benchmarks" / "medquad"
+
+
+@dataclass(frozen=True)
+class GoldAnswer:
+    """A judged answer: the article file that holds it and its normalised text."""
+
+    file: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BenchQuestion:
+    id: str
+    text: str
+    gold: tuple[GoldAnswer, ...]
+
+
+@dataclass(frozen=True)
+class BenchSet:
+    """A benchmark: a corpus folder and its questions."""
+
+    name: str
+    corpus: Path
+    questions: tuple[BenchQuestion, ...]
+
+
+def normalise_for_match(text: str) -> str:
+    """Lower case, alphanumeric words, single spaces (the benchmark's matching form)."""
+    return NON_ALNUM.sub(" ", text.lower()).strip()
+
+
+def load_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BotError(f"cannot read benchmark file {path}: {exc}") from None
+
+
+def gold_answers(ids: Sequence[str], answers: dict[str, dict[str, str]]) -> tuple[GoldAnswer, ...]:
+    return tuple(GoldAnswer(answers[a]["file"], normalise_for_match(answers[a]["text"])) for a in ids if a in answers)
+
+
+def load_sets(root: Path | None = None) -> list[BenchSet]:
+    """The MedQuAD dev set and the LiveQA dev set (original wording, strict gold)."""
+    root = root or benchmarks_dir()
+    if not (root / "questions-dev.json").is_file():
+        raise BotError(f"benchmark data not found in {root}; set BOT_BENCHMARKS_DIR to the medquad folder")
+    med_answers = load_json(root / "answers-dev.json")
+    med = [
+        BenchQuestion(str(q["id"]), str(q["question"]), gold_answers(q["gold"], med_answers))  # type: ignore[index,arg-type]
+        for q in load_json(root / "questions-dev.json")  # type: ignore[union-attr]
+    ]
+    live_answers = load_json(root / "answers-liveqa.json")
+    live = [
+        BenchQuestion(str(q["id"]), str(q["original"]), gold_answers(q["gold_strict"], live_answers))  # type: ignore[index,arg-type]
+        for q in load_json(root / "questions-liveqa-dev.json")  # type: ignore[union-attr]
+    ]
+    return [BenchSet("medquad-dev", root / "corpus-dev", tuple(med)), BenchSet("liveqa-dev", root / "corpus-liveqa", tuple(live))]
+
+
+def is_benchmark_hit(source: str, text: str, gold: Sequence[GoldAnswer]) -> bool:
+    """The shared benchmark's hit rule for one returned passage."""
+    passage = normalise_for_match(text)
+    if not passage:
+        return False
+    for answer in gold:
+        if answer.file != source:
+            continue
+        if len(passage) <= WINDOW:
+            if passage in answer.text:
+                return True
+            continue
+        if any(passage[i : i + WINDOW] in answer.text for i in range(0, len(passage) - WINDOW + 1)):
+            return True
+    return False
+
+
+@dataclass
+class SystemRun:
+    """One system's results on one set: first-hit rank per question (None: no hit), answered flags, times."""
+
+    name: str
+    ranks: list[int | None] = field(default_factory=list)
+    answered: list[bool] = field(default_factory=list)
+    judged: list[bool] = field(default_factory=list)  # has a gold answer
+    seconds: list[float] = field(default_factory=list)
+
+    def scored(self) -> list[int | None]:
+        return [r for r, j in zip(self.ranks, self.judged) if j]
+
+    def hit_at(self, k: int) -> float:
+        ranks = self.scored()
+        return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+    def mrr(self) -> float:
+        ranks = self.scored()
+        return sum(1 / r for r in ranks if r is not None) / len(ranks) if ranks else 0.0
+
+    def no_answer(self) -> float:
+        return sum(1 for a in self.answered if not a) / len(self.answered) if self.answered else 0.0
+
+    def ms_per_question(self) -> float:
+        return 1000 * sum(self.seconds) / len(self.seconds) if self.seconds else 0.0
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "hit@1": self.hit_at(1),
+            "hit@3": self.hit_at(3),
+            "hit@10": self.hit_at(10),
+            "mrr@10": self.mrr(),
+            "no_answer": self.no_answer(),
+            "ms": self.ms_per_question(),
+        }
+
+
+Ranker = Callable[[str], list[tuple[str, str]]]  # question -> [(source file, passage text)] best first
+
+
+def run_system(name: str, rank: Ranker, questions: Sequence[BenchQuestion]) -> SystemRun:
+    """Ask every question and record the rank of the first hit within the top DEPTH."""
+    run = SystemRun(name)
+    for q in questions:
+        started = time.perf_counter()
+        results = rank(q.text)[:DEPTH]
+        run.seconds.append(time.perf_counter() - started)
+        run.answered.append(bool(results))
+        run.judged.append(bool(q.gold))
+        run.ranks.append(next((i for i, (src, text) in enumerate(results, 1) if is_benchmark_hit(src, text, q.gold)), None))
+    return run
+
+
+def reciprocal(rank: int | None) -> float:
+    return 1 / rank if rank else 0.0
+
+
+def paired_bootstrap(a: SystemRun, b: SystemRun, metric: Callable[[int | None], float], samples: int = 2000, seed: int = 7) -> tuple[float, float, float]:
+    """Mean difference a - b of a per-question metric, with a 95% paired bootstrap interval."""
+    xs = [metric(r) for r in a.scored()]
+    ys = [metric(r) for r in b.scored()]
+    n = len(xs)
+    if n == 0:
+        return 0.0, 0.0, 0.0
+    diffs = [x - y for x, y in zip(xs, ys)]
+    rng = random.Random(seed)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    return sum(diffs) / n, means[int(0.025 * samples)], means[int(0.975 * samples) - 1]
+
+
+def bm25_baseline(passages: Sequence[Passage]) -> Ranker:
+    """Plain rank-bm25 BM25Okapi over the same passages: Snowball stems, stopwords, section titles in the text."""
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+
+    from bot.text import terms
+
+    docs = [terms(f"{p.section} {p.subsection} {p.text}") for p in passages]
+    model = BM25Okapi(docs)
+
+    def rank(question: str) -> list[tuple[str, str]]:
+        scores = model.get_scores(terms(question))
+        top = np.argsort(-scores, kind="stable")[:DEPTH]
+        return [(passages[i].source, passages[i].text) for i in top]
+
+    return rank
+
+
+def format_table(set_name: str, runs: Sequence[SystemRun]) -> str:
+    """One row per system, then the paired differences of the first system against each other one."""
+    lines = [f"== {set_name}", f"{'system':<16} {'hit@1':>6} {'hit@3':>6} {'hit@10':>6} {'MRR@10':>7} {'no ans':>7} {'ms/q':>7}"]
+    for run in runs:
+        m = run.metrics()
+        lines.append(f"{run.name:<16} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['hit@10']:6.3f} {m['mrr@10']:7.3f} {m['no_answer']:7.1%} {m['ms']:7.1f}")
+    bot = runs[0]
+    for other in runs[1:]:
+        for label, metric in (("MRR@10", reciprocal), ("hit@1", lambda r: 1.0 if r == 1 else 0.0)):
+            mean, low, high = paired_bootstrap(bot, other, metric)
+            lines.append(f"  {bot.name} - {other.name} {label}: {mean:+.3f} (95% CI {low:+.3f} .. {high:+.3f})")
+    lines.append(f"  ({len(bot.scored())} questions with a gold answer of {len(bot.ranks)})")
+    return "\n".join(lines)

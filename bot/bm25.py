@@ -1,0 +1,53 @@
+"""BM25 weights from a field's arrays, with rank-bm25's formulas (BM25Okapi, BM25Plus, BM25L).
+
+For a term that a document holds, the weight equals what rank-bm25's ``get_scores`` adds for
+that term. BM25+ and BM25L also add a constant to every document for every query term (the
+"delta" floor); it is the same for all documents, so it is left out: rankings are unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.indexing import FieldArrays
+
+OKAPI_EPSILON = 0.25  # rank-bm25's default floor for negative Okapi IDF
+
+
+def idf(field: FieldArrays, variant: str) -> np.ndarray:
+    """IDF of every term in the field, as rank-bm25 computes it (0 for terms the field lacks)."""
+    n = float(field.size)
+    df = field.document_frequency().astype(np.float64)
+    held = df > 0
+    values = np.zeros_like(df)
+    if variant == "plus":
+        values[held] = np.log(n + 1) - np.log(df[held])
+    elif variant == "l":
+        values[held] = np.log(n + 1) - np.log(df[held] + 0.5)
+    elif variant == "okapi":
+        raw = np.log(n - df[held] + 0.5) - np.log(df[held] + 0.5)
+        floor = OKAPI_EPSILON * (raw.sum() / len(raw)) if len(raw) else 0.0
+        values[held] = np.where(raw < 0, floor, raw)
+    else:
+        raise ValueError(f"unknown BM25 variant {variant!r}")
+    return values
+
+
+def average_length(field: FieldArrays) -> float:
+    total = float(field.doc_len.sum(dtype=np.float64))
+    return total / field.size if field.size and total else 1.0
+
+
+def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float) -> np.ndarray:
+    """The BM25 weight of every posting (term, document) of the field, aligned with field.docs."""
+    term_idf = np.repeat(idf(field, variant), field.document_frequency())
+    tf = field.tf.astype(np.float64)
+    norm = 1 - b + b * field.doc_len[field.docs].astype(np.float64) / average_length(field)
+    if variant == "okapi":
+        weights = term_idf * tf * (k1 + 1) / (tf + k1 * norm)
+    elif variant == "plus":
+        weights = term_idf * (delta + tf * (k1 + 1) / (k1 * norm + tf))
+    else:
+        ctd = tf / norm
+        weights = term_idf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+    return weights.astype(np.float32)

@@ -1,0 +1,184 @@
+"""Score passages for a weighted query: the retriever seam, and its in-process numpy implementation.
+
+A query is a list of concepts (see :mod:`bot.query`). A concept scores a passage by its best
+alternative (a disjunction-max, as OpenSearch's ``dis_max``), an alternative by the sum of its
+terms, and the passage's score is the weighted sum over concepts. Each term's score is the sum of
+its BM25 weights in the passage's fields: the text, the section titles and the article title.
+
+:class:`Retriever` is the small interface the answering core needs; :class:`ArrayRetriever`
+implements it over the index's CSR arrays, so the cost of a question grows with the postings its
+terms touch, not with the size of the corpus. Another engine (OpenSearch or Elasticsearch BM25
+over the same fields, for a corpus past one machine) can implement the same three methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol, Sequence
+
+import numpy as np
+
+from bot import bm25
+from bot.config import Ranking
+from bot.index_store import SearchIndex
+from bot.indexing import ARTICLE_FIELDS
+from bot.query import Alternative, Concept
+
+CACHE_TERMS = 4096
+EMPTY_IDS = np.zeros(0, dtype=np.int32)
+EMPTY_VALUES = np.zeros(0, dtype=np.float64)
+
+
+class Ranked(NamedTuple):
+    """Passage ids, best first, and their scores."""
+
+    doc_ids: np.ndarray
+    scores: np.ndarray
+
+
+class Retriever(Protocol):
+    """What the answering core asks of a search engine."""
+
+    def rank(self, concepts: Sequence[Concept], limit: int) -> Ranked:
+        """The `limit` best passages for the concepts (only passages that match at all)."""
+        ...
+
+    def holds(self, doc_ids: np.ndarray, term: str) -> np.ndarray:
+        """For each passage id, whether it holds `term` in any field."""
+        ...
+
+    def passage_frequency(self, term: str) -> int:
+        """How many passages hold `term` in any field (0 for a term the index lacks)."""
+        ...
+
+
+@dataclass(frozen=True)
+class WeightedField:
+    """A field's postings with their BM25 weights already multiplied by the field's weight."""
+
+    indptr: np.ndarray
+    docs: np.ndarray
+    weights: np.ndarray
+    per_article: bool
+
+
+class ArrayRetriever:
+    """BM25 over the index's numpy arrays, vectorised over each term's postings."""
+
+    def __init__(self, index: SearchIndex, ranking: Ranking) -> None:
+        self.size = len(index.passages)
+        self.term_ids = {term: i for i, term in enumerate(index.terms)}
+        field_weights = {"body": 1.0, "heading": ranking.heading_weight, "title": ranking.article_title_weight}
+        self.fields: list[WeightedField] = []
+        for name, arrays in index.fields.items():
+            weight = field_weights.get(name, 0.0)
+            if weight > 0:
+                impacts = bm25.impacts(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
+                self.fields.append(WeightedField(arrays.indptr, arrays.docs, impacts * np.float32(weight), name in ARTICLE_FIELDS))
+        counts = np.bincount(index.passage_article, minlength=len(index.articles())).astype(np.int64)
+        self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        self.article_length = counts
+        self._postings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._docs: dict[str, np.ndarray] = {}
+
+    # ----- postings --------------------------------------------------------------------------
+    def expand_articles(self, articles: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Article postings as passage postings: every passage of each article gets its weight."""
+        lengths = self.article_length[articles]
+        total = int(lengths.sum())
+        if total == 0:
+            return EMPTY_IDS, EMPTY_VALUES
+        offsets = np.repeat(self.article_start[articles] - (np.cumsum(lengths) - lengths), lengths)
+        return (np.arange(total, dtype=np.int64) + offsets).astype(np.int32), np.repeat(weights, lengths)
+
+    def term_postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(passage ids, weights) of a term over all fields; a passage may appear once per field."""
+        tid = self.term_ids.get(term)
+        if tid is None:
+            return EMPTY_IDS, EMPTY_VALUES
+        cached = self._postings.get(tid)
+        if cached is not None:
+            return cached
+        ids: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for field in self.fields:
+            start, end = field.indptr[tid], field.indptr[tid + 1]
+            if start == end:
+                continue
+            docs, weights = field.docs[start:end], field.weights[start:end]
+            if field.per_article:
+                docs, weights = self.expand_articles(docs, weights)
+            ids.append(docs)
+            values.append(weights.astype(np.float64))
+        result = (np.concatenate(ids), np.concatenate(values)) if ids else (EMPTY_IDS, EMPTY_VALUES)
+        if len(self._postings) >= CACHE_TERMS:
+            self._postings.clear()
+        self._postings[tid] = result
+        return result
+
+    def alternative_postings(self, alternative: Alternative) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self.term_postings(s) for s in alternative.stems]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    # ----- the Retriever interface --------------------------------------------------------------
+    def concept_postings(self, concept: Concept) -> tuple[np.ndarray, np.ndarray]:
+        """(passage ids, scores) of a concept: its best alternative per passage, times its weight."""
+        if len(concept.alternatives) == 1:
+            alt = concept.alternatives[0]
+            ids, values = self.alternative_postings(alt)
+            return ids, values * (alt.weight * concept.weight)
+        all_ids: list[np.ndarray] = []
+        all_values: list[np.ndarray] = []
+        for alt in concept.alternatives:
+            ids, values = self.alternative_postings(alt)
+            if len(ids):
+                unique, inverse = np.unique(ids, return_inverse=True)
+                all_ids.append(unique)
+                all_values.append(np.bincount(inverse, values) * alt.weight)
+        if not all_ids:
+            return EMPTY_IDS, EMPTY_VALUES
+        ids, values = np.concatenate(all_ids), np.concatenate(all_values)
+        order = np.lexsort((-values, ids))
+        ids, values = ids[order], values[order]
+        first = np.ones(len(ids), dtype=bool)
+        first[1:] = ids[1:] != ids[:-1]
+        return ids[first], values[first] * concept.weight
+
+    def rank(self, concepts: Sequence[Concept], limit: int) -> Ranked:
+        parts = [self.concept_postings(c) for c in concepts]
+        parts = [p for p in parts if len(p[0])]
+        if not parts or limit <= 0:
+            return Ranked(EMPTY_IDS.astype(np.int64), EMPTY_VALUES)
+        ids = np.concatenate([p[0] for p in parts])
+        values = np.concatenate([p[1] for p in parts])
+        unique, inverse = np.unique(ids, return_inverse=True)
+        totals = np.bincount(inverse, values)
+        keep = totals > 0
+        unique, totals = unique[keep], totals[keep]
+        if len(unique) > limit:
+            top = np.argpartition(-totals, limit - 1)[:limit]
+            unique, totals = unique[top], totals[top]
+        order = np.lexsort((unique, -totals))
+        return Ranked(unique[order].astype(np.int64), totals[order])
+
+    def term_docs(self, term: str) -> np.ndarray:
+        """Sorted ids of the passages that hold a term in any field."""
+        docs = self._docs.get(term)
+        if docs is None:
+            docs = np.unique(self.term_postings(term)[0])
+            if len(self._docs) >= CACHE_TERMS:
+                self._docs.clear()
+            self._docs[term] = docs
+        return docs
+
+    def holds(self, doc_ids: np.ndarray, term: str) -> np.ndarray:
+        docs = self.term_docs(term)
+        if not len(docs):
+            return np.zeros(len(doc_ids), dtype=bool)
+        at = np.minimum(np.searchsorted(docs, doc_ids), len(docs) - 1)
+        return docs[at] == doc_ids
+
+    def passage_frequency(self, term: str) -> int:
+        return int(len(self.term_docs(term)))
