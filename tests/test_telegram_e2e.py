@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
@@ -67,12 +69,15 @@ def make_settings(tmp_path: Path, token: str, **changes: Any) -> Settings:
     return Settings(**{**values, **changes})
 
 
-@pytest_asyncio.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
-    """The bot, built by build_application and long-polling a fresh FakeBotApi (post_init run as run_polling does)."""
+@contextlib.asynccontextmanager
+async def running_bot(tmp_path: Path, engine_class: type[Engine] = Engine, **changes: Any) -> AsyncIterator[Bot]:
+    """The bot, built by build_application and long-polling a fresh FakeBotApi (post_init run as run_polling does).
+
+    On exit it checks that Telegram rejected nothing and that no user got an apology.
+    """
     with FakeBotApi() as server:
-        settings = make_settings(tmp_path, server.token)
-        engine = Engine(settings)
+        settings = make_settings(tmp_path, server.token, **changes)
+        engine = engine_class(settings)
         question_log = QuestionLog(tmp_path / "q.sqlite3")
         app = build_application(
             settings, engine, question_log,
@@ -85,6 +90,13 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
         texts = [m.get("text", "") for m in server.sent_messages()]
         assert not server.rejections, server.describe_recent()
         assert not any(SORRY in t for t in texts), texts
+
+
+@pytest_asyncio.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
+    """The bot with the real engine on a copy of the K2/D3 article."""
+    async with running_bot(tmp_path) as running:
+        yield running
 
 
 def texts_of(messages: list[Message]) -> list[str]:
@@ -218,6 +230,86 @@ async def test_retry_after_429_still_answers(bot: Bot) -> None:
     assert any("Natto" in t for t in texts_of(replies))
     statuses = [c.status for c in server.calls_of("sendMessage")]
     assert statuses[0] == 429 and 200 in statuses[1:]
+
+
+# ----- ordering and concurrency -------------------------------------------------------------
+GATED = 3003
+
+
+class GatedEngine(Engine):
+    """The real engine, except that a question containing `gated_word` waits in its search thread until `gate` is set."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.gate = threading.Event()
+        self.gated_word = "K2"
+        self.entered = threading.Event()
+        self.asked: list[str] = []
+
+    def answer(self, question: str, *args: Any, **kwargs: Any) -> Any:
+        """Block on the gate for gated questions (a slow search); record the order questions reach the engine."""
+        self.asked.append(question)
+        if self.gated_word in question:
+            self.entered.set()
+            if not self.gate.wait(20):
+                raise TimeoutError("the test never opened the gate")
+        return super().answer(question, *args, **kwargs)
+
+
+def answer_texts(server: FakeBotApi, chat_id: int) -> str:
+    """Every bot message in a chat, joined."""
+    return "\n".join(texts_of(server.sent_messages(chat_id)))
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_quick_messages_in_one_chat_are_answered_in_order(bot: Bot) -> None:
+    server = bot.server
+    server.push_message("what foods have K2?")
+    server.push_message("and d3?")
+    await server.wait_for(lambda s: sum(is_page_end(t) for t in texts_of(s.sent_messages(USER))) >= 2, timeout=20)
+    full = answer_texts(server, USER)
+    assert "following on from your last question" in full
+    assert full.index("Natto") < full.index("following on from your last question")
+    second = full[full.index("following on from your last question") :]
+    assert "Vitamin D3 Sources" in second and "Natto" not in second.split("\n\n2. ")[0]
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_follow_up_waits_for_the_slow_question_before_it(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, GatedEngine) as bot:
+        server, engine = bot.server, bot.engine
+        assert isinstance(engine, GatedEngine)
+        server.push_message("what foods have K2?")
+        await server.wait_for(lambda s: engine.entered.is_set())
+        server.push_message("and d3?")
+        await server.wait_for(lambda s: s.pending_update_count == 0)  # the follow-up was fetched and dispatched
+        await asyncio.sleep(0.3)  # time in which a concurrent handler would search and answer the follow-up
+        assert engine.asked == ["what foods have K2?"]
+        engine.gate.set()
+        await server.wait_for(lambda s: sum(is_page_end(t) for t in texts_of(s.sent_messages(USER))) >= 2, timeout=20)
+        full = answer_texts(server, USER)
+        assert engine.asked == ["what foods have K2?", "and d3?"]
+        assert full.index("Natto") < full.index("following on from your last question")
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_slow_search_in_one_chat_does_not_hold_up_other_chats(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, GatedEngine) as bot:
+        server, engine = bot.server, bot.engine
+        assert isinstance(engine, GatedEngine)
+        server.push_message("what foods have K2?", user_id=GATED, chat_id=GATED)
+        await server.wait_for(lambda s: engine.entered.is_set())
+        other = await say(server, "which foods contain vitamin d3?", is_page_end)  # answered while GATED's search runs
+        assert "Fatty fish" in "\n".join(texts_of(other))
+        [help_reply] = await say(server, "/help", chat_id=GATED + 1, user_id=GATED + 1)
+        assert help_reply["text"].startswith("Type a question")
+        assert not server.sent_messages(GATED)
+        engine.gate.set()
+        gated = await new_messages(server, GATED, 0, is_page_end)
+        assert "Natto" in "\n".join(texts_of(gated))
 
 
 # ----- commands ----------------------------------------------------------------------------

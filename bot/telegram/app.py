@@ -38,6 +38,7 @@ from bot.errors import BotError
 from bot.questionlog import QuestionLog
 from bot.telegram import admin, handlers
 from bot.telegram.common import ENGINE, QUESTION_LOG, SETTINGS
+from bot.telegram.ordering import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)
-        .concurrent_updates(True)
+        .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
         .request(HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs))

@@ -1,0 +1,70 @@
+"""Per-chat ordering: the updates of one chat are handled one after another, different chats in parallel.
+
+A follow-up ("and d3?") needs the context of the question before it, and a user expects answers in the
+order they asked. PTB's concurrent processing runs every update as its own task, so two quick messages
+of one chat could be searched at the same time and answered in either order. `PerChatUpdateProcessor`
+gives each chat an `asyncio.Lock`; asyncio locks wake their waiters first-in first-out, and PTB starts
+update tasks in the order it fetched them, so a chat's updates run in arrival order.
+
+An update that waits for its chat holds one of PTB's concurrency slots, so the limit is generous: it
+bounds the updates in flight, while the real work is bounded by the search threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Hashable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+MAX_UPDATES_IN_FLIGHT = 1024
+
+
+def chat_key(update: object) -> Hashable | None:
+    """What orders an update: its chat (a pressed button counts for the chat of its message), else its user."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return ("chat", update.effective_chat.id)
+    if update.effective_user is not None:
+        return ("user", update.effective_user.id)
+    return None
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in flight."""
+
+    def __init__(self, max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+        self._users: dict[Hashable, int] = {}
+
+    @property
+    def active_chats(self) -> int:
+        """Chats with an update being handled or waiting."""
+        return len(self._locks)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await `coroutine` once every earlier update of the same chat is done."""
+        key = chat_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if self._users[key] == 0:
+                del self._users[key]
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
