@@ -221,6 +221,24 @@ def test_flood_control_simulation(client: httpx.Client, fake_botapi: FakeBotApi)
     assert fake_botapi.rejections == []  # simulated 429s are not rejections
 
 
+def test_injected_faults_happen_in_order_then_calls_succeed(client: httpx.Client, fake_botapi: FakeBotApi) -> None:
+    fake_botapi.inject_fault("sendMessage", "500")
+    fake_botapi.inject_fault("sendMessage", "reset")
+    fake_botapi.inject_fault("sendMessage", "drop_after")
+    assert send(client, "one").status_code == 500
+    with pytest.raises(httpx.RemoteProtocolError):
+        send(client, "two")
+    assert sent_texts(fake_botapi) == []  # neither was processed
+    with pytest.raises(httpx.RemoteProtocolError):
+        send(client, "three")
+    assert sent_texts(fake_botapi) == ["three"]  # processed, but the response was lost
+    assert send(client, "four").status_code == 200 and fake_botapi.pending_faults == 0
+    assert [(c.ok, c.status) for c in fake_botapi.calls_of("sendMessage")] == [(False, 500), (False, 0), (False, 0), (True, 200)]
+    assert fake_botapi.rejections == []
+    with pytest.raises(ValueError):
+        fake_botapi.inject_fault("sendMessage", "teapot")
+
+
 # --------------------------------------------------------------------------- edits, callbacks
 
 

@@ -115,6 +115,8 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
+SERVER_ERRORS = {"500": "Internal Server Error", "502": "Bad Gateway", "503": "Service Unavailable"}
+FAULTS = frozenset({"429", "reset", "drop_after", *SERVER_ERRORS})
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
@@ -425,7 +427,7 @@ class FakeBotApi:
         self._callbacks: dict[str, bool] = {}  # id -> answered
         self._files: dict[str, StoredFile] = {}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
-        self._failures: dict[str, list[int]] = {}  # method -> [remaining, retry_after]
+        self._failures: dict[str, list[tuple[str, int]]] = {}  # method -> queued (fault, retry_after)
         self._methods: dict[str, tuple[str, ApiMethod]] = {
             name.lower(): (name, getattr(self, f"_api_{name}")) for name in self.METHODS
         }
@@ -564,8 +566,31 @@ class FakeBotApi:
 
     def fail_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with 429 flood control."""
+        self.inject_fault(method, "429", times, retry_after)
+
+    def inject_fault(self, method: str, fault: str, times: int = 1, retry_after: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` fail; faults queue up in the order injected.
+
+        ``fault`` is one of :data:`FAULTS`:
+
+        * ``"429"``: flood control with ``retry_after`` seconds (the request is not processed);
+        * ``"500"``, ``"502"``, ``"503"``: a server error (not processed);
+        * ``"reset"``: the connection closes before any response (not processed);
+        * ``"drop_after"``: the request **is processed** (a message is sent), then the connection
+          closes without a response, as when a response is lost on the way back.
+
+        Faulted calls are recorded with ``ok=False``; ``status`` is 0 for the two connection faults.
+        """
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; use one of {sorted(FAULTS)}")
         with self._lock:
-            self._failures[method.lower()] = [times, retry_after]
+            self._failures.setdefault(method.lower(), []).extend([(fault, retry_after)] * times)
+
+    @property
+    def pending_faults(self) -> int:
+        """Injected faults not yet used."""
+        with self._lock:
+            return sum(len(queue) for queue in self._failures.values())
 
     # ------------------------------------------------------------------ async waiting
 
@@ -899,11 +924,19 @@ class FakeBotApi:
             raw = dict(parse_qsl(query, keep_blank_values=True))
             raw.update(_parse_body(req.headers.get("Content-Type", ""), body))
             params = _decode_params(raw)
-            self._check_flood(method)
+            fault = self._take_fault(method)
+            if fault == "reset":
+                self._record(Call(method, params, False, "connection reset before a response", 0))
+                req.close_connection = True
+                return
             result = handler(params)
         except BotApiError as err:
             self._record(Call(method, params, False, err.description, err.status))
             _send_json(req, err.status, _error_payload(err))
+            return
+        if fault == "drop_after":
+            self._record(Call(method, params, False, "processed, then the connection dropped", 0, copy.deepcopy(result)))
+            req.close_connection = True
             return
         self._record(Call(method, params, True, None, 200, copy.deepcopy(result)))
         _send_json(req, 200, {"ok": True, "result": result})
@@ -919,16 +952,20 @@ class FakeBotApi:
             raise BotApiError(404, "Not Found")
         return found
 
-    def _check_flood(self, method: str) -> None:
+    def _take_fault(self, method: str) -> str | None:
+        """The next injected fault for ``method``: raised here when it is an error answer, else returned."""
         with self._lock:
-            failure = self._failures.get(method.lower())
-            if not failure or failure[0] <= 0:
-                return
-            failure[0] -= 1
-            retry_after = failure[1]
-        raise BotApiError(
-            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
-        )
+            queue = self._failures.get(method.lower())
+            if not queue:
+                return None
+            fault, retry_after = queue.pop(0)
+        if fault == "429":
+            raise BotApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+        if fault.isdigit():
+            raise BotApiError(int(fault), SERVER_ERRORS[fault])
+        return fault
 
     def _record(self, call: Call) -> None:
         with self._lock:
