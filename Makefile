@@ -1,4 +1,5 @@
 # Quick start: `make run` (REPL, or the Telegram bot when TELEGRAM_BOT_TOKEN is set) and `make test`.
+# setup installs the package into $(VENV), with the `article-qa` command ($(BIN)/article-qa).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 run: setup
-	$(BIN)/python run_bot.py
+	$(BIN)/article-qa
 
 test: setup
 	$(BIN)/python -m pytest
@@ -33,8 +34,14 @@ eval: setup
 		$(BIN)/python run_bot.py eval tests/eval/$$set.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet || exit 1; \
 	done; rm -rf $$tmp
 
-bench: setup
-	$(BIN)/python tests/bench.py
+# The side-by-side benchmark (bench/run.py): this bot against rank-bm25, bm25s, tantivy and SQLite FTS5
+# on MedQuAD corpora of about 1k and 10k passages. More: make bench BENCH_ARGS="--sizes 1k,10k,100k --json bench.json"
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) index/manifest.json index/build-* data

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from bot.answers import Answer
-from bot.engine import Engine
+from bot.engine import MAX_RESULTS, Engine
 from bot.errors import BotError
 from bot.render_text import format_answer
 
@@ -25,6 +25,7 @@ class Repl:
     def __init__(self, engine: Engine, page_size: int, history_file: Path) -> None:
         self.engine = engine
         self.page_size = page_size
+        self.limit = max(MAX_RESULTS, page_size)  # results fetched per question, paged with `more`
         self.history_file = history_file
         self.interactive = sys.stdin.isatty()
         self.ansi = sys.stdout.isatty()
@@ -77,7 +78,7 @@ class Repl:
 
     def ask(self, question: str) -> None:
         try:
-            self.last = self.engine.answer(question, self.conversation)
+            self.last = self.engine.answer(question, self.conversation, limit=self.limit)
         except BotError as exc:
             print(f"error: {exc}")
             return
@@ -88,8 +89,8 @@ class Repl:
         if self.last is None:
             print("Ask a question first.")
             return
-        if self.last.results and self.shown >= len(self.last.results):
-            print("No more results for this question.")
+        if self.shown and self.shown >= len(self.last.results):
+            print("No more results for this question." if self.last.results else "Nothing more: that question had no answer.")
             return
         print(format_answer(self.last, self.shown, self.page_size, self.ansi))
         print()

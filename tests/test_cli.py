@@ -1,5 +1,7 @@
-"""run_bot.py as a subprocess: reindex, ask (argument and stdin protocol), repl, eval, stats.
+"""The command line: reindex, ask (argument and stdin protocol), repl, eval, stats.
 
+Most tests run run_bot.py as a subprocess; the newer ones call bot.cli.main() in-process (with
+capsys and env_dirs) where a subprocess adds nothing, and the installed `article-qa` script is run once.
 Every run gets BOT_CORPUS_DIR / BOT_INDEX_DIR / BOT_DATA_DIR inside tmp_path, so the repository's
 own index/ and data/ are never touched. PYTHONIOENCODING=utf-8 makes stdin strict UTF-8, as on a
 typical desktop locale, so undecodable input is really exercised.
@@ -7,18 +9,22 @@ typical desktop locale, so undecodable input is really exercised.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.builder import build_index
+from bot.cli import MAX_TOP_K, build_parser, main, progress_printer
 from bot.index_store import MANIFEST, read_manifest
 from bot.questionlog import QuestionLog
 
@@ -388,3 +394,232 @@ def test_reader_closing_the_pipe_is_not_a_crash(shared: Dirs) -> None:
     proc.wait(timeout=30)
     assert "Traceback" not in stderr, stderr
     assert "BrokenPipeError" not in stderr, stderr
+
+
+# ----- the first ten minutes (issue 10): in-process where a subprocess adds nothing -----------
+class Tty(io.StringIO):
+    """A terminal: isatty() is true."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def env_dirs(dirs: Dirs, monkeypatch: pytest.MonkeyPatch) -> Dirs:
+    """The environment of an in-process cli.main() pointed at tmp_path, as Dirs.env() does for subprocesses."""
+    for key in [k for k in os.environ if k.startswith(("BOT_", "TELEGRAM_"))] + ["ADMIN_IDS"]:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("BOT_CORPUS_DIR", str(dirs.corpus))
+    monkeypatch.setenv("BOT_INDEX_DIR", str(dirs.index))
+    monkeypatch.setenv("BOT_DATA_DIR", str(dirs.data))
+    return dirs
+
+
+def console_script() -> Path:
+    """The `article-qa` script installed next to this interpreter (the venv's bin/)."""
+    found = shutil.which("article-qa", path=os.pathsep.join([sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]))
+    assert found, f"article-qa is not installed next to {sys.executable}; run `make setup` (pip install -e .)"
+    return Path(found)
+
+
+def test_console_script_runs(shared: Dirs) -> None:
+    script = console_script()
+    usage = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, env=shared.env())
+    assert usage.returncode == 0, usage.stderr
+    assert "article-qa" in usage.stdout and "reindex" in usage.stdout
+    ask = subprocess.run([str(script), "ask", "--json", K2_QUESTION], cwd="/", capture_output=True, text=True, timeout=60, env=shared.env())
+    assert ask.returncode == 0, ask.stderr
+    assert "Natto" in json.loads(ask.stdout)["results"][0]["text"]
+
+
+def test_run_bot_py_still_works(shared: Dirs) -> None:
+    result = run_bot(shared, "--help")
+    assert result.returncode == 0 and "reindex" in result.stdout
+
+
+README = REPO_ROOT / "README.md"
+COMMAND = ".venv/bin/article-qa"
+
+
+def test_readme_commands_are_copy_pasteable() -> None:
+    """After `make run`, the README's commands work as written: no bare `python run_bot.py`, and
+    every concrete `.venv/bin/article-qa ...` command parses."""
+    text = README.read_text(encoding="utf-8")
+    assert not re.search(r"(?<![/\w])python3? run_bot\.py", text)  # the system Python lacks the dependencies
+    commands = [m.group(1) for m in re.finditer(r"`(\.venv/bin/article-qa[^`]*)`", text)]
+    commands += [line.split("#")[0].strip() for line in text.splitlines() if line.startswith(("$ " + COMMAND, COMMAND))]
+    commands = [c.removeprefix("$ ") for c in commands if "[" not in c and "..." not in c and "…" not in c]
+    assert len(commands) >= 3, commands
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == COMMAND
+        build_parser().parse_args(argv[1:])  # SystemExit (a failed test) if the README drifted
+
+
+def test_readme_states_the_data_folder_default() -> None:
+    row = next(line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| `BOT_DATA_DIR`"))
+    assert "next to the index" not in row
+    assert "BOT_INDEX_DIR" in row and "--index" in row
+
+
+def test_ask_json_on_a_fresh_index_keeps_stdout_clean(env_dirs: Dirs, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--json", K2_QUESTION, "and d3?"]) == 0
+    out, err = capsys.readouterr()
+    objects = [json.loads(line) for line in out.splitlines()]  # every line is JSON
+    assert len(objects) == 1 and objects[0]["results"]
+    assert "building" in err.lower()  # the notice is on stderr...
+    assert "WARNING" not in err and "bot.engine" not in err and not re.search(r"\d\d:\d\d:\d\d", err)  # ...in words
+    assert "index built" not in err  # info lines stay behind -v
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_verbose_shows_the_log_lines(env_dirs: Dirs, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-v", "ask", "--json", K2_QUESTION]) == 0
+    out, err = capsys.readouterr()
+    json.loads(out)
+    assert "index built" in err and "bot.engine" in err
+
+
+def test_repl_reload_is_not_logged_into_the_conversation(built_dirs: Dirs) -> None:
+    """A new build is picked up mid-conversation without an INFO line in the terminal. A subprocess,
+    because what is at stake is the logging set-up of a real run."""
+    dirs = built_dirs
+    proc = subprocess.Popen(
+        [sys.executable, "run_bot.py", "repl"],
+        cwd=REPO_ROOT,
+        env=dirs.env(BOT_RELOAD_SECONDS="0"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(K2_QUESTION + "\n")
+    proc.stdin.flush()
+    first = "".join(iter(proc.stdout.readline, "\n"))  # an answer ends with an empty line
+    assert "Natto" in first
+    shutil.copy(FIXTURES / "sleep-hygiene.md", dirs.corpus)
+    build_index(dirs.settings())  # a new build, as from `reindex` in another shell
+    out, err = proc.communicate("and d3?\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert "Fatty fish" in out
+    for text in (out, err):
+        assert "now serving" not in text and "INFO" not in text and "index built" not in text, text
+    assert "Traceback" not in err
+
+
+def test_repl_more_after_no_answer(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index(env_dirs.settings())
+    monkeypatch.setattr(sys, "stdin", io.StringIO("capital of australia\nmore\nmore\n"))
+    assert main(["repl"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Nothing in the articles matches that.") == 1, out
+    assert out.lower().count("nothing more") == 2, out
+
+
+def test_ask_on_a_terminal_without_question_says_what_to_do(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index(env_dirs.settings())
+    monkeypatch.setattr(sys, "stdin", Tty(K2_QUESTION + "\n"))
+    assert main(["ask", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "one per line" in err and "Ctrl-D" in err
+    assert "Natto" in json.loads(out)["results"][0]["text"]  # stdout holds only the answer
+
+
+def test_ask_from_a_pipe_prints_no_prompt(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index(env_dirs.settings())
+    monkeypatch.setattr(sys, "stdin", io.StringIO(K2_QUESTION + "\n"))
+    assert main(["ask", "--json"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_top_k_above_ten_is_honoured(env_dirs: Dirs, capsys: pytest.CaptureFixture[str]) -> None:
+    build_index(env_dirs.settings())
+    assert main(["ask", "--json", "--top-k", "15", "k2"]) == 0
+    out, err = capsys.readouterr()
+    assert len(json.loads(out)["results"]) == 15
+    assert err == ""
+
+
+def test_top_k_over_the_cap_is_said(env_dirs: Dirs, capsys: pytest.CaptureFixture[str]) -> None:
+    build_index(env_dirs.settings())
+    assert main(["ask", "--json", "--top-k", "100000", "k2"]) == 0
+    out, err = capsys.readouterr()
+    assert 10 < len(json.loads(out)["results"]) <= MAX_TOP_K
+    assert "100000" in err and str(MAX_TOP_K) in err
+
+
+def test_repl_page_size_over_ten_is_honoured(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index(env_dirs.settings())
+    monkeypatch.setattr(sys, "stdin", io.StringIO("k2\n"))
+    assert main(["repl", "--top-k", "12"]) == 0
+    assert "[12]" in capsys.readouterr().out
+
+
+def bar_fraction(text: str) -> float:
+    """How full the last drawn bar is."""
+    bar = re.findall(r"\[([#.]+)\]", text)[-1]
+    return bar.count("#") / len(bar)
+
+
+def test_progress_bar_covers_the_whole_build() -> None:
+    stream = Tty()
+    progress = progress_printer(stream)
+    for n in range(1, 41):
+        progress(n, 40, f"article-{n}.md")  # what read_corpus reports today: bare file names
+    after_reading = bar_fraction(stream.getvalue())
+    assert 0 < after_reading < 0.5  # reading is a part of the build, not all of it
+    assert not stream.getvalue().endswith("\n")
+    for n in range(0, 801, 100):
+        progress(n, 800, "tokenising")
+    assert after_reading < bar_fraction(stream.getvalue()) < 1
+    progress(1, 2, "writing")
+    progress.finish()
+    assert bar_fraction(stream.getvalue()) == 1.0
+    assert stream.getvalue().endswith("\n") and stream.getvalue().count("\n") == 1
+
+
+def test_progress_lines_on_a_pipe_name_the_stage() -> None:
+    stream = io.StringIO()
+    progress = progress_printer(stream)
+    for n in range(1, 41):
+        progress(n, 40, f"reading article-{n}.md")
+    for n in range(1, 11):
+        progress(n, 10, "writing")
+    progress.finish()
+    lines = stream.getvalue().splitlines()
+    assert 5 <= len(lines) <= 12, lines
+    assert "reading" in lines[0] and "100%" in lines[-1]
+    assert any("writing" in line for line in lines)
+
+
+def test_progress_is_silent_for_a_small_corpus() -> None:
+    stream = Tty()
+    progress = progress_printer(stream)
+    for n in range(1, 4):
+        progress(n, 3, f"a{n}.txt")
+    progress(1, 1, "writing")
+    progress.finish()
+    assert stream.getvalue() == ""
+
+
+def test_reindex_progress_ends_with_the_build(dirs: Dirs, env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(25):
+        shutil.copy(FIXTURES / "sleep-hygiene.md", dirs.corpus / f"sleep-{n}.md")
+    stderr = Tty()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert main(["reindex"]) == 0
+    assert "Indexed 26 article(s)" in capsys.readouterr().out
+    assert bar_fraction(stderr.getvalue()) == 1.0 and stderr.getvalue().endswith("\n")
+    assert "index built" not in stderr.getvalue()
+
+
+def test_ask_does_not_import_html_or_telegram_libraries(shared: Dirs) -> None:
+    code = (
+        "import sys\nfrom bot.cli import main\n"
+        f"main(['ask', '--json', {K2_QUESTION!r}])\n"
+        "print(sorted(m for m in ('bs4', 'telegram', 'httpx') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=shared.env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout

@@ -7,11 +7,19 @@ from typing import Callable
 
 from bot.errors import ArticleError
 from bot.models import Article
-from bot.readers.html import read_html
 from bot.readers.markdown import read_markdown
 from bot.readers.plaintext import read_plaintext
 
 Reader = Callable[[str, str], Article]
+
+
+def read_html(text: str, name: str) -> Article:
+    """The HTML reader, imported on first use: BeautifulSoup costs ~0.1 s to import, and answering
+    a question (or a corpus without HTML) never needs it."""
+    from bot.readers.html import read_html as read
+
+    return read(text, name)
+
 
 READERS: dict[str, Reader] = {
     ".txt": read_plaintext,
