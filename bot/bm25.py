@@ -14,7 +14,7 @@ from bot.indexing import FieldArrays
 OKAPI_EPSILON = 0.25  # rank-bm25's default floor for negative Okapi IDF
 
 
-def idf(field: FieldArrays, variant: str) -> np.ndarray:
+def idf(field: FieldArrays, variant: str, epsilon: float = OKAPI_EPSILON) -> np.ndarray:
     """IDF of every term in the field, as rank-bm25 computes it (0 for terms the field lacks)."""
     n = float(field.size)
     df = field.document_frequency().astype(np.float64)
@@ -26,7 +26,7 @@ def idf(field: FieldArrays, variant: str) -> np.ndarray:
         values[held] = np.log(n + 1) - np.log(df[held] + 0.5)
     elif variant == "okapi":
         raw = np.log(n - df[held] + 0.5) - np.log(df[held] + 0.5)
-        floor = OKAPI_EPSILON * (raw.sum() / len(raw)) if len(raw) else 0.0
+        floor = epsilon * (raw.sum() / len(raw)) if len(raw) else 0.0
         values[held] = np.where(raw < 0, floor, raw)
     else:
         raise ValueError(f"unknown BM25 variant {variant!r}")
@@ -38,9 +38,9 @@ def average_length(field: FieldArrays) -> float:
     return total / field.size if field.size and total else 1.0
 
 
-def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float) -> np.ndarray:
+def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float, epsilon: float = OKAPI_EPSILON) -> np.ndarray:
     """The BM25 weight of every posting (term, document) of the field, aligned with field.docs."""
-    term_idf = np.repeat(idf(field, variant), field.document_frequency())
+    term_idf = np.repeat(idf(field, variant, epsilon), field.document_frequency())
     tf = field.tf.astype(np.float64)
     norm = 1 - b + b * field.doc_len[field.docs].astype(np.float64) / average_length(field)
     if variant == "okapi":

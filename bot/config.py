@@ -22,7 +22,8 @@ class Ranking:
     article_title_weight: float = 1.0  # weight of the article title relative to the body
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
-    min_coverage: float = 0.3  # share of the question's IDF mass a passage must match
+    min_coverage: float = 0.3  # share of the question's IDF mass a passage must match...
+    min_evidence: float = 1.7  # ...or this much matched IDF, in units of the rarest word's (log(passages + 1))
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
     use_synonyms: bool = True
     use_spelling: bool = True

@@ -21,7 +21,7 @@ import numpy as np
 from bot import bm25
 from bot.config import Ranking
 from bot.index_store import SearchIndex
-from bot.indexing import ARTICLE_FIELDS
+from bot.indexing import ARTICLE_FIELDS, FieldArrays
 from bot.query import Alternative, Concept
 
 CACHE_TERMS = 4096
@@ -62,6 +62,24 @@ class WeightedField:
     per_article: bool
 
 
+def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_article: bool) -> WeightedField:
+    """A field's postings with BM25 weights; article fields drop the postings that weigh nothing.
+
+    Article titles are scored with Okapi IDF floored at zero: a word in every article's title (any
+    word of the title of a one-article corpus) tells the articles apart no better than no word.
+    """
+    if not per_article:
+        impacts = bm25.impacts(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
+        return WeightedField(arrays.indptr, arrays.docs, impacts * np.float32(weight), False)
+    impacts = bm25.impacts(arrays, "okapi", ranking.k1, ranking.b, 0.0, epsilon=0.0)
+    keep = impacts > 0
+    n_terms = len(arrays.indptr) - 1
+    term_of = np.repeat(np.arange(n_terms), arrays.document_frequency())
+    indptr = np.zeros_like(arrays.indptr)
+    np.cumsum(np.bincount(term_of[keep], minlength=n_terms), out=indptr[1:])
+    return WeightedField(indptr, arrays.docs[keep], impacts[keep] * np.float32(weight), True)
+
+
 class ArrayRetriever:
     """BM25 over the index's numpy arrays, vectorised over each term's postings."""
 
@@ -73,13 +91,14 @@ class ArrayRetriever:
         for name, arrays in index.fields.items():
             weight = field_weights.get(name, 0.0)
             if weight > 0:
-                impacts = bm25.impacts(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
-                self.fields.append(WeightedField(arrays.indptr, arrays.docs, impacts * np.float32(weight), name in ARTICLE_FIELDS))
+                self.fields.append(weighted_field(arrays, ranking, weight, name in ARTICLE_FIELDS))
+        self.passage_fields = [f for f in self.fields if not f.per_article]
         counts = np.bincount(index.passage_article, minlength=len(index.articles())).astype(np.int64)
         self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         self.article_length = counts
         self._postings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._docs: dict[str, np.ndarray] = {}
+        self._frequency: dict[int, int] = {}
 
     # ----- postings --------------------------------------------------------------------------
     def expand_articles(self, articles: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,4 +200,15 @@ class ArrayRetriever:
         return docs[at] == doc_ids
 
     def passage_frequency(self, term: str) -> int:
-        return int(len(self.term_docs(term)))
+        """Passages that hold the term in their own text or section titles (not the article title)."""
+        tid = self.term_ids.get(term)
+        if tid is None:
+            return 0
+        count = self._frequency.get(tid)
+        if count is None:
+            docs = [f.docs[f.indptr[tid] : f.indptr[tid + 1]] for f in self.passage_fields]
+            count = int(len(np.unique(np.concatenate(docs)))) if docs else 0
+            if len(self._frequency) >= CACHE_TERMS:
+                self._frequency.clear()
+            self._frequency[tid] = count
+        return count

@@ -51,12 +51,13 @@ class Searcher:
         if not len(ranked.doc_ids):
             return []
         held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
+        mass = self.question_mass(query) / math.log(len(self.passages) + 1)
         hits: list[Hit] = []
         for row, (doc_id, score) in enumerate(zip(ranked.doc_ids.tolist(), ranked.scores.tolist())):
             present = {s for s, flags in held.items() if flags[row]}
             matched: set[str] = set()
             coverage = self.coverage_of(query, present, matched)
-            if coverage >= self.ranking.min_coverage:
+            if coverage >= self.ranking.min_coverage or coverage * mass >= self.ranking.min_evidence:
                 passage = self.passages[doc_id]
                 sentence, _ = self.best_sentence(passage.text, query)
                 hits.append(Hit(doc_id, passage, score, coverage, frozenset(matched), sentence))
@@ -80,6 +81,10 @@ class Searcher:
                 share = max(share, part)
         return share
 
+    def question_mass(self, query: Query) -> float:
+        """The question's IDF mass: what coverage is a share of."""
+        return sum(c.weight * sum(self.idf(s) for s in c.typed.stems) for c in query.concepts)
+
     def coverage_of(self, query: Query, present: set[str], matched: set[str] | None = None) -> float:
         """IDF-weighted share of the question's concepts found among `present` stems.
 
@@ -88,7 +93,7 @@ class Searcher:
         about something the articles do not cover scores low whatever else matches.
         """
         total = found = 0.0
-        for concept in query.concepts:
+        for concept in query.concepts:  # question_mass, term by term
             mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
             total += mass
             found += mass * self.concept_share(concept, present, matched)
