@@ -614,12 +614,14 @@ def test_reindex_progress_ends_with_the_build(dirs: Dirs, env_dirs: Dirs, capsys
     assert "index built" not in stderr.getvalue()
 
 
-def test_ask_does_not_import_html_or_telegram_libraries(shared: Dirs) -> None:
+def test_ask_and_repl_do_not_import_html_or_telegram_libraries(shared: Dirs) -> None:
+    """Cold start: answering never parses HTML nor talks to Telegram, so it does not pay their imports."""
     code = (
         "import sys\nfrom bot.cli import main\n"
         f"main(['ask', '--json', {K2_QUESTION!r}])\n"
+        "main(['repl'])\n"
         "print(sorted(m for m in ('bs4', 'telegram', 'httpx') if m in sys.modules))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=shared.env(), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=shared.env(), input=f"{K2_QUESTION}\n", capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
