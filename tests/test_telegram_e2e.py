@@ -26,6 +26,7 @@ from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.telegram import build_application, run_telegram
 from bot.telegram.app import REDACTED, protect_logs
+from bot.telegram.delivery import ATTEMPTS
 from bot.telegram.handlers import ADMIN_COMMANDS, EDITED, EXPIRED, NOTHING_MORE, SORRY, TEXT_ONLY, USER_COMMANDS
 
 try:
@@ -189,9 +190,8 @@ async def test_more_pages_until_exhausted(bot: Bot) -> None:
         pages.append((await new_messages(server, USER, before, lambda t, e=expected: t.endswith(e)))[-1])
     assert pages[1]["text"].startswith("4. ") and pages[3]["text"].startswith("10. ")
     assert "More ▸" not in buttons(pages[3]) and "👍" in buttons(pages[3])
-    for old in pages[:3]:  # More was taken off the messages it was used on; feedback stays
-        current = server.message(USER, old["message_id"])
-        assert current is not None and set(buttons(current)) == {"👍", "👎"}
+    for old in pages[:3]:  # More is taken off the messages it was used on (after the page is out); feedback stays
+        await server.wait_for(lambda s, m=old: set(buttons(s.message(USER, m["message_id"]) or {})) == {"👍", "👎"})
     assert await press(server, pages[0], buttons(first)["More ▸"]) == EXPIRED
 
 
@@ -310,6 +310,56 @@ async def test_a_slow_search_in_one_chat_does_not_hold_up_other_chats(tmp_path: 
         engine.gate.set()
         gated = await new_messages(server, GATED, 0, is_page_end)
         assert "Natto" in "\n".join(texts_of(gated))
+
+
+# ----- transient Bot API faults ------------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_failed_typing_action_does_not_cost_the_answer(bot: Bot) -> None:
+    server = bot.server
+    server.inject_fault("sendChatAction", "500", times=ATTEMPTS)
+    replies = await say(server, "what foods have K2?", is_page_end)
+    assert "Natto" in "\n".join(texts_of(replies))
+    assert [c.status for c in server.calls_of("sendChatAction")] == [500]  # cosmetic: tried once, never retried
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("faults", [("500", "reset", "502"), ("429", "503")])
+async def test_transient_faults_on_the_answer_are_retried_without_an_apology(bot: Bot, faults: tuple[str, ...]) -> None:
+    server = bot.server
+    for fault in faults:
+        server.inject_fault("sendMessage", fault)
+    replies = await say(server, "what foods have K2?", is_page_end)
+    assert sum("Natto" in t for t in texts_of(server.sent_messages(USER))) == 1  # delivered once
+    assert "Natto" in "\n".join(texts_of(replies)) and server.pending_faults == 0
+    assert [c.status for c in server.calls_of("sendMessage")][: len(faults)] == [int(f) if f.isdigit() else 0 for f in faults]
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_lost_response_is_not_answered_with_an_apology(bot: Bot) -> None:
+    server = bot.server
+    server.inject_fault("sendMessage", "drop_after")  # Telegram delivered the message, the response got lost
+    await say(server, "what foods have K2?", is_page_end)
+    await say(server, "/help")  # handled after the question, so any apology would be visible by now
+    assert any("Natto" in t for t in texts_of(server.sent_messages(USER)))
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_more_survives_faults_in_the_callback_answer_and_the_markup_edit(bot: Bot) -> None:
+    server = bot.server
+    first = (await say(server, "what foods have K2?", is_page_end))[-1]
+    server.inject_fault("answerCallbackQuery", "reset", times=ATTEMPTS)  # fails for good
+    server.inject_fault("editMessageReplyMarkup", "500", times=ATTEMPTS)  # fails for good
+    before = len(server.sent_messages(USER))
+    server.push_callback(first["message_id"], buttons(first)["More ▸"])
+    page = (await new_messages(server, USER, before, lambda t: t.endswith("4–6 of 10 · More below")))[-1]
+    assert page["text"].startswith("4. ")
+    await server.wait_for(lambda s: s.pending_faults == 0)
+    assert await press(server, page, buttons(page)["More ▸"]) == ""  # the next page still works
+    await new_messages(server, USER, before + 1, lambda t: t.endswith("7–9 of 10 · More below"))
 
 
 # ----- commands ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from bot.telegram.common import (
     reply_html,
     settings_of,
 )
-from bot.telegram.handlers import unknown
+from bot.telegram.handlers import answer_callback, unknown
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +123,15 @@ async def confirm_remove(update: Update, context: Context) -> None:
         return
     if not is_admin(update, context):
         log.warning("user %s is not an admin and pressed a remove button", update.effective_user.id if update.effective_user else "?")
-        await query.answer("Only admins can do that.")
+        await answer_callback(query, "Only admins can do that.")
         return
     _, token, choice = query.data.split(":")
     name = recall(context.chat_data, REMOVALS, token, str)
     forget(context.chat_data, REMOVALS, token)
     if name is None:
-        await query.answer("This confirmation has expired. Send /remove again.")
+        await answer_callback(query, "This confirmation has expired. Send /remove again.")
         return
-    await query.answer("Removing…" if choice == "y" else "Kept.")
+    await answer_callback(query, "Removing…" if choice == "y" else "Kept.")
     message = query.message if isinstance(query.message, Message) else None
     if choice != "y":
         await finish(update, context, message, render.plain("Kept ") + render.bold(name) + ".")

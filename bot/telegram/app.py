@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -38,6 +37,7 @@ from bot.errors import BotError
 from bot.questionlog import QuestionLog
 from bot.telegram import admin, handlers
 from bot.telegram.common import ENGINE, QUESTION_LOG, SETTINGS
+from bot.telegram.delivery import DeliveryLimiter
 from bot.telegram.ordering import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_token)
         .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(DeliveryLimiter())
         .post_init(post_init)
         .request(HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs))
         .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=httpx_kwargs))

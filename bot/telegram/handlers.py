@@ -6,12 +6,13 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, TelegramError
+from telegram.error import RetryAfter, TelegramError
 
 from bot.answers import Answer
 from bot.telegram import render
+from bot.telegram.delivery import describe, is_transient
 from bot.telegram.common import (
     UNKNOWN_COMMAND,
     Context,
@@ -53,6 +54,7 @@ STALE_BUTTON = "This button no longer works. Please ask again."
 TEXT_ONLY = "I answer text questions. Please type your question in words."
 EDITED = "I only read new messages. Please send the corrected question again."
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+TYPING_TASKS: set[asyncio.Task[None]] = set()  # strong references to background "typing…" calls
 
 
 @dataclass
@@ -147,7 +149,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     chat = update.effective_chat
     if chat is None:
         return
-    await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    show_typing(context.bot, chat.id)
     answer = await asyncio.to_thread(engine_of(context).answer, question, chat.id)
     question_id = await record_question(context, chat.id, answer)
     if not answer.results:
@@ -158,6 +160,21 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     token = remember(context.chat_data, PAGES, pages) if pages.shown < len(answer.results) else None
     markup = answer_keyboard(token, question_id)
     await reply_html(update, context, render.answer_page(answer, 0, size), markup)
+
+
+def show_typing(bot: Bot, chat_id: int) -> None:
+    """Start "typing…" in the background: it is cosmetic, so it never delays or costs the answer."""
+    task = asyncio.get_running_loop().create_task(send_typing(bot, chat_id))
+    TYPING_TASKS.add(task)
+    task.add_done_callback(TYPING_TASKS.discard)
+
+
+async def send_typing(bot: Bot, chat_id: int) -> None:
+    """One chat action; a failure is only logged."""
+    try:
+        await bot.send_chat_action(chat_id, ChatAction.TYPING)
+    except TelegramError as exc:
+        log.info("could not show typing in chat %s: %s", chat_id, describe(exc))
 
 
 async def record_question(context: Context, chat_id: int, answer: Answer) -> int:
@@ -196,18 +213,27 @@ async def more(update: Update, context: Context) -> None:
     token = query.data.split(":", 1)[1]
     pages = recall(context.chat_data, PAGES, token, Pages)
     if pages is None or pages.shown >= len(pages.answer.results):
-        await query.answer(EXPIRED if pages is None else NOTHING_MORE)
+        await answer_callback(query, EXPIRED if pages is None else NOTHING_MORE)
         return
     start = pages.shown
     size = settings_of(context).top_k
-    pages.shown = min(start + size, len(pages.answer.results))
-    if pages.shown >= len(pages.answer.results):
-        forget(context.chat_data, PAGES, token)
-    await query.answer()
-    await drop_more_button(query.message, pages.question_id)
-    more_token = token if pages.shown < len(pages.answer.results) else None
+    end = min(start + size, len(pages.answer.results))
+    await answer_callback(query)
+    more_token = token if end < len(pages.answer.results) else None
     markup = answer_keyboard(more_token, pages.question_id)
     await send_html(context.bot, update.effective_chat.id, render.answer_page(pages.answer, start, size), markup=markup)
+    pages.shown = end  # only once the page is out, so a failed send leaves More working
+    if more_token is None:
+        forget(context.chat_data, PAGES, token)
+    await drop_more_button(query.message, pages.question_id)
+
+
+async def answer_callback(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a pressed button (stops its spinner); a failure is only logged, as the reply matters more."""
+    try:
+        await query.answer(text)
+    except TelegramError as exc:
+        log.info("could not answer button press %s: %s", query.id, describe(exc))
 
 
 async def drop_more_button(message: object, question_id: int) -> None:
@@ -216,8 +242,8 @@ async def drop_more_button(message: object, question_id: int) -> None:
         return
     try:
         await message.edit_reply_markup(answer_keyboard(None, question_id))
-    except BadRequest as exc:  # e.g. the message was deleted or already has no More button
-        log.debug("could not update the buttons of message %s: %s", message.message_id, exc)
+    except TelegramError as exc:  # e.g. the message was deleted, or Telegram kept failing: the page was sent anyway
+        log.info("could not update the buttons of message %s: %s", message.message_id, describe(exc))
 
 
 async def feedback(update: Update, context: Context) -> None:
@@ -228,13 +254,13 @@ async def feedback(update: Update, context: Context) -> None:
     _, question_id, sign = query.data.split(":")
     value = 1 if sign == "+" else -1
     known = await asyncio.to_thread(question_log_of(context).record_feedback, int(question_id), update.effective_chat.id, value)
-    await query.answer("Thanks for the feedback!" if known else EXPIRED)
+    await answer_callback(query, "Thanks for the feedback!" if known else EXPIRED)
 
 
 async def stale_button(update: Update, context: Context) -> None:
     """A button whose data this version does not understand."""
     if update.callback_query is not None:
-        await update.callback_query.answer(STALE_BUTTON)
+        await answer_callback(update.callback_query, STALE_BUTTON)
 
 
 # ----- everything else ---------------------------------------------------------------------
@@ -256,7 +282,14 @@ async def ignore(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the exception; tell the user something went wrong (never a traceback)."""
+    """Log the exception; tell the user something went wrong (never a traceback).
+
+    A Bot API fault that outlasted the retries (network, 5xx, flood control) gets no apology: the
+    apology would meet the same fault, or follow an answer that did arrive but whose response was lost.
+    """
+    if context.error is not None and (is_transient(context.error) or isinstance(context.error, RetryAfter)):
+        log.error("Telegram kept failing while handling update %s: %s", getattr(update, "update_id", "?"), describe(context.error))
+        return
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or update.channel_post is not None:
         return
