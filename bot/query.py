@@ -141,10 +141,12 @@ class QueryAnalyzer:
         if token.stop:
             return None, 1
         alternatives = [Alternative((token.stem,), 1.0)]
-        if self.families is not None and self.ranking.family_weight > 0 and token.stem not in self.known_stems:
+        known = token.stem in self.known_stems
+        family_weight = self.ranking.known_family_weight if known else self.ranking.family_weight
+        if self.families is not None and family_weight > 0:
             for relative in self.families.relatives(token.surface, token.stem):
                 if relative in self.known_stems:
-                    alternatives.append(Alternative((relative,), self.ranking.family_weight))
+                    alternatives.append(Alternative((relative,), family_weight))
         return Concept(token.surface, tuple(alternatives)), 1
 
     def synonym_concept(self, tokens: list[Token]) -> Concept:

@@ -13,7 +13,7 @@ over the same fields, for a corpus past one machine) can implement the same thre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol, Sequence
 
 import numpy as np
@@ -91,14 +91,14 @@ class ArrayRetriever:
         for name, arrays in index.fields.items():
             weight = field_weights.get(name, 0.0)
             if weight > 0:
-                self.fields.append(weighted_field(arrays, ranking, weight, name in ARTICLE_FIELDS))
+                b = ranking.heading_b if name == "heading" else ranking.b
+                self.fields.append(weighted_field(arrays, replace(ranking, b=b), weight, name in ARTICLE_FIELDS))
         self.passage_fields = [f for f in self.fields if not f.per_article]
         counts = np.bincount(index.passage_article, minlength=len(index.articles())).astype(np.int64)
         self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         self.article_length = counts
         self._postings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._docs: dict[str, np.ndarray] = {}
-        self._frequency: dict[int, int] = {}
 
     # ----- postings --------------------------------------------------------------------------
     def expand_articles(self, articles: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,15 +200,12 @@ class ArrayRetriever:
         return docs[at] == doc_ids
 
     def passage_frequency(self, term: str) -> int:
-        """Passages that hold the term in their own text or section titles (not the article title)."""
+        """Passages whose text holds the term; for a term only section titles use, those that do."""
         tid = self.term_ids.get(term)
         if tid is None:
             return 0
-        count = self._frequency.get(tid)
-        if count is None:
-            docs = [f.docs[f.indptr[tid] : f.indptr[tid + 1]] for f in self.passage_fields]
-            count = int(len(np.unique(np.concatenate(docs)))) if docs else 0
-            if len(self._frequency) >= CACHE_TERMS:
-                self._frequency.clear()
-            self._frequency[tid] = count
-        return count
+        for field in self.passage_fields:
+            count = int(field.indptr[tid + 1] - field.indptr[tid])
+            if count:
+                return count
+        return 0
