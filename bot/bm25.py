@@ -1,8 +1,11 @@
 """BM25 weights from a field's arrays, with rank-bm25's formulas (BM25Okapi, BM25Plus, BM25L).
 
 For a term that a document holds, the weight equals what rank-bm25's ``get_scores`` adds for
-that term. BM25+ and BM25L also add a constant to every document for every query term (the
-"delta" floor); it is the same for all documents, so it is left out: rankings are unchanged.
+that term, so for Okapi and BM25L a document's score is exactly rank-bm25's. For BM25+,
+rank-bm25 also adds the ``idf * delta`` floor to documents that lack the term, which makes the
+floor the same for every document and so without effect; here, as in Lv and Zhai's BM25+, only
+documents that hold a term get its floor, so a passage that matches more of the question's
+terms ranks higher.
 """
 
 from __future__ import annotations
@@ -49,5 +52,5 @@ def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float,
         weights = term_idf * (delta + tf * (k1 + 1) / (k1 * norm + tf))
     else:
         ctd = tf / norm
-        weights = term_idf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+        weights = term_idf * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)  # rank-bm25's BM25L has the tf factor
     return weights.astype(np.float32)

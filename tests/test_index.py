@@ -18,8 +18,10 @@ from bot.config import Settings
 from bot.corpus import read_corpus
 from bot.engine import Engine
 from bot.errors import BotError, IndexCorruptError, IndexMissingError
-from bot.index_store import MANIFEST, read_index, read_manifest
-from bot.indexing import VARIANTS, body_terms, title_terms, variant_extra
+from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
+from bot import bm25
+from bot.indexing import body_terms, title_terms
+from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 from bot.passages import build_passages
 from bot.text import terms
 
@@ -49,23 +51,52 @@ def test_round_trip_same_passages(built: Settings) -> None:
     files = read_corpus(built.corpus_dir, built.max_article_bytes)
     expected = [p for f in files for p in build_passages(f.article, built.ranking.max_words)]
     assert index.passages == expected
-    assert len(index.body.stats.doc_len) == len(expected) == len(index.title.stats.doc_len)
+    assert index.fields["body"].size == len(expected) == index.fields["heading"].size
+    assert index.fields["title"].size == 1 and index.passage_article.tolist() == [0] * len(expected)
 
 
-def test_round_trip_same_scores(built: Settings) -> None:
-    """The BM25 model read back from JSON scores exactly like one fitted in memory."""
+def array_scores(index: SearchIndex, field: str, query: list[str], variant: str, k1: float, b: float, delta: float) -> np.ndarray:
+    """Sum of the stored field's BM25 weights per passage for the query terms, from the index arrays."""
+    arrays = index.fields[field]
+    weights = bm25.impacts(arrays, variant, k1, b, delta)
+    scores = np.zeros(arrays.size)
+    ids = {t: i for i, t in enumerate(index.terms)}
+    for term in query:
+        if term in ids:
+            start, end = arrays.indptr[ids[term]], arrays.indptr[ids[term] + 1]
+            scores[arrays.docs[start:end]] += weights[start:end]
+    return scores
+
+
+@pytest.mark.parametrize("variant, cls", [("okapi", BM25Okapi), ("plus", BM25Plus), ("l", BM25L)])
+@pytest.mark.parametrize("b", [0.2, 0.75])
+def test_scores_equal_rank_bm25(built: Settings, variant: str, cls: type, b: float) -> None:
+    """The stored arrays give rank-bm25's weights for the same tokens.
+
+    A passage's score is rank-bm25's weight of each query term summed over the terms it holds.
+    For Okapi and BM25L that is exactly rank-bm25's get_scores. BM25+ (as Lv and Zhai define it)
+    gives a term the passage lacks nothing, while rank-bm25's get_scores adds the delta floor to
+    every passage for every query term, so for BM25+ the check is term by term on the passages
+    that hold it.
+    """
     index = read_index(built.index_dir)
     synonyms = synonyms_for(built)
-    ranking = built.ranking
-    cls = VARIANTS[ranking.variant]
-    fresh_body = cls([body_terms(p, synonyms) for p in index.passages], k1=ranking.k1, b=ranking.b, **variant_extra(ranking))
-    fresh_title = cls([title_terms(p, synonyms) for p in index.passages], k1=ranking.k1, b=ranking.b, **variant_extra(ranking))
-    for question in (K2_QUESTION, "how much vitamin d3 daily iu", "magnesium bone"):
-        query = terms(question)
-        loaded = index.body.model.get_scores(query)
-        assert np.allclose(loaded, fresh_body.get_scores(query))
-        assert np.allclose(index.title.model.get_scores(query), fresh_title.get_scores(query))
-        assert loaded.max() > 0
+    k1, delta = 1.2, 1.0
+    extra = {} if variant == "okapi" else {"delta": delta}
+    for field, tokens in (("body", [body_terms(p, synonyms) for p in index.passages]), ("heading", [title_terms(p, synonyms) for p in index.passages])):
+        reference = cls(tokens, k1=k1, b=b, **extra)
+        holders = [set(t) for t in tokens]
+        for question in (K2_QUESTION, "how much vitamin d3 daily iu", "magnesium bone", "calcium calcium arteries"):
+            query = terms(question)
+            got = array_scores(index, field, query, variant, k1, b, delta)
+            assert got.max() > 0
+            if variant != "plus":
+                assert np.allclose(got, reference.get_scores(query), rtol=1e-5, atol=1e-5), (field, question)
+            for term in query:
+                held = np.array([term in h for h in holders])
+                assert np.allclose(array_scores(index, field, [term], variant, k1, b, delta)[held], np.asarray(reference.get_scores([term]))[held], rtol=1e-5, atol=1e-5)
+            expected = sum(np.where([t in h for h in holders], reference.get_scores([t]), 0.0) for t in query)
+            assert np.allclose(got, expected, rtol=1e-5, atol=1e-5), (field, question)
 
 
 def test_round_trip_same_answers(built: Settings) -> None:
@@ -78,11 +109,9 @@ def test_round_trip_same_answers(built: Settings) -> None:
 # ----- manifest and format -------------------------------------------------------------------
 def test_manifest_contents(built: Settings) -> None:
     manifest = json.loads((built.index_dir / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format_version"] == index_store.FORMAT_VERSION == 1
+    assert manifest["format_version"] == index_store.FORMAT_VERSION == 2
     assert manifest["format"] == index_store.FORMAT
-    bm25 = manifest["bm25"]
-    assert bm25["variant"] == built.ranking.variant
-    assert bm25["k1"] == built.ranking.k1 and bm25["b"] == built.ranking.b
+    assert manifest["bm25"] == {"max_words": built.ranking.max_words}
     fingerprint = manifest["corpus"]["fingerprint"]
     assert len(fingerprint) == 64 and int(fingerprint, 16) >= 0
     built_at = datetime.fromisoformat(manifest["built_at"])
@@ -99,10 +128,13 @@ def test_no_pickle_anywhere(built: Settings) -> None:
     files = [p for p in built.index_dir.rglob("*") if p.is_file()]
     assert files
     for path in files:
-        assert path.suffix not in (".pkl", ".pickle", ".npy", ".npz", ".joblib"), path
+        assert path.suffix not in (".pkl", ".pickle", ".npz", ".joblib"), path
         data = path.read_bytes()
         assert not data.startswith(b"\x80"), f"{path} looks like a pickle"
-        if path.name.endswith(".jsonl"):
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)  # raises for object arrays, which need pickle
+            assert array.dtype.kind in "if", path
+        elif path.name.endswith(".jsonl"):
             for line in data.decode("utf-8").splitlines():
                 json.loads(line)
         elif path.name.endswith(".json"):
@@ -163,10 +195,10 @@ def test_missing_build_dir(built: Settings) -> None:
 
 
 def test_missing_data_file(built: Settings) -> None:
-    (current_build_dir(built) / "body.json").unlink()
+    (current_build_dir(built) / "body.tf.npy").unlink()
     with pytest.raises(IndexCorruptError) as info:
         read_index(built.index_dir)
-    assert "body.json" in str(info.value)
+    assert "body.tf.npy" in str(info.value)
     assert_says_how_to_rebuild(info.value)
 
 
