@@ -357,10 +357,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from bot.questionlog import QuestionLog
 
+    if args.days < 0:
+        print(f"error: --days must be 0 (all time) or more, not {args.days}", file=sys.stderr)
+        return 2
     settings = load_settings()
     if args.data:
         settings = replace(settings, data_dir=args.data)
-    print(QuestionLog.default(settings).stats(args.days or None).format())
+    print(QuestionLog.for_reading(settings).stats(args.days or None).format())  # creates nothing; errors are BotErrors
     return 0
 
 

@@ -1,8 +1,25 @@
-"""The question log and feedback, in SQLite: what people asked, whether it was answered, 👍/👎."""
+"""The question log and feedback, in SQLite: what people asked, whether it was answered, 👍/👎.
+
+What is stored, per question: the text (at most 500 characters), when it was asked (to the second),
+whether it was answered, the top section, and a pseudonym of the chat. The pseudonym is an HMAC-SHA256
+of the chat id under a random secret created on first run (`questionlog.key` in the data folder, mode
+0600), so it cannot be reversed by hashing every possible id without that file. It lets a chat change its
+own 👍/👎 and stops anyone voting on another chat's answer. Rows older than the retention period
+(BOT_LOG_RETENTION_DAYS, default 90; 0 keeps them forever) are deleted when the log opens and then
+hourly while it is written to.
+
+Failures are `QuestionLogError` with a one-line message: a missing, corrupt, locked or unreadable
+database never shows a traceback, and opening a broken log for writing does not raise (the Telegram
+bot starts and answers; writes then fail, and the bot carries on without logging).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
+import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -10,7 +27,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import Settings, env_int
+from bot.errors import BotError
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -30,12 +50,23 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (question_id, chat_hash)
 );
 """
+# Version 2: chat pseudonyms are keyed HMACs. Older rows held a plain SHA-256 of the chat id, which is
+# reversible by brute force, so the upgrade blanks them (their feedback can then no longer be changed).
+SCHEMA_VERSION = 2
+UPGRADE_TO_2 = """
+UPDATE questions SET chat_hash = '';
+UPDATE feedback SET chat_hash = 'v1-' || rowid;
+"""
+DB_NAME = "questions.sqlite3"
+KEY_NAME = "questionlog.key"
 MAX_STORED_QUESTION = 500
+DEFAULT_RETENTION_DAYS = 90
+PURGE_EVERY_SECONDS = 3600
+RETENTION_ENV = "BOT_LOG_RETENTION_DAYS"
 
 
-def hash_chat(chat_id: int | str) -> str:
-    """A stable pseudonym for a chat, so the log never stores who asked."""
-    return hashlib.sha256(f"chat:{chat_id}".encode()).hexdigest()[:16]
+class QuestionLogError(BotError):
+    """The question log cannot be read or written; the message says why in one line."""
 
 
 @dataclass
@@ -65,19 +96,88 @@ class Stats:
         return "\n".join(lines)
 
 
+def load_or_create_key(path: Path) -> bytes:
+    """The log's HMAC secret: read it, or create it (owner read/write only) on first run."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes().strip()
+        if len(key) < 32:
+            raise QuestionLogError(f"the question log key {path} is damaged; delete it to start a new one") from None
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+            log.warning("%s was readable by others; it is now readable by its owner only", path)
+        return key
+    with os.fdopen(fd, "wb") as out:
+        key = secrets.token_hex(32).encode()
+        out.write(key)
+    return key
+
+
+def explain(path: Path, exc: BaseException) -> str:
+    """A one-line reason for a failed database operation."""
+    text = " ".join(str(exc).split())
+    if "not a database" in text or "malformed" in text:
+        return f"the question log {path} is corrupt ({text}); move it away and a new one is started"
+    if "locked" in text or "busy" in text:
+        return f"the question log {path} is locked by another process ({text}); try again in a moment"
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return f"the question log {path} is read-only ({text})"
+    return f"cannot use the question log {path}: {text}"
+
+
 class QuestionLog:
     """Thread-safe access to the SQLite log; every write is its own committed transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, retention_days: int = DEFAULT_RETENTION_DAYS, *, create: bool = True) -> None:
+        """Open (and with `create`, set up) the log at `path`; a broken log is reported on use, not here."""
         self.path = path
+        self.retention_days = max(0, retention_days)
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            conn.executescript(SCHEMA)
+        self._key: bytes | None = None
+        self._last_purge = 0.0
+        if create:
+            try:
+                self._set_up()
+            except QuestionLogError as exc:
+                log.warning("questions are not logged until this is fixed: %s", exc)
 
     @staticmethod
     def default(settings: Settings) -> "QuestionLog":
-        return QuestionLog(settings.data_dir / "questions.sqlite3")
+        """The log in the data folder, for writing; retention from BOT_LOG_RETENTION_DAYS."""
+        return QuestionLog(settings.data_dir / DB_NAME, env_int(RETENTION_ENV, DEFAULT_RETENTION_DAYS))
+
+    @staticmethod
+    def for_reading(settings: Settings) -> "QuestionLog":
+        """The log in the data folder, for reports only: creates nothing, not even the folder."""
+        return QuestionLog(settings.data_dir / DB_NAME, create=False)
+
+    @property
+    def key_path(self) -> Path:
+        return self.path.parent / KEY_NAME
+
+    def _set_up(self) -> None:
+        """Create the folder, the secret and the tables; upgrade old pseudonyms; apply retention."""
+        with self._lock:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                key = load_or_create_key(self.key_path)
+                with closing(self._connect()) as conn:
+                    conn.executescript(SCHEMA)
+                    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                    if version < SCHEMA_VERSION:
+                        conn.executescript(f"BEGIN; {UPGRADE_TO_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+                    self._purge_locked(conn)
+            except (sqlite3.Error, OSError) as exc:
+                raise QuestionLogError(explain(self.path, exc)) from exc
+            self._key = key
+
+    def _ready(self) -> bytes:
+        """The secret, setting the log up first if that failed before (e.g. the disk came back)."""
+        if self._key is None:
+            self._set_up()
+        assert self._key is not None
+        return self._key
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -86,42 +186,105 @@ class QuestionLog:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
+    def _connect_read(self) -> sqlite3.Connection:
+        """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only disk)."""
+        if not self.path.is_file():
+            raise QuestionLogError(
+                f"no question log at {self.path}: nothing has been logged there yet (check --data or BOT_DATA_DIR)"
+            )
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=2)
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) and "readonly" not in str(exc):
+                raise
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=2)
+
+    def pseudonym(self, chat_id: int | str) -> str:
+        """The chat's stable, keyed pseudonym (an HMAC; irreversible without the key file)."""
+        return hmac.new(self._ready(), f"chat:{chat_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
     def record_question(self, chat_id: int | str, question: str, answered: bool, top_section: str) -> int:
         """Store one question; return its id (for feedback buttons)."""
-        with self._lock, closing(self._connect()) as conn:
-            cursor = conn.execute(
-                "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) VALUES (?, ?, ?, ?, ?)",
-                (time.time(), hash_chat(chat_id), question[:MAX_STORED_QUESTION], int(answered), top_section),
-            )
-            return int(cursor.lastrowid or 0)
+        chat_hash = self.pseudonym(chat_id)
+        with self._lock:
+            try:
+                with closing(self._connect()) as conn:
+                    if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+                        self._purge_locked(conn)
+                    cursor = conn.execute(
+                        "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) VALUES (?, ?, ?, ?, ?)",
+                        (int(time.time()), chat_hash, question[:MAX_STORED_QUESTION], int(answered), top_section),
+                    )
+                    return int(cursor.lastrowid or 0)
+            except (sqlite3.Error, OSError) as exc:
+                raise QuestionLogError(explain(self.path, exc)) from exc
 
     def record_feedback(self, question_id: int, chat_id: int | str, value: int) -> bool:
-        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on an answer; False if the question is unknown."""
+        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on its own answer; False if the question is unknown or another chat's."""
         if value not in (1, -1):
             raise ValueError("feedback value must be +1 or -1")
-        with self._lock, closing(self._connect()) as conn:
-            if conn.execute("SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
-                return False
-            conn.execute(
-                "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (question_id, chat_hash) DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
-                (question_id, hash_chat(chat_id), value, time.time()),
-            )
-            return True
+        chat_hash = self.pseudonym(chat_id)
+        with self._lock:
+            try:
+                with closing(self._connect()) as conn:
+                    row = conn.execute("SELECT chat_hash FROM questions WHERE id = ?", (question_id,)).fetchone()
+                    if row is None or not hmac.compare_digest(str(row[0]), chat_hash):
+                        return False
+                    conn.execute(
+                        "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (question_id, chat_hash) DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
+                        (question_id, chat_hash, value, int(time.time())),
+                    )
+                    return True
+            except (sqlite3.Error, OSError) as exc:
+                raise QuestionLogError(explain(self.path, exc)) from exc
+
+    def purge(self) -> int:
+        """Delete the questions (and their feedback) older than the retention period; return how many questions went."""
+        self._ready()
+        with self._lock:
+            try:
+                with closing(self._connect()) as conn:
+                    return self._purge_locked(conn)
+            except (sqlite3.Error, OSError) as exc:
+                raise QuestionLogError(explain(self.path, exc)) from exc
+
+    def _purge_locked(self, conn: sqlite3.Connection) -> int:
+        self._last_purge = time.monotonic()
+        if not self.retention_days:
+            return 0
+        cutoff = time.time() - self.retention_days * 86400
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "DELETE FROM feedback WHERE given_at < ? OR question_id IN (SELECT id FROM questions WHERE asked_at < ?)",
+            (cutoff, cutoff),
+        )
+        removed = conn.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
+        conn.execute("COMMIT")
+        return int(removed)
 
     def stats(self, days: int | None = 7, top: int = 10) -> Stats:
-        """Counts for the last `days` days (all time when None)."""
+        """Counts for the last `days` days (all time when None or 0)."""
+        if days is not None and days < 0:
+            raise QuestionLogError(f"the number of days must be 0 (all time) or more, not {days}")
         since = time.time() - days * 86400 if days else 0.0
-        with closing(self._connect()) as conn:
-            asked, answered = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE asked_at >= ?", (since,)
-            ).fetchone()
-            unanswered = conn.execute(
-                "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions WHERE asked_at >= ? AND answered = 0 "
-                "GROUP BY q ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?",
-                (since, top),
-            ).fetchall()
-            up, down = conn.execute(
-                "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) FROM feedback WHERE given_at >= ?", (since,)
-            ).fetchone()
-        return Stats(days, int(asked), int(answered), [(str(q), int(n)) for q, n in unanswered], int(up), int(down))
+        try:
+            with closing(self._connect_read()) as conn:
+                asked, answered = conn.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE asked_at >= ?", (since,)
+                ).fetchone()
+                unanswered = conn.execute(
+                    "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions WHERE asked_at >= ? AND answered = 0 "
+                    "GROUP BY q ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?",
+                    (since, top),
+                ).fetchall()
+                up, down = conn.execute(
+                    "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) FROM feedback WHERE given_at >= ?",
+                    (since,),
+                ).fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise QuestionLogError(explain(self.path, exc)) from exc
+        return Stats(days or None, int(asked), int(answered), [(str(q), int(n)) for q, n in unanswered], int(up), int(down))

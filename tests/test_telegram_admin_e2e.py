@@ -251,3 +251,26 @@ async def test_feedback_is_recorded_and_stats_show_it(bot: Bot) -> None:
     assert "Questions (all time): 2" in all_time["text"] and "👍 0  👎 1" in all_time["text"]
     [usage] = await command(server, "/stats lots")
     assert usage["text"].startswith("Usage: /stats")
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_stats_with_odd_arguments_gets_the_usage(bot: Bot) -> None:
+    server = bot.server
+    for argument in ("²", "٣", "-5", "1e3", "123456"):  # a superscript and an Arabic-Indic digit pass str.isdigit()
+        [usage] = await command(server, f"/stats {argument}")
+        assert usage["text"].startswith("Usage: /stats"), argument
+    [zero] = await command(server, "/stats 0")
+    assert "Questions (all time): 0" in zero["text"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_stats_on_a_corrupt_log_is_one_clear_line_and_answers_go_on(bot: Bot) -> None:
+    server = bot.server
+    bot.question_log.path.write_bytes(b"garbage, not SQLite " * 100)
+    [reply] = await command(server, "/stats")
+    assert reply["text"].startswith("❌ No statistics: the question log ") and "corrupt" in reply["text"]
+    assert "\n" not in reply["text"] and "Traceback" not in reply["text"]
+    answer = "\n".join(m["text"] for m in await ask(server, "what foods have K2?"))
+    assert "Natto" in answer

@@ -463,26 +463,58 @@ async def test_unknown_and_stale_buttons_get_polite_answers(bot: Bot) -> None:
     assert NOTHING_MORE != EXPIRED
 
 
+class BrokenEngine(Engine):
+    """The real engine, except that a question containing "boom" raises, like a bug in the core."""
+
+    def answer(self, question: str, *args: Any, **kwargs: Any) -> Any:
+        """Raise for "boom"."""
+        if "boom" in question:
+            raise RuntimeError("a bug in the core")
+        return super().answer(question, *args, **kwargs)
+
+
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_error_is_logged_and_user_gets_a_short_apology(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with FakeBotApi() as server:
         settings = make_settings(tmp_path, server.token)
-        log_dir = tmp_path / "log"
-        question_log = QuestionLog(log_dir / "q.sqlite3")
         app = build_application(
-            settings, Engine(settings), question_log,
+            settings, BrokenEngine(settings), QuestionLog(tmp_path / "q.sqlite3"),
             base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
         )
         async with running_application(app):
-            shutil.rmtree(log_dir)
-            log_dir.write_text("not a directory")  # the log's disk went away: record_question fails
-            assert texts_of(await say(server, "what foods have K2?")) == [SORRY]
+            assert texts_of(await say(server, "boom")) == [SORRY]
             [help_reply] = await say(server, "/help")  # the bot keeps working
             assert help_reply["text"].startswith("Type a question")
         assert not server.rejections, server.describe_recent()
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.telegram.handlers"]
     assert len(errors) == 1 and errors[0].exc_info is not None
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_failing_question_log_never_stops_an_answer(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    log_dir = tmp_path / "log"
+    async with running_bot(tmp_path) as bot:
+        bot.question_log.path = log_dir / "q.sqlite3"
+        log_dir.write_text("not a directory")  # the log's disk went away: every write fails
+        replies = await say(bot.server, "what foods have K2?", is_page_end)
+        assert "Natto" in "\n".join(texts_of(replies))
+        assert set(buttons(replies[-1])) == {"More ▸"}  # no feedback buttons for a question that was not logged
+    assert any("question not logged" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_feedback_is_accepted_only_from_the_chat_that_asked(bot: Bot) -> None:
+    server = bot.server
+    page = (await say(server, "what foods have K2?", is_page_end))[-1]
+    vote = buttons(page)["👍"]
+    [own] = await say(server, "/start", chat_id=2002, user_id=2002)  # another user forges the button on their own message
+    assert await press(server, own, vote, chat_id=2002, user_id=2002) == EXPIRED
+    assert bot.question_log.stats().thumbs_up == 0
+    assert await press(server, page, vote) == "Thanks for the feedback!"
+    assert bot.question_log.stats().thumbs_up == 1
 
 
 # ----- running ------------------------------------------------------------------------------
@@ -516,6 +548,19 @@ def test_run_telegram_with_rejected_token_exits_2(
     assert capsys.readouterr().err.strip() == "error: Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)"
     assert "WRONG-SECRET" not in caplog.text
     assert logging.getLogger("httpx").level == logging.WARNING
+
+
+def test_a_corrupt_question_log_does_not_stop_the_bot_starting(tmp_path: Path) -> None:
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token, telegram_api_url=f"http://127.0.0.1:{server.port}")
+        settings.data_dir.mkdir()
+        (settings.data_dir / "questions.sqlite3").write_bytes(b"garbage, not SQLite " * 100)
+        problems: list[str] = []
+        thread = drive_then_interrupt(server, lambda: server.push_message("what foods have K2?"), problems)
+        code = run_telegram(settings, webhook_url=None, listen="127.0.0.1", port=0, secret_token=None)
+        thread.join(5)
+        assert code == 0 and not problems, problems
+        assert not any(SORRY in t for t in texts_of(server.sent_messages(USER)))
 
 
 def free_port() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 
@@ -18,6 +19,7 @@ from telegram.error import TelegramError
 
 from bot.errors import BotError
 from bot.library import SUPPORTED_UPLOADS, add_article, list_articles, remove_article
+from bot.questionlog import QuestionLogError
 from bot.telegram import render
 from bot.telegram.common import (
     Context,
@@ -41,6 +43,7 @@ Handler = Callable[[Update, Context], Awaitable[None]]
 REMOVALS = "removals"
 ONLY_ADMINS = "Only admins can add articles. I answer text questions: just type one."
 STATS_USAGE = "Usage: /stats [days|all], for example /stats 30"
+STATS_DAYS = re.compile(r"[0-9]{1,5}")  # ASCII digits only: "²".isdigit() is True, but int("²") fails
 REMOVE_USAGE = "Usage: /remove NAME (the file name as shown by /articles)"
 
 
@@ -83,15 +86,15 @@ async def articles(update: Update, context: Context) -> None:
 async def stats(update: Update, context: Context) -> None:
     """Question statistics for the last N days (default 7; 'all' for all time)."""
     argument = command_argument(update.effective_message.text if update.effective_message else None).lower()
-    days: int | None = 7
-    if argument in ("all", "0"):
-        days = None
-    elif argument:
-        if not argument.isdigit():
-            await reply_html(update, context, render.plain(STATS_USAGE))
-            return
-        days = int(argument)
-    report = await asyncio.to_thread(question_log_of(context).stats, days)
+    if argument and argument != "all" and not STATS_DAYS.fullmatch(argument):
+        await reply_html(update, context, render.plain(STATS_USAGE))
+        return
+    days = int(argument) if argument and argument != "all" else (None if argument else 7)
+    try:
+        report = await asyncio.to_thread(question_log_of(context).stats, days or None)
+    except QuestionLogError as exc:
+        await reply_html(update, context, render.plain(f"❌ No statistics: {exc}"))
+        return
     await reply_html(update, context, render.preformatted(report.format()))
 
 

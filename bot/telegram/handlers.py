@@ -11,6 +11,7 @@ from telegram.constants import ChatAction
 from telegram.error import RetryAfter, TelegramError
 
 from bot.answers import Answer
+from bot.questionlog import QuestionLogError
 from bot.telegram import render
 from bot.telegram.delivery import describe, is_transient
 from bot.telegram.common import (
@@ -54,6 +55,11 @@ STALE_BUTTON = "This button no longer works. Please ask again."
 TEXT_ONLY = "I answer text questions. Please type your question in words."
 EDITED = "I only read new messages. Please send the corrected question again."
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+FEEDBACK_FAILED = "Sorry, I couldn't save that just now."
+FORGOTTEN = (
+    "Okay, I've forgotten our conversation: your next question starts fresh, and older More buttons stop working. "
+    "Ask me anything."
+)
 TYPING_TASKS: set[asyncio.Task[None]] = set()  # strong references to background "typing…" calls
 
 
@@ -90,7 +96,7 @@ async def reset(update: Update, context: Context) -> None:
     """Forget the chat's conversation context."""
     if update.effective_chat is not None:
         engine_of(context).reset(update.effective_chat.id)
-    await reply_html(update, context, render.plain("Okay, I've forgotten our conversation. Ask me anything."))
+    await reply_html(update, context, render.plain(FORGOTTEN))
 
 
 async def ask(update: Update, context: Context) -> None:
@@ -182,7 +188,11 @@ async def record_question(context: Context, chat_id: int, answer: Answer) -> int
     if not answer.query:
         return 0
     top = answer.results[0].heading if answer.results else ""
-    return await asyncio.to_thread(question_log_of(context).record_question, chat_id, answer.question, bool(answer.results), top)
+    try:
+        return await asyncio.to_thread(question_log_of(context).record_question, chat_id, answer.question, bool(answer.results), top)
+    except QuestionLogError as exc:  # the answer matters more than the log: send it without feedback buttons
+        log.warning("question not logged: %s", exc)
+        return 0
 
 
 async def no_answer(context: Context, answer: Answer) -> render.Rich:
@@ -253,7 +263,12 @@ async def feedback(update: Update, context: Context) -> None:
         return
     _, question_id, sign = query.data.split(":")
     value = 1 if sign == "+" else -1
-    known = await asyncio.to_thread(question_log_of(context).record_feedback, int(question_id), update.effective_chat.id, value)
+    try:
+        known = await asyncio.to_thread(question_log_of(context).record_feedback, int(question_id), update.effective_chat.id, value)
+    except QuestionLogError as exc:
+        log.warning("feedback not logged: %s", exc)
+        await answer_callback(query, FEEDBACK_FAILED)
+        return
     await answer_callback(query, "Thanks for the feedback!" if known else EXPIRED)
 
 
