@@ -25,7 +25,7 @@ test: setup
 reindex: setup
 	$(BIN)/python run_bot.py reindex
 
-# dev.jsonl on corpus/, then multi.jsonl and holdout.jsonl on corpus/ plus the fixture articles
+# dev.jsonl on corpus/, then multi.jsonl and holdout.jsonl on corpus/ plus the fixture articles, then the shared MedQuAD/LiveQA sets
 eval: setup
 	$(BIN)/python run_bot.py eval --quiet
 	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/articles/* $$tmp/corpus/ && \
@@ -33,6 +33,8 @@ eval: setup
 		echo "== $$set.jsonl (corpus/ plus tests/fixtures/articles/)"; \
 		$(BIN)/python run_bot.py eval tests/eval/$$set.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet || exit 1; \
 	done; rm -rf $$tmp
+	@echo "== shared benchmarks (../shared/benchmarks/medquad or BOT_BENCHMARKS_DIR), beside plain rank-bm25"
+	$(BIN)/python run_bot.py eval --benchmarks
 
 # The side-by-side benchmark (bench/run.py): this bot against rank-bm25, bm25s, tantivy and SQLite FTS5
 # on MedQuAD corpora of about 1k and 10k passages. More: make bench BENCH_ARGS="--sizes 1k,10k,100k --json bench.json"

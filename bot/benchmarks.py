@@ -15,11 +15,15 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from bot.config import PROJECT_ROOT
 from bot.errors import BotError
 from bot.models import Passage
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.engine import Engine
 
 WINDOW = 80
 DEPTH = 10
@@ -209,3 +213,35 @@ def format_table(set_name: str, runs: Sequence[SystemRun]) -> str:
             lines.append(f"  {bot.name} - {other.name} {label}: {mean:+.3f} (95% CI {low:+.3f} .. {high:+.3f})")
     lines.append(f"  ({len(bot.scored())} questions with a gold answer of {len(bot.ranks)})")
     return "\n".join(lines)
+
+
+def bot_ranker(engine: "Engine", limit: int = DEPTH) -> Ranker:
+    """The bot's answers as a ranker: each question asked on its own, without conversation."""
+
+    def rank(question: str) -> list[tuple[str, str]]:
+        return [(r.source, r.text) for r in engine.answer(question, None, limit=limit).results]
+
+    return rank
+
+
+def benchmark_engine(bench: BenchSet, settings: "Settings") -> "Engine":
+    """An engine over the benchmark's corpus, its index kept in <index dir>/benchmarks/<set name>."""
+    from dataclasses import replace
+
+    from bot.engine import Engine
+
+    index_dir = settings.index_dir / "benchmarks" / bench.name
+    engine = Engine(replace(settings, corpus_dir=bench.corpus, index_dir=index_dir, synonyms_file=bench.corpus / "synonyms.conf", reload_seconds=3600))
+    engine.open()
+    return engine
+
+
+def run_benchmarks(settings: "Settings", root: Path | None = None) -> list[tuple[BenchSet, list[SystemRun]]]:
+    """Each shared set: the bot and the rank-bm25 baseline on the same passages."""
+    results = []
+    for bench in load_sets(root):
+        engine = benchmark_engine(bench, settings)
+        bot = run_system("bot", bot_ranker(engine), bench.questions)
+        baseline = run_system("rank-bm25", bm25_baseline(engine.snapshot().index.passages), bench.questions)
+        results.append((bench, [bot, baseline]))
+    return results

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score answer quality on a question file (hit@1, hit@3, MRR...)")
     p.add_argument("file", nargs="?", type=Path, default=DEFAULT_EVAL_FILE, help="question file (JSON Lines)")
+    p.add_argument("--benchmarks", action="store_true", help="score the shared MedQuAD and LiveQA sets (BOT_BENCHMARKS_DIR) beside a rank-bm25 baseline instead")
     p.add_argument("--quiet", action="store_true", help="print only the metrics, not each miss")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_dirs(p)
@@ -342,6 +343,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from bot.engine import Engine
     from bot.evaluation import evaluate, format_report, load_cases
 
+    if args.benchmarks:
+        return eval_benchmarks(args)
     cases = load_cases(args.file)
     engine = Engine(settings_for(args))
     engine.open()
@@ -352,6 +355,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(format_report(report, show_misses=not args.quiet))
     return 0
 
+
+
+def eval_benchmarks(args: argparse.Namespace) -> int:
+    """The shared health benchmarks: a table per set, or a note when the data is not there."""
+    from bot.benchmarks import benchmarks_dir, format_table, run_benchmarks
+
+    root = benchmarks_dir()
+    if not (root / "questions-dev.json").is_file():
+        print(f"note: benchmark data not found in {root} (set BOT_BENCHMARKS_DIR); skipped", file=sys.stderr)
+        return 0
+    results = run_benchmarks(settings_for(args), root)
+    if args.json:
+        print(json.dumps({bench.name: {run.name: {k: round(v, 4) for k, v in run.metrics().items()} for run in runs} for bench, runs in results}))
+    else:
+        print("\n\n".join(format_table(bench.name, runs) for bench, runs in results))
+    return 0
 
 # ----- stats ---------------------------------------------------------------------------------
 def cmd_stats(args: argparse.Namespace) -> int:

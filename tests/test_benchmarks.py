@@ -1,0 +1,73 @@
+"""The shared-benchmark scoring: the hit rule, the paired bootstrap, and quality floors on the real sets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.benchmarks import (
+    BenchQuestion,
+    GoldAnswer,
+    SystemRun,
+    benchmarks_dir,
+    is_benchmark_hit,
+    normalise_for_match,
+    paired_bootstrap,
+    reciprocal,
+    run_benchmarks,
+    run_system,
+)
+from bot.config import Settings
+
+ANSWER = normalise_for_match(
+    "Anaplasmosis is a disease caused by the bacterium Anaplasma phagocytophilum. This pathogen is "
+    "transmitted to humans by the bite of an infected tick, usually the black-legged tick."
+)
+GOLD = (GoldAnswer("CDC_0000014_anaplasmosis.md", ANSWER),)
+
+
+def test_hit_needs_the_gold_article_and_an_80_character_overlap() -> None:
+    inside = "Intro words first. This pathogen is transmitted to humans by the bite of an infected tick, usually the black-legged"
+    assert is_benchmark_hit("CDC_0000014_anaplasmosis.md", inside, GOLD)
+    assert not is_benchmark_hit("other.md", inside, GOLD)  # same text, wrong article
+    assert not is_benchmark_hit("CDC_0000014_anaplasmosis.md", "Ticks live in tall grass and bite people who walk through it in the summer months.", GOLD)
+    # shorter than the window: the whole passage must occur in the answer
+    assert is_benchmark_hit("CDC_0000014_anaplasmosis.md", "Caused by the BACTERIUM, Anaplasma!", GOLD)
+    assert not is_benchmark_hit("CDC_0000014_anaplasmosis.md", "caused by a virus", GOLD)
+    assert not is_benchmark_hit("CDC_0000014_anaplasmosis.md", "", GOLD)
+
+
+def test_metrics_count_only_questions_with_gold_but_no_answer_counts_all() -> None:
+    questions = [BenchQuestion("1", "q1", GOLD), BenchQuestion("2", "q2", GOLD), BenchQuestion("3", "q3", ())]
+    answers = {"q1": [("x.md", "nothing"), ("CDC_0000014_anaplasmosis.md", "caused by the bacterium anaplasma")], "q2": [], "q3": []}
+    run = run_system("fake", lambda q: answers[q], questions)
+    assert run.ranks == [2, None, None]
+    assert run.hit_at(1) == 0.0 and run.hit_at(3) == 0.5
+    assert run.mrr() == pytest.approx(0.25)
+    assert run.no_answer() == pytest.approx(2 / 3)
+
+
+def test_paired_bootstrap_interval_brackets_the_mean_and_excludes_zero_for_a_clear_gain() -> None:
+    better = SystemRun("a", ranks=[1] * 40 + [2] * 10, judged=[True] * 50)
+    worse = SystemRun("b", ranks=[2] * 40 + [None] * 10, judged=[True] * 50)
+    mean, low, high = paired_bootstrap(better, worse, reciprocal)
+    assert low <= mean <= high
+    assert mean == pytest.approx((40 * 0.5 + 10 * 0.5) / 50)
+    assert low > 0
+    same = paired_bootstrap(better, better, reciprocal)
+    assert same == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.skipif(not (benchmarks_dir() / "questions-dev.json").is_file(), reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)")
+def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
+    """MedQuAD and real LiveQA questions: well above plain rank-bm25, and real questions answered."""
+    settings = replace(Settings(), index_dir=tmp_path / "index", data_dir=tmp_path / "data")
+    results = {bench.name: runs for bench, runs in run_benchmarks(settings)}
+    bot, baseline = results["medquad-dev"]
+    assert bot.mrr() >= 0.78 and bot.mrr() > baseline.mrr() + 0.1
+    assert bot.no_answer() == 0.0
+    bot, baseline = results["liveqa-dev"]
+    assert bot.mrr() >= 0.64
+    assert bot.no_answer() <= 0.10
