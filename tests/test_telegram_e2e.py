@@ -27,6 +27,7 @@ from bot.questionlog import QuestionLog
 from bot.telegram import build_application, run_telegram
 from bot.telegram.app import REDACTED, protect_logs
 from bot.telegram.delivery import ATTEMPTS
+from bot.telegram.state import PER_CHAT
 from bot.telegram.handlers import ADMIN_COMMANDS, EDITED, EXPIRED, NOTHING_MORE, SORRY, TEXT_ONLY, USER_COMMANDS
 
 try:
@@ -360,6 +361,24 @@ async def test_more_survives_faults_in_the_callback_answer_and_the_markup_edit(b
     await server.wait_for(lambda s: s.pending_faults == 0)
     assert await press(server, page, buttons(page)["More ▸"]) == ""  # the next page still works
     await new_messages(server, USER, before + 1, lambda t: t.endswith("7–9 of 10 · More below"))
+
+
+# ----- memory ------------------------------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_only_the_last_answers_of_a_chat_keep_their_more_button(bot: Bot) -> None:
+    server = bot.server
+    questions = ["what foods have K2?", "what does vitamin d3 do?", "which cheese has k2?", "how much d3 per day?",
+                 "what is osteocalcin?", "what foods have D3?", "how do k2 and d3 work together?", "what is mk-7?"]
+    last_pages = [(await say(server, q, is_page_end))[-1] for q in questions]
+    pages = [p for p in last_pages if "More ▸" in buttons(p)]
+    assert len(pages) > PER_CHAT
+    assert await press(server, pages[0], buttons(pages[0])["More ▸"]) == EXPIRED  # beyond the per-chat cap
+    before = len(server.sent_messages(USER))
+    assert await press(server, pages[-1], buttons(pages[-1])["More ▸"]) == ""
+    await new_messages(server, USER, before, is_page_end)
+    await say(server, "/reset")
+    assert await press(server, pages[-2], buttons(pages[-2])["More ▸"]) == EXPIRED  # /reset forgets the pages too
 
 
 # ----- commands ----------------------------------------------------------------------------

@@ -110,7 +110,9 @@ async def remove(update: Update, context: Context) -> None:
     if match is None:
         await reply_html(update, context, render.plain(f"There is no article named {name!r}. Send /articles for the list."))
         return
-    token = remember(context.chat_data, REMOVALS, name)
+    token = remember(update, context, REMOVALS, name)
+    if token is None:
+        return
     buttons = [
         InlineKeyboardButton("Yes, remove it", callback_data=render.callback_data("rm", token, "y")),
         InlineKeyboardButton("No, keep it", callback_data=render.callback_data("rm", token, "n")),
@@ -129,8 +131,8 @@ async def confirm_remove(update: Update, context: Context) -> None:
         await answer_callback(query, "Only admins can do that.")
         return
     _, token, choice = query.data.split(":")
-    name = recall(context.chat_data, REMOVALS, token, str)
-    forget(context.chat_data, REMOVALS, token)
+    name = recall(update, context, REMOVALS, token, str)
+    forget(update, context, REMOVALS, token)
     if name is None:
         await answer_callback(query, "This confirmation has expired. Send /remove again.")
         return

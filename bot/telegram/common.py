@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import MutableMapping
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatType, ParseMode
@@ -15,13 +13,14 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.telegram.render import Rich, to_messages
+from bot.telegram.state import ChatState
 
 log = logging.getLogger(__name__)
 
 ENGINE = "engine"
 QUESTION_LOG = "question_log"
 SETTINGS = "settings"
-MAX_STORED = 20  # per chat and kind: answers that can still page with More, pending removals
+CHAT_STATE = "chat_state"
 UNKNOWN_COMMAND = "Sorry, I don't know that command. Send /help to see what I can do."
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -117,29 +116,34 @@ async def edit_html(message: Message, context: Context, rich: Rich) -> None:
         await context.bot.send_message(message.chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
 
 
-def remember(chat_data: MutableMapping[str, Any] | None, kind: str, value: object) -> str:
-    """Store `value` under a new short token (the oldest entries beyond MAX_STORED are dropped)."""
-    store = stored(chat_data, kind)
-    token = secrets.token_urlsafe(6)
-    store[token] = value
-    while len(store) > MAX_STORED:
-        del store[next(iter(store))]
-    return token
+def chat_state(context: Context) -> ChatState:
+    """The bounded per-chat state (More pages, pending confirmations), created on first use."""
+    state = context.bot_data.get(CHAT_STATE)
+    if not isinstance(state, ChatState):
+        state = context.bot_data[CHAT_STATE] = ChatState(settings_of(context).context_ttl_seconds)
+    return state
 
 
-def recall(chat_data: MutableMapping[str, Any] | None, kind: str, token: str, cls: type[T]) -> T | None:
-    """The value stored under `token`, or None when it is unknown (expired, or lost in a restart)."""
-    value = stored(chat_data, kind).get(token)
+def remember(update: Update, context: Context, kind: str, value: object) -> str | None:
+    """Store `value` for the update's chat under a new short token (None when there is no chat)."""
+    chat = update.effective_chat
+    return chat_state(context).put(chat.id, kind, value) if chat is not None else None
+
+
+def recall(update: Update, context: Context, kind: str, token: str, cls: type[T]) -> T | None:
+    """The value stored for the update's chat under `token`, or None when it is unknown (expired, capped out, or lost in a restart)."""
+    chat = update.effective_chat
+    value = chat_state(context).get(chat.id, kind, token) if chat is not None else None
     return value if isinstance(value, cls) else None
 
 
-def forget(chat_data: MutableMapping[str, Any] | None, kind: str, token: str) -> None:
+def forget(update: Update, context: Context, kind: str, token: str) -> None:
     """Drop a stored value."""
-    stored(chat_data, kind).pop(token, None)
+    if update.effective_chat is not None:
+        chat_state(context).drop(update.effective_chat.id, kind, token)
 
 
-def stored(chat_data: MutableMapping[str, Any] | None, kind: str) -> dict[str, object]:
-    """The per-chat dict for one kind of state (a throwaway dict when there is no chat)."""
-    if chat_data is None:
-        return {}
-    return cast(dict[str, object], chat_data.setdefault(kind, {}))
+def forget_chat(update: Update, context: Context) -> None:
+    """Drop everything stored for the update's chat."""
+    if update.effective_chat is not None:
+        chat_state(context).clear(update.effective_chat.id)

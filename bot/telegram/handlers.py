@@ -22,6 +22,7 @@ from bot.telegram.common import (
     engine_of,
     first_word,
     forget,
+    forget_chat,
     is_admin,
     is_group,
     question_log_of,
@@ -96,6 +97,7 @@ async def reset(update: Update, context: Context) -> None:
     """Forget the chat's conversation context."""
     if update.effective_chat is not None:
         engine_of(context).reset(update.effective_chat.id)
+    forget_chat(update, context)
     await reply_html(update, context, render.plain(FORGOTTEN))
 
 
@@ -163,7 +165,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         return
     size = settings_of(context).top_k
     pages = Pages(answer, min(size, len(answer.results)), question_id)
-    token = remember(context.chat_data, PAGES, pages) if pages.shown < len(answer.results) else None
+    token = remember(update, context, PAGES, pages) if pages.shown < len(answer.results) else None
     markup = answer_keyboard(token, question_id)
     await reply_html(update, context, render.answer_page(answer, 0, size), markup)
 
@@ -221,7 +223,7 @@ async def more(update: Update, context: Context) -> None:
     if query is None or query.data is None or update.effective_chat is None:
         return
     token = query.data.split(":", 1)[1]
-    pages = recall(context.chat_data, PAGES, token, Pages)
+    pages = recall(update, context, PAGES, token, Pages)
     if pages is None or pages.shown >= len(pages.answer.results):
         await answer_callback(query, EXPIRED if pages is None else NOTHING_MORE)
         return
@@ -234,7 +236,7 @@ async def more(update: Update, context: Context) -> None:
     await send_html(context.bot, update.effective_chat.id, render.answer_page(pages.answer, start, size), markup=markup)
     pages.shown = end  # only once the page is out, so a failed send leaves More working
     if more_token is None:
-        forget(context.chat_data, PAGES, token)
+        forget(update, context, PAGES, token)
     await drop_more_button(query.message, pages.question_id)
 
 
