@@ -623,6 +623,38 @@ def test_run_telegram_long_polls_until_interrupted(tmp_path: Path) -> None:
         assert not server.rejections, server.describe_recent()
 
 
+def test_start_up_retries_failed_calls_with_one_log_line_per_attempt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with FakeBotApi() as server:
+        server.inject_fault("deleteWebhook", "500", times=2)
+        server.inject_fault("setMyCommands", "reset")
+        settings = make_settings(tmp_path, server.token, telegram_api_url=f"http://127.0.0.1:{server.port}")
+        problems: list[str] = []
+        thread = drive_then_interrupt(server, lambda: server.push_message("what foods have K2?"), problems)
+        code = run_telegram(settings, webhook_url=None, listen="127.0.0.1", port=0, secret_token=None)
+        thread.join(5)
+        assert code == 0 and not problems, problems
+        assert server.pending_faults == 0
+        assert [c["command"] for c in server.commands()] == [name for name, _ in USER_COMMANDS]
+    retries = [r for r in caplog.records if "attempt" in r.getMessage() and r.name.startswith("bot.")]
+    assert sorted(r.getMessage().split(" failed")[0] for r in retries) == ["Bot API deleteWebhook"] * 2 + ["Bot API setMyCommands"]
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in retries)
+
+
+def test_an_unreachable_bot_api_ends_with_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    settings = make_settings(tmp_path, "123456:TEST-TOKEN", telegram_api_url=f"http://127.0.0.1:{free_port()}")
+    code = run_telegram(settings, webhook_url=None, listen="127.0.0.1", port=0, secret_token=None)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("error: cannot reach the Telegram Bot API") and "\n" not in err, err
+    attempts = [r.getMessage() for r in caplog.records if "getMe failed" in r.getMessage()]
+    assert len(attempts) == ATTEMPTS - 1 and all("attempt" in m for m in attempts)
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    assert "TEST-TOKEN" not in caplog.text + err
+
+
 def test_run_telegram_webhook_mode(tmp_path: Path) -> None:
     if importlib.util.find_spec("tornado") is None:
         pytest.skip("needs the webhooks extra (tornado)")

@@ -20,7 +20,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -37,7 +37,7 @@ from bot.errors import BotError
 from bot.questionlog import QuestionLog
 from bot.telegram import admin, handlers
 from bot.telegram.common import ENGINE, QUESTION_LOG, SETTINGS
-from bot.telegram.delivery import DeliveryLimiter
+from bot.telegram.delivery import DeliveryLimiter, describe, is_transient
 from bot.telegram.ordering import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,11 @@ def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
 async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     """Load (or build) the index before the first update, then publish the command menus."""
     await asyncio.to_thread(engine_of_app(application).snapshot)
-    await application.bot.set_my_commands(bot_commands(handlers.USER_COMMANDS))
+    try:
+        await application.bot.set_my_commands(bot_commands(handlers.USER_COMMANDS))
+    except TelegramError as exc:  # the menu is a convenience: the bot works without it
+        log.warning("could not publish the command menu: %s", describe(exc))
+        return
     everything = bot_commands(handlers.USER_COMMANDS + handlers.ADMIN_COMMANDS)
     for admin_id in sorted(settings_of_app(application).admin_ids):
         try:
@@ -166,10 +170,29 @@ class RedactToken(logging.Filter):
         return True
 
 
+class OneLineNetworkErrors(logging.Filter):
+    """PTB logs a failed start-up step with a full traceback; for a network fault one line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Fold a transient Bot API error into the message and drop its traceback; never drop the record."""
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and (is_transient(error) or isinstance(error, RetryAfter)):
+            record.msg, record.args = f"{record.getMessage()} ({describe(error)})", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+PTB_LOGGERS = ("telegram.ext", "telegram.ext.Application", "telegram.ext.Updater", "telegram.ext.ExtBot", "telegram.Bot")
+
+
 def protect_logs(token: str) -> RedactToken:
-    """Quiet httpx (it logs URLs, which contain the token) and redact the token on every root handler."""
+    """Quiet httpx (it logs URLs, which contain the token), redact the token on every root handler, one-line PTB's network errors."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in PTB_LOGGERS:
+        ptb = logging.getLogger(name)
+        if not any(isinstance(f, OneLineNetworkErrors) for f in ptb.filters):
+            ptb.addFilter(OneLineNetworkErrors())
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redactor = RedactToken(token)
@@ -195,6 +218,16 @@ def run_telegram(settings: Settings, *, webhook_url: str | None, listen: str, po
     except InvalidToken:
         print(BAD_TOKEN, file=sys.stderr)
         return 2
+    except (NetworkError, RetryAfter) as exc:
+        if not is_transient(exc) and not isinstance(exc, RetryAfter):
+            print(f"error: Telegram refused to start the bot: {describe(exc)}", file=sys.stderr)
+            return 1
+        where = urlsplit(settings.telegram_api_url).netloc or "api.telegram.org"
+        print(f"error: cannot reach the Telegram Bot API at {where} (gave up after retries): {describe(exc)}", file=sys.stderr)
+        return 1
+    except TelegramError as exc:
+        print(f"error: Telegram refused to start the bot: {describe(exc)}", file=sys.stderr)
+        return 1
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
