@@ -119,9 +119,9 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
             raise BotError("the articles produced no passages; nothing was changed")
         ranking = settings.ranking
         titles = [entry["title"] for entry in per_article]
-        terms, fields = build_fields(passages, titles, synonyms)
+        terms, fields, counts = build_fields(passages, titles, synonyms)
         passage_article = np.repeat(np.arange(len(per_article), dtype=np.int32), [entry["passages"] for entry in per_article])
-        words = vocabulary((f"{p.section} {p.subsection} {p.text}" for p in passages), synonyms.words() | set(titles_words(titles)))
+        words = vocabulary(counts, synonyms.words())
         previous = previous_manifest(settings.index_dir)
         digests = {f.path.name: f.sha256 for f in files}
         manifest: dict[str, Any] = {
@@ -146,13 +146,6 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
     compare_with(report, previous, per_article)
     log.info("index built: %s articles, %s passages in %.2fs", report.articles, report.passages, report.seconds)
     return report
-
-
-def titles_words(titles: list[str]) -> list[str]:
-    """The words of the article titles, so the speller knows them."""
-    from bot.text import tokenize
-
-    return [t.surface for title in titles for t in tokenize(title) if not t.stop]
 
 
 def passages_of(files: list[ArticleFile], settings: Settings) -> tuple[list[Passage], list[dict[str, Any]]]:

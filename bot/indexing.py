@@ -18,7 +18,7 @@ import numpy as np
 
 from bot.models import Passage
 from bot.synonyms import SynonymTable
-from bot.text import tokenize
+from bot.text import words
 
 SUBSECTION_REPEAT = 2
 PASSAGE_FIELDS = ("body", "heading")
@@ -52,8 +52,12 @@ class FieldArrays:
 
 def field_terms(text: str, synonyms: SynonymTable) -> list[str]:
     """Indexed terms of a text: non-stopword stems, plus a group term per synonym occurrence."""
-    tokens = tokenize(text)
-    return [t.stem for t in tokens if not t.stop] + synonyms.group_terms([t.stem for t in tokens])
+    return terms_of(words(text), synonyms)
+
+
+def terms_of(tokens: list[tuple[str, str, bool]], synonyms: SynonymTable) -> list[str]:
+    """field_terms for text already split into (surface, stem, stop) words."""
+    return [stem for _, stem, stop in tokens if not stop] + synonyms.group_terms([stem for _, stem, _ in tokens])
 
 
 def body_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
@@ -75,15 +79,15 @@ def fit_field(documents: Sequence[Sequence[str]], term_ids: dict[str, int]) -> t
     term_col: list[int] = []
     doc_col: list[int] = []
     counts: list[int] = []
-    for doc_id, words in enumerate(documents):
-        for word, n in Counter(words).items():
+    for doc_id, doc_terms in enumerate(documents):
+        for word, n in Counter(doc_terms).items():
             tid = term_ids.get(word)
             if tid is None:
                 tid = term_ids[word] = len(term_ids)
             term_col.append(tid)
             doc_col.append(doc_id)
             counts.append(n)
-    lengths = np.fromiter((len(words) for words in documents), dtype=np.float32, count=len(documents))
+    lengths = np.fromiter((len(doc) for doc in documents), dtype=np.float32, count=len(documents))
     return term_col, doc_col, counts, lengths
 
 
@@ -98,23 +102,31 @@ def to_csr(triples: tuple[list[int], list[int], list[int], np.ndarray], n_terms:
     return FieldArrays(indptr, docs_arr[order], np.asarray(counts, dtype=np.float32)[order], lengths)
 
 
-def build_fields(passages: Sequence[Passage], article_titles: Sequence[str], synonyms: SynonymTable) -> tuple[list[str], dict[str, FieldArrays]]:
-    """The shared term list and every field's arrays."""
+def build_fields(passages: Sequence[Passage], article_titles: Sequence[str], synonyms: SynonymTable) -> tuple[list[str], dict[str, FieldArrays], dict[str, int]]:
+    """The shared term list, every field's arrays, and the spelling vocabulary (each text split once)."""
     term_ids: dict[str, int] = {}
+    body_words = [words(p.text) for p in passages]
+    heading_words = [words(heading_text(p)) for p in passages]
+    title_words = [words(t) for t in article_titles]
     triples = {
-        "body": fit_field([body_terms(p, synonyms) for p in passages], term_ids),
-        "heading": fit_field([field_terms(heading_text(p), synonyms) for p in passages], term_ids),
-        "title": fit_field([field_terms(t, synonyms) for t in article_titles], term_ids),
+        "body": fit_field([terms_of(w, synonyms) for w in body_words], term_ids),
+        "heading": fit_field([terms_of(w, synonyms) for w in heading_words], term_ids),
+        "title": fit_field([terms_of(w, synonyms) for w in title_words], term_ids),
     }
     fields = {name: to_csr(t, len(term_ids)) for name, t in triples.items()}
-    return list(term_ids), fields
-
-
-def vocabulary(texts: Iterable[str], extra_words: set[str]) -> dict[str, int]:
-    """Surface words and how many texts use each, for spelling correction."""
     counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update({t.surface for t in tokenize(text) if not t.stop})
+    for body, heading in zip(body_words, heading_words):
+        counts.update({surface for surface, _, stop in body + heading if not stop})
+    for title in title_words:
+        for surface, _, stop in title:
+            if not stop:
+                counts.setdefault(surface, 1)
+    return list(term_ids), fields, dict(counts)
+
+
+def vocabulary(counts: dict[str, int], extra_words: Iterable[str]) -> dict[str, int]:
+    """Surface words and how many passages use each, plus words the synonym rules name, for spelling."""
+    result = dict(counts)
     for word in extra_words:
-        counts.setdefault(word, 1)
-    return dict(counts)
+        result.setdefault(word, 1)
+    return result

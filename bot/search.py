@@ -10,13 +10,16 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from bot.config import Ranking
 from bot.models import Passage
 from bot.query import Concept, Query
 from bot.retrieval import Retriever
-from bot.text import split_sentences, tokenize
+from bot.text import split_sentences, words
 
 POOL = 50  # ranked passages checked for coverage
+IDF_CACHE = 100_000
 
 
 class Hit(NamedTuple):
@@ -38,10 +41,17 @@ class Searcher:
     retriever: Retriever
     ranking: Ranking
 
+    def __post_init__(self) -> None:
+        self._idf: dict[str, float] = {}
+
     def idf(self, stem: str) -> float:
         """IDF over passages; a term the index has never seen counts as the rarest possible."""
-        n = len(self.passages)
-        return math.log((n + 1) / max(self.retriever.passage_frequency(stem), 0.5))
+        value = self._idf.get(stem)
+        if value is None:
+            if len(self._idf) >= IDF_CACHE:
+                self._idf.clear()
+            value = self._idf[stem] = math.log((len(self.passages) + 1) / max(self.retriever.passage_frequency(stem), 0.5))
+        return value
 
     def search(self, query: Query, limit: int = 10) -> list[Hit]:
         """Passages ranked by score, keeping only those that cover enough of the question."""
@@ -51,19 +61,34 @@ class Searcher:
         if not len(ranked.doc_ids):
             return []
         held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
+        coverage = self.coverage_vector(query, held, len(ranked.doc_ids))
         mass = self.question_mass(query) / math.log(len(self.passages) + 1)
+        answers = (coverage >= self.ranking.min_coverage) | (coverage * mass >= self.ranking.min_evidence)
         hits: list[Hit] = []
-        for row, (doc_id, score) in enumerate(zip(ranked.doc_ids.tolist(), ranked.scores.tolist())):
-            present = {s for s, flags in held.items() if flags[row]}
+        for row in np.flatnonzero(answers)[:limit].tolist():
+            doc_id = int(ranked.doc_ids[row])
+            passage = self.passages[doc_id]
             matched: set[str] = set()
-            coverage = self.coverage_of(query, present, matched)
-            if coverage >= self.ranking.min_coverage or coverage * mass >= self.ranking.min_evidence:
-                passage = self.passages[doc_id]
-                sentence, _ = self.best_sentence(passage.text, query)
-                hits.append(Hit(doc_id, passage, score, coverage, frozenset(matched), sentence))
-                if len(hits) >= limit:
-                    break
+            self.coverage_of(query, {s for s, flags in held.items() if flags[row]}, matched)
+            sentence, _ = self.best_sentence(passage.text, query)
+            hits.append(Hit(doc_id, passage, float(ranked.scores[row]), float(coverage[row]), frozenset(matched), sentence))
         return hits
+
+    def coverage_vector(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
+        """coverage_of for many passages at once, from which stems each passage holds."""
+        total = np.float64(0.0)
+        found = np.zeros(rows)
+        for concept in query.concepts:
+            mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
+            share = np.zeros(rows)
+            for alternative in concept.alternatives:
+                if alternative.stems:
+                    weights = [self.idf(s) for s in alternative.stems]
+                    part = sum(w * held[s] for w, s in zip(weights, alternative.stems)) / sum(weights)
+                    share = np.maximum(share, min(1.0, alternative.weight) * part)
+            total += mass
+            found += mass * share
+        return found / total if total else found
 
     def concept_share(self, concept: Concept, present: set[str], matched: set[str] | None = None) -> float:
         """How much of a concept `present` holds: the best alternative's IDF-weighted share."""
@@ -103,7 +128,7 @@ class Searcher:
         """The sentence (or list item) of `text` that holds the most of the question, and that share."""
         best, best_share = "", -1.0
         for sentence in split_sentences(text):
-            share = self.coverage_of(query, {t.stem for t in tokenize(sentence) if not t.stop})
+            share = self.coverage_of(query, {stem for _, stem, stop in words(sentence) if not stop})
             if share > best_share:
                 best, best_share = sentence, share
         return best.lstrip("• ").strip(), max(best_share, 0.0)

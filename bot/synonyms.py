@@ -31,6 +31,7 @@ class SynonymTable:
     sources: list[str] = field(default_factory=list)
     digest: str = ""
     longest: int = 1  # the most tokens in any phrase, to bound phrase matching
+    _starts: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def words(self) -> set[str]:
         """All words the rules mention, for the spelling vocabulary."""
@@ -54,12 +55,19 @@ class SynonymTable:
         if len(members) < 2:
             return
         self.sources.append(line)
+        self._starts = None
         group_id = f"{GROUP_MARK}{len(self.sources)}"
         self.longest = max(self.longest, *(len(m) for m in members))
         for member in members:
             self.groups.setdefault(member, set()).update(members)
             self.group_ids.setdefault(member, []).append(group_id)
             self.group_members.setdefault(group_id, set()).update(member)
+
+    def phrase_starts(self) -> frozenset[str]:
+        """The first stem of every group member phrase (cached until a rule is added)."""
+        if self._starts is None:
+            self._starts = frozenset(phrase[0] for phrase in self.group_ids if phrase)
+        return self._starts
 
     def group_terms(self, stems: list[str]) -> list[str]:
         """Group terms for a token sequence: one per occurrence of any member of a group.
@@ -69,8 +77,12 @@ class SynonymTable:
         """
         found: list[str] = []
         longest = self.longest
+        starts = self.phrase_starts()
         i = 0
         while i < len(stems):
+            if stems[i] not in starts:
+                i += 1
+                continue
             for n in range(min(longest, len(stems) - i), 0, -1):
                 ids = self.group_ids.get(tuple(stems[i : i + n]))
                 if ids:

@@ -105,9 +105,28 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def words(text: str) -> list[tuple[str, str, bool]]:
+    """(surface, stem, stop) of every token: what tokenize gives, without offsets, and faster."""
+    stops = stopwords()
+    result: list[tuple[str, str, bool]] = []
+    for match in TOKEN.finditer(normalise(text)):
+        raw = match.group(0)
+        if len(raw) > MAX_TOKEN_CHARS:
+            continue
+        if match.group("number"):
+            parts = split_number(raw)
+        elif raw.isalnum():
+            parts = [IRREGULAR_NEGATIONS.get(raw, raw)]
+        else:
+            parts = split_word(raw)
+        for part in parts:
+            result.append((part, stem(part), part in stops))
+    return result
+
+
 def terms(text: str) -> list[str]:
     """The indexed terms of a text: stems of its non-stopword tokens."""
-    return [t.stem for t in tokenize(text) if not t.stop]
+    return [word_stem for _, word_stem, stop in words(text) if not stop]
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +31,7 @@ READERS: dict[str, Reader] = {
 }
 
 DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")  # control characters other than \t \n \f \r
 
 
 def is_article_file(path: Path) -> bool:
@@ -49,7 +51,7 @@ def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ArticleError(name, f"file is not valid UTF-8 (byte {exc.start})") from None
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
+    controls = len(CONTROL_CHARACTERS.findall(text))
     if controls > max(8, len(text) // 100):
         raise ArticleError(name, "file looks binary (too many control characters)")
     return text
