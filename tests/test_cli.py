@@ -350,8 +350,11 @@ def test_stats_report(dirs: Dirs) -> None:
     assert re.search(r"Answered: 1\b", result.stdout)
     assert "2× capital of australia" in result.stdout
     assert "👍 1" in result.stdout
-    empty = run_bot(Dirs(dirs.corpus, dirs.index, dirs.data.parent / "other-data"), "stats", "--days", "0")
-    assert empty.returncode == 0 and re.search(r"Questions .*: 0", empty.stdout)
+    # a data folder with no log (a typo, say) is reported, not silently created as an empty log
+    other = dirs.data.parent / "other-data"
+    empty = run_bot(Dirs(dirs.corpus, dirs.index, other), "stats", "--days", "0")
+    assert empty.returncode == 1 and "no question log" in empty.stderr and "Traceback" not in empty.stderr
+    assert not (other / "questions.sqlite3").exists()
 
 
 # ----- corrupt index -------------------------------------------------------------------------
