@@ -19,12 +19,21 @@ class WordFamilies:
 
     def __init__(self, words: dict[str, int] | set[str]) -> None:
         self.lancaster = LancasterStemmer()
-        self.members: dict[str, set[str]] = {}
-        for word in words:
-            if word.isalpha():
-                root = self.root(word)
-                if root:
-                    self.members.setdefault(root, set()).add(stem(word))
+        self.words = words
+        self._members: dict[str, set[str]] | None = None
+
+    @property
+    def members(self) -> dict[str, set[str]]:
+        """Lancaster root -> index stems, built the first time a question needs a family."""
+        if self._members is None:
+            members: dict[str, set[str]] = {}
+            for word in self.words:
+                if word.isalpha():
+                    root = self.root(word)
+                    if root:
+                        members.setdefault(root, set()).add(stem(word))
+            self._members = members
+        return self._members
 
     def root(self, word: str) -> str:
         """The word's Lancaster root, or "" when it is too short to be trusted."""

@@ -41,13 +41,28 @@ class SpellingCorrector:
 
     def __init__(self, frequencies: dict[str, int], dictionary: frozenset[str] | None = None) -> None:
         self.frequencies = frequencies
-        self.dictionary = english_words() if dictionary is None else dictionary
-        self.by_delete: dict[str, list[str]] = {}
-        for word in frequencies:
-            if len(word) >= MIN_LENGTH - 1 and word.isalpha():
-                for key in deletes(word, max_distance(word)):
-                    self.by_delete.setdefault(key, []).append(word)
+        self._dictionary = dictionary
+        self._by_delete: dict[str, list[str]] | None = None
         self.correct = lru_cache(maxsize=10_000)(self._correct)
+
+    @property
+    def dictionary(self) -> frozenset[str]:
+        """The general English word list, loaded when a question first has an unknown word."""
+        if self._dictionary is None:
+            self._dictionary = english_words()
+        return self._dictionary
+
+    @property
+    def by_delete(self) -> dict[str, list[str]]:
+        """Index words by their deletions, built on first use (start-up stays fast on a large index)."""
+        if self._by_delete is None:
+            index: dict[str, list[str]] = {}
+            for word in self.frequencies:
+                if len(word) >= MIN_LENGTH - 1 and word.isalpha():
+                    for key in deletes(word, max_distance(word)):
+                        index.setdefault(key, []).append(word)
+            self._by_delete = index
+        return self._by_delete
 
     def knows(self, word: str) -> bool:
         return word in self.frequencies
