@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from bot.errors import ArticleError, CorpusError
 from bot.models import Article
-from bot.readers import is_article_file, parse_article
+from bot.readers import UNSUPPORTED_TYPE, has_reader, parse_article
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,78 @@ class ArticleFile:
     article: Article
 
 
+SYNONYMS_FILE_NAME = "synonyms.conf"  # the corpus's own synonyms live beside the articles; not an article
+
+
+class CorpusListing(NamedTuple):
+    """The article files directly in a corpus folder, and every other entry with why it was skipped."""
+
+    paths: list[Path]
+    skipped: list[tuple[str, str]]  # (printable name, reason)
+
+
 def article_paths(corpus_dir: Path) -> list[Path]:
     """The article files directly in corpus_dir, sorted by name."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus directory not found: {corpus_dir}")
-    return sorted(p for p in corpus_dir.iterdir() if is_article_file(p))
+    return list_corpus(corpus_dir).paths
+
+
+def list_corpus(corpus_dir: Path) -> CorpusListing:
+    """Sort the entries of corpus_dir into articles and skipped files, both by name.
+
+    Hidden files and the synonyms file are passed over silently; anything else that is not an
+    article (other file types, folders, links that are broken or lead outside the folder, names
+    that are not UTF-8) is listed as skipped, with the reason."""
+    try:
+        entries = sorted(corpus_dir.iterdir())
+    except FileNotFoundError:
+        raise CorpusError(f"corpus directory not found: {printable(str(corpus_dir))}") from None
+    except NotADirectoryError:
+        raise CorpusError(f"corpus directory not found: {printable(str(corpus_dir))} is not a folder") from None
+    except OSError as exc:
+        raise CorpusError(f"cannot list the corpus directory {printable(str(corpus_dir))}: {exc.strerror or exc}") from None
+    root = corpus_dir.resolve()
+    listing = CorpusListing([], [])
+    for path in entries:
+        if path.name.startswith(".") or path.name == SYNONYMS_FILE_NAME:
+            continue
+        reason = skip_reason(path, root)
+        if reason:
+            listing.skipped.append((printable(path.name), reason))
+        else:
+            listing.paths.append(path)
+    return listing
+
+
+def skip_reason(path: Path, root: Path) -> str:
+    """Why the corpus entry `path` is not an article ('' when it is one)."""
+    if not utf8_name(path.name):
+        return "the file name is not valid UTF-8; rename the file"
+    if path.is_symlink():
+        if not path.exists():
+            return "a broken link (what it points to does not exist)"
+        if not path.resolve().is_relative_to(root):
+            return "a link to something outside the corpus folder"
+    if path.is_dir():
+        return "a folder; only files directly in the corpus folder are read"
+    if not path.is_file():
+        return "not a regular file"
+    if not has_reader(path.name):
+        return UNSUPPORTED_TYPE
+    return ""
+
+
+def utf8_name(name: str) -> bool:
+    """False for a name read from disk whose bytes are not UTF-8 (Python holds them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A file name safe to print and store: undecodable bytes shown as \\xNN."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def read_corpus(

@@ -30,13 +30,21 @@ READERS: dict[str, Reader] = {
     ".htm": read_html,
 }
 
+ARTICLE_EXTENSIONS: tuple[str, ...] = tuple(sorted(READERS))  # the one list of accepted extensions
+UNSUPPORTED_TYPE = f"unsupported file type; use one of {', '.join(ARTICLE_EXTENSIONS)}"
+CANONICAL_EXTENSIONS = {".htm": ".html", ".markdown": ".md"}  # the name an upload is stored under
 DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")  # control characters other than \t \n \f \r
 
 
 def is_article_file(path: Path) -> bool:
     """True for a regular, non-hidden file whose extension has a reader."""
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in READERS
+    return path.is_file() and not path.name.startswith(".") and has_reader(path.name)
+
+
+def has_reader(name: str) -> bool:
+    """True when the file name's extension is one an article may have."""
+    return Path(name).suffix.lower() in READERS
 
 
 def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES) -> str:
@@ -61,8 +69,7 @@ def parse_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_B
     """Validate and parse an article's bytes; the reader is chosen by the name's extension."""
     reader = READERS.get(Path(name).suffix.lower())
     if reader is None:
-        supported = ", ".join(sorted(READERS))
-        raise ArticleError(name, f"unsupported file type; use one of {supported}")
+        raise ArticleError(name, UNSUPPORTED_TYPE)
     article = reader(decode_article(data, name, max_bytes), name)
     if not any(block.kind != "heading" for block in article.blocks):
         raise ArticleError(name, "no article text found after extraction")
