@@ -41,16 +41,33 @@ def average_length(field: FieldArrays) -> float:
     return total / field.size if field.size and total else 1.0
 
 
-def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float, epsilon: float = OKAPI_EPSILON) -> np.ndarray:
-    """The BM25 weight of every posting (term, document) of the field, aligned with field.docs."""
-    term_idf = np.repeat(idf(field, variant, epsilon), field.document_frequency())
+def saturation(field: FieldArrays, variant: str, k1: float, b: float, delta: float) -> np.ndarray:
+    """The term-frequency part of every posting's weight: the weight is IDF times this."""
     tf = field.tf.astype(np.float64)
     norm = 1 - b + b * field.doc_len[field.docs].astype(np.float64) / average_length(field)
     if variant == "okapi":
-        weights = term_idf * tf * (k1 + 1) / (tf + k1 * norm)
-    elif variant == "plus":
-        weights = term_idf * (delta + tf * (k1 + 1) / (k1 * norm + tf))
-    else:
-        ctd = tf / norm
-        weights = term_idf * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)  # rank-bm25's BM25L has the tf factor
-    return weights.astype(np.float32)
+        return tf * (k1 + 1) / (tf + k1 * norm)
+    if variant == "plus":
+        return delta + tf * (k1 + 1) / (k1 * norm + tf)
+    ctd = tf / norm
+    return tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)  # rank-bm25's BM25L has the tf factor
+
+
+def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float, epsilon: float = OKAPI_EPSILON) -> np.ndarray:
+    """The BM25 weight of every posting (term, document) of the field, aligned with field.docs."""
+    term_idf = np.repeat(idf(field, variant, epsilon), field.document_frequency())
+    return (term_idf * saturation(field, variant, k1, b, delta)).astype(np.float32)
+
+
+def article_idf(field: FieldArrays, passage_article: np.ndarray, article_length: np.ndarray) -> np.ndarray:
+    """Per posting, the IDF of its term among the passages of its own article: log((n + 1) / df).
+
+    A word every passage of an article uses (the article's topic) cannot tell its sections apart,
+    however rare it is in the corpus; a word one section uses can.
+    """
+    n_terms = len(field.indptr) - 1
+    term_of = np.repeat(np.arange(n_terms, dtype=np.int64), field.document_frequency())
+    article_of = passage_article[field.docs].astype(np.int64)
+    _, inverse, counts = np.unique(term_of * len(article_length) + article_of, return_inverse=True, return_counts=True)
+    local_df = counts[inverse].astype(np.float64)
+    return np.log((article_length[article_of] + 1) / local_df)

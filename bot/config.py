@@ -20,6 +20,7 @@ class Ranking:
     delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
     heading_weight: float = 1.0  # weight of section/subsection titles relative to the body
     heading_b: float = 0.2  # length normalisation of the section titles
+    article_idf_weight: float = 0.0  # share of a term's IDF taken among its own article's passages
     article_title_weight: float = 1.0  # weight of the article title relative to the body
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn

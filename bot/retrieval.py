@@ -62,7 +62,7 @@ class WeightedField:
     per_article: bool
 
 
-def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_article: bool) -> WeightedField:
+def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_article: bool, local_idf: np.ndarray | None = None) -> WeightedField:
     """A field's postings with BM25 weights; article fields drop the postings that weigh nothing.
 
     Article titles are scored with Okapi IDF floored at zero: a word in every article's title (any
@@ -70,6 +70,10 @@ def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_art
     """
     if not per_article:
         impacts = bm25.impacts(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
+        if local_idf is not None and ranking.article_idf_weight > 0:
+            term_idf = np.repeat(bm25.idf(arrays, ranking.variant), arrays.document_frequency())
+            blended = (1 - ranking.article_idf_weight) * term_idf + ranking.article_idf_weight * local_idf
+            impacts = (blended * bm25.saturation(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)).astype(np.float32)
         return WeightedField(arrays.indptr, arrays.docs, impacts * np.float32(weight), False)
     impacts = bm25.impacts(arrays, "okapi", ranking.k1, ranking.b, 0.0, epsilon=0.0)
     keep = impacts > 0
@@ -87,14 +91,16 @@ class ArrayRetriever:
         self.size = len(index.passages)
         self.term_ids = {term: i for i, term in enumerate(index.terms)}
         field_weights = {"body": 1.0, "heading": ranking.heading_weight, "title": ranking.article_title_weight}
+        counts = np.bincount(index.passage_article, minlength=len(index.articles())).astype(np.int64)
         self.fields: list[WeightedField] = []
         for name, arrays in index.fields.items():
             weight = field_weights.get(name, 0.0)
             if weight > 0:
                 b = ranking.heading_b if name == "heading" else ranking.b
-                self.fields.append(weighted_field(arrays, replace(ranking, b=b), weight, name in ARTICLE_FIELDS))
+                per_article = name in ARTICLE_FIELDS
+                local = None if per_article or ranking.article_idf_weight <= 0 else bm25.article_idf(arrays, index.passage_article, counts)
+                self.fields.append(weighted_field(arrays, replace(ranking, b=b), weight, per_article, local))
         self.passage_fields = [f for f in self.fields if not f.per_article]
-        counts = np.bincount(index.passage_article, minlength=len(index.articles())).astype(np.int64)
         self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         self.article_length = counts
         self._postings: dict[int, tuple[np.ndarray, np.ndarray]] = {}

@@ -67,7 +67,10 @@ def stem(word: str) -> str:
     """Stem an alphabetic word; words with digits and non-Latin words are kept as they are."""
     if not word.isascii() or not word.isalpha():
         return word
-    return STEMMER.stem(word)
+    stemmed = STEMMER.stem(word)
+    if word.endswith("sis") and stemmed.endswith("si") and len(stemmed) > 5:
+        return stemmed[:-1]  # Greek -sis nouns meet their verbs: diagnosis/diagnose, paralysis/paralyse
+    return stemmed
 
 
 def split_word(word: str) -> list[str]:
