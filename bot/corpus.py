@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 
 from bot.errors import ArticleError, CorpusError
 from bot.models import Article
-from bot.readers import UNSUPPORTED_TYPE, has_reader, parse_article
+from bot.readers import ARTICLE_EXTENSIONS, UNSUPPORTED_TYPE, has_reader, parse_article
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,9 @@ def read_corpus(
     """Read and validate every article; raise CorpusError naming each broken file."""
     paths = article_paths(corpus_dir)
     if not paths:
-        raise CorpusError(f"no articles (.txt, .md, .html) in {corpus_dir}")
+        raise CorpusError(f"no articles ({', '.join(ARTICLE_EXTENSIONS)}) in {corpus_dir}", corpus_dir=corpus_dir)
     files: list[ArticleFile] = []
-    problems: list[str] = []
+    problems: list[ArticleError] = []
     for n, path in enumerate(paths, 1):
         if progress:
             progress(n, len(paths), path.name)
@@ -115,9 +115,10 @@ def read_corpus(
             data = read_bytes(path, max_bytes)
             files.append(ArticleFile(path, hashlib.sha256(data).hexdigest(), len(data), parse_article(data, path.name, max_bytes)))
         except ArticleError as exc:
-            problems.append(str(exc))
+            problems.append(exc)
     if problems:
-        raise CorpusError("broken article file(s), nothing was changed:\n  " + "\n  ".join(problems))
+        listed = "\n  ".join(str(problem) for problem in problems)
+        raise CorpusError(f"broken article file(s), nothing was changed:\n  {listed}", corpus_dir=corpus_dir, problems=problems)
     return files
 
 
@@ -126,7 +127,7 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise ArticleError(path.name, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+            raise ArticleError.too_large(path.name, size, max_bytes)
         return path.read_bytes()
     except OSError as exc:
         raise ArticleError(path.name, f"cannot read file ({exc.strerror or exc})") from None

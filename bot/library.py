@@ -11,9 +11,9 @@ from pathlib import Path
 from bot.builder import BuildReport
 from bot.engine import Engine
 from bot.errors import ArticleError, BotError
-from bot.readers import parse_article
+from bot.readers import ARTICLE_EXTENSIONS, CANONICAL_EXTENSIONS, UNSUPPORTED_TYPE, has_reader, parse_article
 
-SUPPORTED_UPLOADS = (".txt", ".md", ".html")
+SUPPORTED_UPLOADS = ARTICLE_EXTENSIONS  # kept for older imports: the readers' one list
 MAX_NAME_CHARS = 100
 _corpus_lock = threading.Lock()
 
@@ -33,16 +33,22 @@ def safe_article_name(file_name: str) -> str:
     if not dot:
         stem, ext = ext, ""
     ext = "." + ext.lower() if ext else ""
-    if ext == ".htm":
-        ext = ".html"
-    if ext == ".markdown":
-        ext = ".md"
-    if ext not in SUPPORTED_UPLOADS:
-        raise ArticleError(base or "upload", f"unsupported file type; send one of {', '.join(SUPPORTED_UPLOADS)}")
+    if not has_reader(base):
+        raise ArticleError(base or "upload", UNSUPPORTED_TYPE)
+    ext = CANONICAL_EXTENSIONS.get(ext, ext)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-_")[:MAX_NAME_CHARS]
     if not stem:
         raise ArticleError(base, "the file name has no usable characters")
     return stem + ext
+
+
+def upload_problem(file_name: str, size: int | None, max_bytes: int) -> str:
+    """Why an upload is refused before it is downloaded ('' when it may be downloaded)."""
+    if not has_reader(file_name):
+        return str(ArticleError(file_name, UNSUPPORTED_TYPE))
+    if size is not None and size > max_bytes:
+        return str(ArticleError.too_large(file_name, size, max_bytes))
+    return ""
 
 
 def add_article(engine: Engine, file_name: str, data: bytes) -> AddedArticle:

@@ -50,7 +50,7 @@ def has_reader(name: str) -> bool:
 def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES) -> str:
     """Check an article's raw bytes and return its text, or raise ArticleError saying why not."""
     if len(data) > max_bytes:
-        raise ArticleError(name, f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
+        raise ArticleError.too_large(name, len(data), max_bytes)
     if not data.strip():
         raise ArticleError(name, "file is empty")
     if b"\x00" in data:
