@@ -19,6 +19,7 @@ from bot.errors import BotError
 import numpy as np
 
 from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, write_index
+from bot.families import family_table
 from bot.indexing import build_fields, vocabulary
 from bot.models import Passage
 from bot.passages import build_passages
@@ -65,7 +66,7 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py")
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "index_store.py")
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -141,7 +142,8 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
             "previous_build_dir": (previous or {}).get("build_dir", ""),
         }
         manifest["build_seconds"] = round(time.perf_counter() - started, 4)
-        manifest = write_index(settings.index_dir, manifest, SearchIndex(manifest, passages, terms, fields, passage_article, words))
+        index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words))
+        manifest = write_index(settings.index_dir, manifest, index)
     report = BuildReport(len(files), len(passages), time.perf_counter() - started, manifest)
     compare_with(report, previous, per_article)
     log.info("index built: %s articles, %s passages in %.2fs", report.articles, report.passages, report.seconds)

@@ -20,13 +20,14 @@ class Ranking:
     delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
     heading_weight: float = 1.0  # weight of section/subsection titles relative to the body
     heading_b: float = 0.2  # length normalisation of the section titles
-    article_idf_weight: float = 0.0  # share of a term's IDF taken among its own article's passages
+    lead_boost: float = 0.5  # "what is X" with X an article's title: its first passage scores this much more
+    article_idf_weight: float = 0.2  # share of a term's IDF taken among its own article's passages
     article_title_weight: float = 1.0  # weight of the article title relative to the body
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
     min_coverage: float = 0.3  # share of the question's IDF mass a passage must match...
     min_evidence: float = 1.7  # ...or this much matched IDF, in units of the rarest word's (log(passages + 1))
-    known_family_weight: float = 0.0  # the same for question words the index has
+    known_family_weight: float = 0.5  # the same for question words the index has
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
     use_synonyms: bool = True
     use_spelling: bool = True

@@ -98,7 +98,7 @@ class Engine:
         synonyms = synonyms_for(self.settings)
         speller = SpellingCorrector(index.vocabulary)
         known = set(index.terms)
-        families = WordFamilies(index.vocabulary)
+        families = WordFamilies(index.families)
         analyzer = QueryAnalyzer(synonyms, speller, known, index.title_terms(), self.settings.ranking, families)
         retriever = ArrayRetriever(index, self.settings.ranking)
         snapshot = Snapshot(index, Searcher(index.passages, retriever, self.settings.ranking), analyzer, stamp)

@@ -1,8 +1,8 @@
 """Word families: index words that share an aggressive (Lancaster) stem with a question word.
 
-Snowball keeps "denser" and "density", or "absorb" and "absorption", apart. When a question
-word is missing from the index, its family members that the index does have are a good
-second guess, searched at a reduced weight.
+Snowball keeps "denser" and "density", or "absorb" and "absorption", apart. A question word's
+family members that the index has are a second guess, searched at a reduced weight (lower
+still for a word the index has itself). The table is built with the index and stored in it.
 """
 
 from __future__ import annotations
@@ -14,26 +14,24 @@ from bot.text import stem
 MIN_ROOT = 4  # shorter Lancaster roots ("al" for "alive") join unrelated words
 
 
+def family_table(words: dict[str, int] | set[str]) -> dict[str, list[str]]:
+    """Lancaster root -> the index stems of the words with that root (computed once, at build time)."""
+    lancaster = LancasterStemmer()
+    members: dict[str, set[str]] = {}
+    for word in words:
+        if word.isalpha():
+            root = lancaster.stem(word)
+            if len(root) >= MIN_ROOT:
+                members.setdefault(root, set()).add(stem(word))
+    return {root: sorted(stems) for root, stems in sorted(members.items())}
+
+
 class WordFamilies:
     """Looks up the index stems that share a Lancaster root with a word."""
 
-    def __init__(self, words: dict[str, int] | set[str]) -> None:
+    def __init__(self, members: dict[str, list[str]]) -> None:
         self.lancaster = LancasterStemmer()
-        self.words = words
-        self._members: dict[str, set[str]] | None = None
-
-    @property
-    def members(self) -> dict[str, set[str]]:
-        """Lancaster root -> index stems, built the first time a question needs a family."""
-        if self._members is None:
-            members: dict[str, set[str]] = {}
-            for word in self.words:
-                if word.isalpha():
-                    root = self.root(word)
-                    if root:
-                        members.setdefault(root, set()).add(stem(word))
-            self._members = members
-        return self._members
+        self.members = members
 
     def root(self, word: str) -> str:
         """The word's Lancaster root, or "" when it is too short to be trusted."""
@@ -43,4 +41,4 @@ class WordFamilies:
     def relatives(self, word: str, word_stem: str) -> tuple[str, ...]:
         """Index stems of the same family as `word`, other than its own stem."""
         root = self.root(word) if word.isalpha() else ""
-        return tuple(sorted(self.members.get(root, set()) - {word_stem}))
+        return tuple(s for s in self.members.get(root, ()) if s != word_stem)

@@ -54,6 +54,7 @@ class Query:
     concepts: tuple[Concept, ...]
     corrections: dict[str, str] = field(default_factory=dict)
     follow_up: bool = False
+    asks_definition: bool = False  # "what is X", "define X", "tell me about X"
 
     @property
     def text(self) -> str:
@@ -87,7 +88,7 @@ class QueryAnalyzer:
         follow_up = bool(previous) and self.ranking.use_context and is_follow_up(tokens, concepts, self.title_stems)
         if follow_up:
             concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
-        return Query(tuple(concepts), corrections, follow_up)
+        return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens))
 
     def apply_rewrites(self, tokens: list[Token]) -> list[Token]:
         """Replace abbreviations ("vit" => "vitamin") by their full form."""
@@ -160,6 +161,15 @@ class QueryAnalyzer:
             alternatives.append(Alternative((group,), weight, members))
         label = " ".join(t.surface for t in tokens)
         return Concept(label, tuple(alternatives))
+
+
+DEFINITION_OPENERS = (("what", "is"), ("what", "are"), ("what", "was"), ("define",), ("definition",), ("meaning",), ("explain",), ("describe",), ("overview",), ("tell", "me", "about"))
+
+
+def asks_definition(tokens: list[Token]) -> bool:
+    """Does the question ask what something is ("what is X", "define X", "tell me about X")?"""
+    words = tuple(t.surface for t in tokens)
+    return any(words[: len(o)] == o for o in DEFINITION_OPENERS)
 
 
 def mark_answer_type_words(tokens: list[Token]) -> list[Token]:

@@ -15,8 +15,8 @@ import numpy as np
 from bot.config import Ranking
 from bot.models import Passage
 from bot.query import Concept, Query
-from bot.retrieval import Retriever
-from bot.text import split_sentences, words
+from bot.retrieval import Ranked, Retriever
+from bot.text import split_sentences, terms, words
 
 POOL = 50  # ranked passages checked for coverage
 IDF_CACHE = 100_000
@@ -43,6 +43,7 @@ class Searcher:
 
     def __post_init__(self) -> None:
         self._idf: dict[str, float] = {}
+        self._titles: dict[str, frozenset[str]] = {}
 
     def idf(self, stem: str) -> float:
         """IDF over passages; a term the index has never seen counts as the rarest possible."""
@@ -60,6 +61,8 @@ class Searcher:
         ranked = self.retriever.rank(query.concepts, max(limit, POOL))
         if not len(ranked.doc_ids):
             return []
+        if query.asks_definition and self.ranking.lead_boost > 0:
+            ranked = self.boost_leads(query, ranked)
         held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
         coverage = self.coverage_vector(query, held, len(ranked.doc_ids))
         mass = self.question_mass(query) / math.log(len(self.passages) + 1)
@@ -73,6 +76,25 @@ class Searcher:
             sentence, _ = self.best_sentence(passage.text, query)
             hits.append(Hit(doc_id, passage, float(ranked.scores[row]), float(coverage[row]), frozenset(matched), sentence))
         return hits
+
+    def boost_leads(self, query: Query, ranked: Ranked) -> Ranked:
+        """For "what is X" where X is what an article is about (its title), prefer that article's opening."""
+        asked = {s for c in query.own_concepts() for s in c.typed.stems}
+        if not asked:
+            return ranked
+        scores = ranked.scores.copy()
+        for row, doc_id in enumerate(ranked.doc_ids.tolist()):
+            passage = self.passages[doc_id]
+            if passage.position == 0 and asked <= self.title_stems(passage.article):
+                scores[row] *= 1 + self.ranking.lead_boost
+        order = np.lexsort((ranked.doc_ids, -scores))
+        return Ranked(ranked.doc_ids[order], scores[order])
+
+    def title_stems(self, title: str) -> frozenset[str]:
+        stems = self._titles.get(title)
+        if stems is None:
+            stems = self._titles[title] = frozenset(terms(title))
+        return stems
 
     def coverage_vector(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
         """coverage_of for many passages at once, from which stems each passage holds."""

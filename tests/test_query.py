@@ -11,7 +11,7 @@ import pytest
 from bot.builder import build_index
 from bot.config import Ranking, Settings
 from bot.engine import Engine, Snapshot
-from bot.families import WordFamilies
+from bot.families import WordFamilies, family_table
 from bot.query import Query, mark_answer_type_words
 from bot.text import stem, tokenize
 
@@ -45,14 +45,14 @@ def test_how_long_question_searches_its_topic_only(snapshot: Snapshot) -> None:
 
 
 def test_families_join_derived_words() -> None:
-    families = WordFamilies({"density": 3, "absorption": 2, "living": 1})
+    families = WordFamilies(family_table({"density": 3, "absorption": 2, "living": 1}))
     assert families.relatives("denser", stem("denser")) == (stem("density"),)
     assert families.relatives("absorb", stem("absorb")) == (stem("absorption"),)
 
 
 def test_families_ignore_short_roots() -> None:
     # Lancaster cuts "alive" to "al": too short to say anything about relatedness
-    families = WordFamilies({"living": 1, "also": 1, "calcium": 1})
+    families = WordFamilies(family_table({"living": 1, "also": 1, "calcium": 1}))
     assert families.relatives("alive", stem("alive")) == ()
     assert families.relatives("", "") == ()
     assert families.relatives("x-ray", stem("x-ray")) == ()
