@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.models import Article, Block
-from bot.readers.plaintext import NAVIGATION, prettify_name
+from bot.readers.common import NAVIGATION, prettify_name
 
 ATX_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 SETEXT_UNDERLINE = re.compile(r"^(=+|-+)\s*$")

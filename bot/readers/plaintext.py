@@ -18,17 +18,12 @@ import re
 from bisect import bisect_left
 
 from bot.models import Article, Block
+from bot.readers.common import NAVIGATION, prettify_name
 
 IMAGE_LINE = re.compile(r"^\S+\.(png|jpe?g|gif|webp|svg|avif|bmp)$", re.IGNORECASE)
 TOC_TITLE = re.compile(r"^(table of contents|contents|in this (article|post|guide))\s*:?$", re.IGNORECASE)
 TOC_ENTRY = re.compile(r"^(?:\d+[.)]|[-*•·▪])\s+(.+)$")
 BULLET = re.compile(r"^(?:[-*•·▪◦‣]|\d{1,2}[.)])\s+(.+)$")
-NAVIGATION = re.compile(
-    r"^(back to (blog|top|home|articles?|posts?)|share( this( post| article)?)?( on \w+)?|"
-    r"previous( post| article)?|next( post| article)?|read more|continue reading|"
-    r"skip to (main )?content|tags?:.*|categories:.*|posted in .*|leave a comment)$",
-    re.IGNORECASE,
-)
 MINOR_WORDS = {
     "a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "nor", "of",
     "on", "or", "per", "the", "to", "vs", "via", "with", "your", "our", "its", "is", "are",
@@ -64,13 +59,6 @@ def split_title(lines: list[str], name: str) -> tuple[str, list[str]]:
                 return prettify_name(name), lines[i:]
             return line, lines[i + 1 :]
     return prettify_name(name), []
-
-
-def prettify_name(name: str) -> str:
-    """Turn 'my-article_name.txt' into 'My article name'."""
-    stem = re.sub(r"\.[A-Za-z0-9]+$", "", name)
-    words = re.sub(r"[-_]+", " ", stem).strip()
-    return words[:1].upper() + words[1:] if words else name
 
 
 def extract_toc(lines: list[str]) -> tuple[list[str], list[str]]:
