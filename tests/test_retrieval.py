@@ -73,3 +73,52 @@ def test_holds_matches_the_postings(engine: Engine) -> None:
     texts = [p.text.lower() for p in engine.snapshot().index.passages]
     assert held.tolist() == ["natto" in t for t in texts]
     assert not retriever.holds(ids, "zzzunknown").any()
+
+
+def write_article(folder: Path, name: str, title: str, sections: dict[str, str]) -> None:
+    body = "\n\n".join(f"## {heading}\n\n{text}" for heading, text in sections.items())
+    (folder / name).write_text(f"# {title}\n\n{body}\n", encoding="utf-8")
+
+
+@pytest.fixture
+def two_articles(tmp_path: Path, make_settings: Callable[..., Settings]) -> Engine:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_article(corpus, "frobnitz.md", "Frobnitz Syndrome", {
+        "Overview": "Frobnitz syndrome is a rare inherited condition of the joints that makes them stiff in the morning.",
+        "Treatment": "Treatment of frobnitz syndrome: frobnitz patients take frobnitz-specific physiotherapy. Frobnitz flares are treated with rest, "
+        "and frobnitz syndrome in children is treated with gentle frobnitz exercises every day.",
+        "Diagnosis": "Doctors diagnose the condition with an X-ray of the knees and a blood test for the marker protein.",
+    })
+    write_article(corpus, "gardening.md", "Growing Tomatoes", {
+        "Overview": "Tomatoes need six hours of sun, steady watering and a stake to climb.",
+        "Pests": "Aphids and whitefly are the usual pests; a soap spray keeps them down without harming bees.",
+    })
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    build_index(settings)
+    engine = Engine(settings)
+    engine.open()
+    return engine
+
+
+def test_what_is_the_article_topic_gets_the_opening(two_articles: Engine) -> None:
+    """Without the lead preference the Treatment section, which repeats the name, would win."""
+    top = two_articles.answer("What is frobnitz syndrome?").results[0]
+    assert top.section == "Overview" and top.source == "frobnitz.md"
+    assert two_articles.answer("frobnitz syndrome treatment").results[0].section == "Treatment"
+    # a definition question about something the title does not name gets no such preference
+    assert two_articles.answer("what is a soap spray").results[0].section == "Pests"
+
+
+def test_diagnose_finds_the_diagnosis_section(two_articles: Engine) -> None:
+    top = two_articles.answer("how do doctors diagnose frobnitz?").results[0]
+    assert top.section == "Diagnosis"
+
+
+def test_long_question_with_chatter_is_answered_but_off_topic_is_not(two_articles: Engine) -> None:
+    long = ("Hello, I hope you can help me, I have been reading a lot online and my neighbour and my cousin both told me "
+            "different things, my question is about aphids and whitefly on my plants, what should I spray, thank you so much")
+    answer = two_articles.answer(long)
+    assert answer.results and answer.results[0].section == "Pests"
+    assert not two_articles.answer("capital of australia").results
+    assert not two_articles.answer("best electric car to buy this year").results
