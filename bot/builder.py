@@ -142,7 +142,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
             "previous_build_dir": (previous or {}).get("build_dir", ""),
         }
         manifest["build_seconds"] = round(time.perf_counter() - started, 4)
-        index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words))
+        index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words), synonyms.texts)
         manifest = write_index(settings.index_dir, manifest, index)
     report = BuildReport(len(files), len(passages), time.perf_counter() - started, manifest)
     compare_with(report, previous, per_article)

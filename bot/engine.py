@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Hashable, Sequence
 
 from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, result_of
-from bot.builder import BuildReport, build_index, expected_fingerprint, synonyms_for
+from bot.builder import BuildReport, build_index, expected_fingerprint
+from bot.synonyms import synonyms_from_texts
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.errors import BotError, CorpusError, IndexCorruptError, IndexMissingError
@@ -95,7 +96,7 @@ class Engine:
         """Load the current index from disk and swap it in."""
         stamp = self.manifest_stamp()
         index = read_index(self.settings.index_dir)
-        synonyms = synonyms_for(self.settings)
+        synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
         speller = SpellingCorrector(index.vocabulary)
         known = set(index.terms)
         families = WordFamilies(index.families)

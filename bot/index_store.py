@@ -9,6 +9,7 @@ Layout of an index directory (format version 2)::
     build-<id>/<field>.<array>.npy    # per field (body, heading, title): indptr, docs, tf, doc_len
     build-<id>/vocabulary.json        # surface words -> passage counts (spelling correction)
     build-<id>/families.json          # Lancaster root -> index stems (word families, bot.families)
+    build-<id>/synonyms.json          # the synonym rules the build used; questions are read with the same rules
 
 The arrays are plain ``.npy`` files (no pickle) in the style of bm25s; ``bot.indexing`` says
 what they hold.
@@ -43,7 +44,7 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
 ARRAYS = ("indptr", "docs", "tf", "doc_len")
-DATA_FILES = ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "passage_article.npy") + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
+DATA_FILES = ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "synonyms.json", "passage_article.npy") + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
 REBUILD_HINT = "rebuild it with: python run_bot.py reindex"
 
 
@@ -58,6 +59,7 @@ class SearchIndex:
     passage_article: np.ndarray
     vocabulary: dict[str, int]
     families: dict[str, list[str]]
+    synonym_rules: list[str]  # the synonym rule files as they were when the index was built
 
     @property
     def build_id(self) -> str:
@@ -106,6 +108,7 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
             "terms.json": json.dumps(index.terms, ensure_ascii=False).encode("utf-8"),
             "vocabulary.json": json.dumps(index.vocabulary, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
             "families.json": json.dumps(index.families, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            "synonyms.json": json.dumps(index.synonym_rules, ensure_ascii=False).encode("utf-8"),
             "passage_article.npy": npy_bytes(index.passage_article),
         }
         for field_name, arrays in index.fields.items():
@@ -185,6 +188,7 @@ def read_index(index_dir: Path) -> SearchIndex:
         terms = [str(t) for t in json.loads(blobs["terms.json"])]
         vocabulary = {str(k): int(v) for k, v in json.loads(blobs["vocabulary.json"]).items()}
         families = {str(k): [str(s) for s in v] for k, v in json.loads(blobs["families.json"]).items()}
+        synonym_rules = [str(text) for text in json.loads(blobs["synonyms.json"])]
         passage_article = load_npy(blobs["passage_article.npy"])
         fields = {f: FieldArrays(*(load_npy(blobs[f"{f}.{a}.npy"]) for a in ARRAYS)) for f in FIELDS}
     except IndexCorruptError:
@@ -197,7 +201,7 @@ def read_index(index_dir: Path) -> SearchIndex:
     consistent = len(passages) == len(passage_article) == fields["body"].size == fields["heading"].size and fields["title"].size == n_articles
     if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
         raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ); {REBUILD_HINT}")
-    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families)
+    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules)
 
 
 def load_npy(data: bytes) -> np.ndarray:

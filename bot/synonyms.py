@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from bot.errors import CorpusError
 from bot.text import tokenize
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class SynonymTable:
     sources: list[str] = field(default_factory=list)
     digest: str = ""
     longest: int = 1  # the most tokens in any phrase, to bound phrase matching
+    texts: list[str] = field(default_factory=list)  # the rule files' texts, stored with each index build
     _starts: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def words(self) -> set[str]:
@@ -98,20 +100,32 @@ def default_synonyms_path() -> Path:
     return Path(str(resources.files("bot").joinpath("data/synonyms.txt")))
 
 
+def read_rules(path: Path) -> str:
+    """A rule file's text; a file that is not UTF-8 is an error naming its line, never silently dropped."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read synonyms file {path.name}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CorpusError(f"synonyms file {path.name}, line {line}: not valid UTF-8 (byte {exc.start}); fix it and re-index, the current index stays in use") from None
+
+
 def load_synonyms(*paths: Path | None) -> SynonymTable:
-    """Read rule files in order; missing files are skipped, unreadable lines logged."""
+    """Read rule files in order; missing files are skipped, an unreadable one raises CorpusError."""
+    return synonyms_from_texts([read_rules(path) for path in paths if path is not None and path.is_file()])
+
+
+def synonyms_from_texts(texts: list[str]) -> SynonymTable:
+    """The table for rule texts, in order (as read from files, or as stored with an index build)."""
     table = SynonymTable()
     digest = hashlib.sha256()
-    for path in paths:
-        if path is None or not path.is_file():
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            log.warning("cannot read synonyms file %s: %s", path, exc)
-            continue
+    for text in texts:
         digest.update(text.encode("utf-8"))
         for line in text.splitlines():
             table.add_line(line)
     table.digest = digest.hexdigest()
+    table.texts = list(texts)
     return table

@@ -122,3 +122,33 @@ def test_long_question_with_chatter_is_answered_but_off_topic_is_not(two_article
     assert answer.results and answer.results[0].section == "Pests"
     assert not two_articles.answer("capital of australia").results
     assert not two_articles.answer("best electric car to buy this year").results
+
+
+def test_an_index_answers_with_the_synonyms_it_was_built_with(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+    """Editing synonyms.conf while a rebuild cannot happen must not change what the old index answers."""
+    corpus = seed_corpus(tmp_path)
+    settings = make_settings(tmp_path)
+    build_index(settings)
+    question = "which foods have menaquinone"
+    before = [(r.section, r.text) for r in Engine(settings).answer(question).results]
+    assert before
+    rules = corpus / "synonyms.conf"
+    rules.write_text("alpha, beta\ngamma, delta\n" + rules.read_text(encoding="utf-8"), encoding="utf-8")  # renumbers every group
+    (corpus / "broken.txt").write_bytes(b"")  # so the automatic rebuild fails and the old index keeps serving
+    after = Engine(settings).answer(question)
+    assert [(r.section, r.text) for r in after.results] == before
+
+
+def test_a_bad_byte_in_the_synonyms_file_is_refused_with_its_line(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+    from bot.errors import CorpusError
+    from bot.index_store import read_manifest
+
+    corpus = seed_corpus(tmp_path)
+    settings = make_settings(tmp_path)
+    build_index(settings)
+    build_id = read_manifest(settings.index_dir)["build_id"]
+    (corpus / "synonyms.conf").write_bytes(b"dose, dosage\nfood, \xff meal\n")
+    with pytest.raises(CorpusError, match=r"synonyms\.conf, line 2"):
+        build_index(settings)
+    assert read_manifest(settings.index_dir)["build_id"] == build_id
+    assert Engine(settings).answer("what foods have K2?").results  # still served from the previous build
