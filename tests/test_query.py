@@ -12,7 +12,8 @@ from bot.builder import build_index
 from bot.config import Ranking, Settings
 from bot.engine import Engine, Snapshot
 from bot.families import WordFamilies, family_table
-from bot.query import Query, mark_answer_type_words
+from bot.query import Alternative, Concept, Query, is_follow_up, mark_answer_type_words
+from bot.spelling import SpellingCorrector
 from bot.text import stem, tokenize
 
 
@@ -89,3 +90,38 @@ def test_family_weight_zero_turns_it_off(tmp_path: Path, seed_corpus: Callable[[
     build_index(settings)
     query = Engine(settings).open().analyzer.analyse("denser bones")
     assert all(len(c.alternatives) == 1 for c in query.concepts if c.label == "denser")
+
+
+# ----- follow-ups and spelling: documented behaviour the tests must pin down ------------------
+def test_a_single_concept_question_is_a_follow_up(snapshot: Snapshot) -> None:
+    """'cheese?' after a question about K2 foods leans on it, with no cue word or pronoun."""
+    previous = snapshot.analyzer.analyse("what foods have K2?").concepts
+    query = snapshot.analyzer.analyse("cheese?", previous)
+    assert query.follow_up
+    assert {c.label for c in query.concepts if c.carried} == {c.label for c in previous}
+    assert not snapshot.analyzer.analyse("cheese?").follow_up  # no previous turn, no follow-up
+
+
+def test_single_concept_rule_directly() -> None:
+    tokens = tokenize("cheese")
+    one = [concept("cheese")]
+    assert is_follow_up(tokens, one, title_stems={stem("cheese")})  # even when it names a topic
+    two = [concept("vitamin"), concept("bone")]
+    assert not is_follow_up(tokenize("vitamin bone"), two, title_stems={stem("vitamin"), stem("bone")})
+
+
+def concept(word: str) -> Concept:
+    return Concept(word, (Alternative((stem(word),), 1.0),))
+
+
+def test_a_dictionary_word_is_never_corrected() -> None:
+    """'glass' is an English word the articles do not use, not a typo of 'grass'."""
+    speller = SpellingCorrector({"grass": 5, "calcium": 3}, dictionary=frozenset({"glass"}))
+    assert speller.correct("glass") is None
+    assert speller.correct("grasss") == "grass"  # a real typo still is corrected
+    assert speller.correct("calcum") == "calcium"
+
+
+def test_dictionary_words_in_questions_keep_their_spelling(snapshot: Snapshot) -> None:
+    query = snapshot.analyzer.analyse("does glass help bones")
+    assert "glass" not in query.corrections

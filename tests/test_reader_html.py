@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -493,11 +492,11 @@ def test_markup_rejected_by_html_parser_keeps_the_structure() -> None:
     ],
     ids=["header-h1-chain", "tables", "svg", "ambiguous-classes", "lists"],
 )
-def test_pathological_nesting_stays_fast(nesting: str) -> None:
-    started = time.monotonic()
+def test_pathological_nesting_is_read(nesting: str) -> None:
+    # Linear walks take about a second here; the quadratic ones they replaced took minutes, which
+    # the suite's per-test timeout (pyproject.toml) catches. No wall-clock assert: it only flakes.
     article = read("<body>" + nesting, "deep.html")
     assert isinstance(article, Article)
-    assert time.monotonic() - started < 15  # linear: about a second; quadratic walks took minutes
 
 
 @pytest.mark.parametrize(
