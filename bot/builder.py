@@ -14,21 +14,37 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from bot.config import Settings
-from bot.corpus import ArticleFile, corpus_fingerprint, current_digests, read_corpus
+from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus
+from bot.corpus import corpus_fingerprint, current_digests
 from bot.errors import BotError
 import numpy as np
 
 from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, write_index
-from bot.families import family_table
+from bot.families import family_table, lancaster_roots
 from bot.indexing import build_fields, vocabulary
 from bot.models import Passage
-from bot.passages import build_passages
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
 from bot.text import stopwords
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    """A new build before it is written, with the word roots to remember for the next build."""
+
+    index: SearchIndex
+    roots: dict[str, str]
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.index.manifest
+
+    @property
+    def passages(self) -> list[Passage]:
+        return self.index.passages
 
 
 @dataclass
@@ -43,6 +59,7 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     passage_delta: int | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # corpus entries that are not articles, and why
 
     def summary(self) -> str:
         """A short multi-line summary of the build and what changed."""
@@ -56,6 +73,9 @@ class BuildReport:
                 lines.append(f"{label.capitalize()}: {', '.join(names)}")
         if self.passage_delta:
             lines.append(f"Passages: {self.passage_delta:+d} since the last build.")
+        if self.skipped:
+            lines.append(f"Skipped {len(self.skipped)} file(s) that are not articles:")
+            lines.extend(f"  {name}: {reason}" for name, reason in self.skipped)
         return "\n".join(lines)
 
 
@@ -66,7 +86,7 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "index_store.py")
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "index_store.py", "analysis.py")
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -113,53 +133,71 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildRe
     """Validate the corpus and write a new index; on any error the current index stays as it was."""
     started = time.perf_counter()
     with build_lock(settings.index_dir):
-        files = read_corpus(settings.corpus_dir, settings.max_article_bytes, progress)
-        synonyms = synonyms_for(settings)
-        passages, per_article = passages_of(files, settings)
-        if not passages:
-            raise BotError("the articles produced no passages; nothing was changed")
-        ranking = settings.ranking
-        titles = [entry["title"] for entry in per_article]
-        terms, fields, counts = build_fields(passages, titles, synonyms)
-        passage_article = np.repeat(np.arange(len(per_article), dtype=np.int32), [entry["passages"] for entry in per_article])
-        words = vocabulary(counts, synonyms.words())
         previous = previous_manifest(settings.index_dir)
-        digests = {f.path.name: f.sha256 for f in files}
-        manifest: dict[str, Any] = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "build_id": new_build_id(),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "bm25": ranking.index_params(),
-            "pipeline": PIPELINE_VERSION,
-            "pipeline_code_sha256": pipeline_code_digest(),
-            "synonyms_sha256": synonyms.digest,
-            "corpus": {
-                "fingerprint": corpus_fingerprint(digests, fingerprint_extra(settings, synonyms)),
-                "articles": per_article,
-            },
-            "counts": {"articles": len(files), "passages": len(passages)},
-            "previous_build_dir": (previous or {}).get("build_dir", ""),
-        }
-        manifest["build_seconds"] = round(time.perf_counter() - started, 4)
-        index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words), synonyms.texts)
-        manifest = write_index(settings.index_dir, manifest, index)
-    report = BuildReport(len(files), len(passages), time.perf_counter() - started, manifest)
-    compare_with(report, previous, per_article)
+        synonyms = synonyms_for(settings)
+        cache = AnalysisCache(settings.index_dir / "analysis-cache.sqlite3", fingerprint_extra(settings, synonyms))
+        try:
+            articles, skipped = analyse_corpus(settings.corpus_dir, settings.max_article_bytes, settings.ranking.max_words, synonyms, cache, progress)
+            cache.commit()  # kept even if the build fails later: those articles were analysed
+            built = assemble_index(settings, articles, synonyms, cache, previous, progress)
+            built.manifest["build_seconds"] = round(time.perf_counter() - started, 4)
+            if progress:
+                progress(0, 1, "writing")
+            manifest = write_index(settings.index_dir, built.manifest, built.index)
+            cache.store_roots(built.roots)
+            if progress:
+                progress(1, 1, "writing")
+        finally:
+            cache.close()
+    report = BuildReport(len(articles), len(built.passages), time.perf_counter() - started, manifest, skipped=skipped)
+    compare_with(report, previous, manifest["corpus"]["articles"])
     log.info("index built: %s articles, %s passages in %.2fs", report.articles, report.passages, report.seconds)
     return report
 
 
-def passages_of(files: list[ArticleFile], settings: Settings) -> tuple[list[Passage], list[dict[str, Any]]]:
-    """All passages, and a manifest entry for each article."""
-    passages: list[Passage] = []
-    entries: list[dict[str, Any]] = []
-    for f in files:
-        own = build_passages(f.article, settings.ranking.max_words)
-        sections = list(dict.fromkeys(p.section for p in own))
-        entries.append({"name": f.path.name, "title": f.article.title, "sha256": f.sha256, "bytes": f.size, "passages": len(own), "sections": sections})
-        passages.extend(own)
-    return passages, entries
+def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms: SynonymTable, cache: AnalysisCache, previous: dict[str, Any] | None, progress: Progress | None) -> BuiltIndex:
+    """The arrays, vocabulary, word families and manifest of a new build, from analysed articles."""
+    passages = [p for a in articles for p in a.passages]
+    if not passages:
+        raise BotError("the articles produced no passages; nothing was changed")
+    if progress:
+        progress(0, 1, "tokenising")
+    terms, fields = build_fields([t for a in articles for t in a.body], [t for a in articles for t in a.heading], [a.title_terms for a in articles])
+    passage_article = np.repeat(np.arange(len(articles), dtype=np.int32), [len(a.passages) for a in articles])
+    if progress:
+        progress(1, 1, "tokenising")
+        progress(0, 1, "vocabulary")
+    words = vocabulary((w for a in articles for w in a.surfaces), [w for a in articles for w in a.title_surfaces] + sorted(synonyms.words()))
+    known = cache.roots()
+    roots = {w: known[w] for w in words if w in known}
+    roots.update(lancaster_roots(w for w in words if w not in known))
+    if progress:
+        progress(1, 1, "vocabulary")
+    digests = {a.name: a.sha256 for a in articles}
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "build_id": new_build_id(),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "bm25": settings.ranking.index_params(),
+        "pipeline": PIPELINE_VERSION,
+        "pipeline_code_sha256": pipeline_code_digest(),
+        "synonyms_sha256": synonyms.digest,
+        "corpus": {
+            "fingerprint": corpus_fingerprint(digests, fingerprint_extra(settings, synonyms)),
+            "articles": [manifest_entry(a) for a in articles],
+        },
+        "counts": {"articles": len(articles), "passages": len(passages)},
+        "previous_build_dir": (previous or {}).get("build_dir", ""),
+    }
+    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts)
+    return BuiltIndex(index, roots)
+
+
+def manifest_entry(article: AnalysedArticle) -> dict[str, Any]:
+    """What the manifest records of one article."""
+    sections = list(dict.fromkeys(p.section for p in article.passages))
+    return {"name": article.name, "title": article.title, "sha256": article.sha256, "bytes": article.size, "passages": len(article.passages), "sections": sections}
 
 
 def previous_manifest(index_dir: Path) -> dict[str, Any] | None:

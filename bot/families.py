@@ -7,6 +7,8 @@ still for a word the index has itself). The table is built with the index and st
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from nltk.stem import LancasterStemmer
 
 from bot.text import stem
@@ -14,15 +16,25 @@ from bot.text import stem
 MIN_ROOT = 4  # shorter Lancaster roots ("al" for "alive") join unrelated words
 
 
-def family_table(words: dict[str, int] | set[str]) -> dict[str, list[str]]:
-    """Lancaster root -> the index stems of the words with that root (computed once, at build time)."""
+def lancaster_roots(words: Iterable[str]) -> dict[str, str]:
+    """Each alphabetic word's Lancaster root (slow: about 65 microseconds a word)."""
     lancaster = LancasterStemmer()
+    return {word: lancaster.stem(word) for word in words if word.isalpha()}
+
+
+def family_table(words: Iterable[str], roots: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Lancaster root -> the index stems of the words with that root (computed at build time).
+
+    `roots` may hold roots already known (from the build cache); the others are computed.
+    """
+    words = list(words)
+    known = dict(roots or {})
+    known.update(lancaster_roots(w for w in words if w not in known))
     members: dict[str, set[str]] = {}
     for word in words:
-        if word.isalpha():
-            root = lancaster.stem(word)
-            if len(root) >= MIN_ROOT:
-                members.setdefault(root, set()).add(stem(word))
+        root = known.get(word, "")
+        if len(root) >= MIN_ROOT:
+            members.setdefault(root, set()).add(stem(word))
     return {root: sorted(stems) for root, stems in sorted(members.items())}
 
 

@@ -74,58 +74,36 @@ def title_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
     return field_terms(heading_text(passage), synonyms)
 
 
-def fit_field(documents: Sequence[Sequence[str]], term_ids: dict[str, int]) -> tuple[list[int], list[int], list[int], np.ndarray]:
-    """(term id, doc id, count) triples of a tokenised field, adding new terms to term_ids."""
-    term_col: list[int] = []
-    doc_col: list[int] = []
-    counts: list[int] = []
-    for doc_id, doc_terms in enumerate(documents):
-        for word, n in Counter(doc_terms).items():
-            tid = term_ids.get(word)
-            if tid is None:
-                tid = term_ids[word] = len(term_ids)
-            term_col.append(tid)
-            doc_col.append(doc_id)
-            counts.append(n)
-    lengths = np.fromiter((len(doc) for doc in documents), dtype=np.float32, count=len(documents))
-    return term_col, doc_col, counts, lengths
+def to_csr(documents: Sequence[Sequence[str]], term_ids: dict[str, int]) -> FieldArrays:
+    """CSR arrays of a tokenised field, adding new terms to term_ids (vectorised after one id lookup per word)."""
+    n_docs = len(documents)
+    ids = np.fromiter((term_ids.setdefault(t, len(term_ids)) for doc in documents for t in doc), dtype=np.int64)
+    lengths = np.fromiter((len(doc) for doc in documents), dtype=np.int64, count=n_docs)
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    keys, counts = np.unique(ids * max(n_docs, 1) + doc_of, return_counts=True)  # sorted by term, then document
+    terms_col = keys // max(n_docs, 1)
+    return FieldArrays(terms_col, (keys % max(n_docs, 1)).astype(np.int32), counts.astype(np.float32), lengths.astype(np.float32))
 
 
-def to_csr(triples: tuple[list[int], list[int], list[int], np.ndarray], n_terms: int) -> FieldArrays:
-    """Sort (term, doc, count) triples into CSR arrays over n_terms terms."""
-    term_col, doc_col, counts, lengths = triples
-    terms_arr = np.asarray(term_col, dtype=np.int64)
-    docs_arr = np.asarray(doc_col, dtype=np.int32)
-    order = np.lexsort((docs_arr, terms_arr))
+def with_indptr(arrays: FieldArrays, n_terms: int) -> FieldArrays:
+    """Turn the term column that to_csr leaves in indptr into CSR row pointers over n_terms terms."""
     indptr = np.zeros(n_terms + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms_arr, minlength=n_terms), out=indptr[1:])
-    return FieldArrays(indptr, docs_arr[order], np.asarray(counts, dtype=np.float32)[order], lengths)
+    np.cumsum(np.bincount(arrays.indptr, minlength=n_terms), out=indptr[1:])
+    return FieldArrays(indptr, arrays.docs, arrays.tf, arrays.doc_len)
 
 
-def build_fields(passages: Sequence[Passage], article_titles: Sequence[str], synonyms: SynonymTable) -> tuple[list[str], dict[str, FieldArrays], dict[str, int]]:
-    """The shared term list, every field's arrays, and the spelling vocabulary (each text split once)."""
+def build_fields(body: Sequence[Sequence[str]], heading: Sequence[Sequence[str]], title: Sequence[Sequence[str]]) -> tuple[list[str], dict[str, FieldArrays]]:
+    """The shared term list and every field's arrays, from each document's terms."""
     term_ids: dict[str, int] = {}
-    body_words = [words(p.text) for p in passages]
-    heading_words = [words(heading_text(p)) for p in passages]
-    title_words = [words(t) for t in article_titles]
-    triples = {
-        "body": fit_field([terms_of(w, synonyms) for w in body_words], term_ids),
-        "heading": fit_field([terms_of(w, synonyms) for w in heading_words], term_ids),
-        "title": fit_field([terms_of(w, synonyms) for w in title_words], term_ids),
-    }
-    fields = {name: to_csr(t, len(term_ids)) for name, t in triples.items()}
+    columns = {"body": to_csr(body, term_ids), "heading": to_csr(heading, term_ids), "title": to_csr(title, term_ids)}
+    return list(term_ids), {name: with_indptr(arrays, len(term_ids)) for name, arrays in columns.items()}
+
+
+def vocabulary(passage_words: Iterable[Iterable[str]], extra_words: Iterable[str]) -> dict[str, int]:
+    """Surface words and how many passages use each, plus other words to know (titles, synonym rules)."""
     counts: Counter[str] = Counter()
-    for body, heading in zip(body_words, heading_words):
-        counts.update({surface for surface, _, stop in body + heading if not stop})
-    for title in title_words:
-        for surface, _, stop in title:
-            if not stop:
-                counts.setdefault(surface, 1)
-    return list(term_ids), fields, dict(counts)
-
-
-def vocabulary(counts: dict[str, int], extra_words: Iterable[str]) -> dict[str, int]:
-    """Surface words and how many passages use each, plus words the synonym rules name, for spelling."""
+    for distinct in passage_words:
+        counts.update(distinct)
     result = dict(counts)
     for word in extra_words:
         result.setdefault(word, 1)

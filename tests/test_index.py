@@ -139,6 +139,8 @@ def test_no_pickle_anywhere(built: Settings) -> None:
                 json.loads(line)
         elif path.name.endswith(".json"):
             json.loads(data)
+        elif path.name == "analysis-cache.sqlite3":  # JSON text in SQLite rows
+            assert data.startswith(b"SQLite format 3\x00")
         else:
             assert path.name == ".build.lock" and data == b"", path
 
@@ -319,7 +321,7 @@ def test_build_writes_then_swaps_and_cleans_old_builds(settings: Settings) -> No
         build_index(settings)
         ids.append(read_manifest(settings.index_dir)["build_dir"])
     assert len(set(ids)) == 4
-    entries = {p.name for p in settings.index_dir.iterdir() if p.name != ".build.lock"}
+    entries = {p.name for p in settings.index_dir.iterdir() if p.name not in (".build.lock", "analysis-cache.sqlite3")}
     assert entries == {MANIFEST, ids[-1], ids[-2]}  # current and previous build only
     assert not any(name.startswith(".tmp-") or name.startswith(f".{MANIFEST}") for name in entries)
     assert all((settings.index_dir / i).is_dir() for i in ids[-2:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -152,3 +153,39 @@ def test_a_bad_byte_in_the_synonyms_file_is_refused_with_its_line(tmp_path: Path
         build_index(settings)
     assert read_manifest(settings.index_dir)["build_id"] == build_id
     assert Engine(settings).answer("what foods have K2?").results  # still served from the previous build
+
+
+def test_reindex_after_one_change_analyses_only_that_article(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """The analysis cache: unchanged articles come back from it; a changed one is read afresh."""
+    from bot import analysis
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(5):
+        write_article(corpus, f"a{i}.md", f"Topic {i}", {"Overview": f"Article {i} talks about subject{i} at length."})
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    first = build_index(settings)
+    analysed: list[str] = []
+    real = analysis.analyse
+
+    def counting(data: bytes, name: str, *args: object) -> analysis.AnalysedArticle:
+        analysed.append(name)
+        return real(data, name, *args)  # type: ignore[arg-type]
+
+    analysis.analyse = counting  # type: ignore[assignment]
+    try:
+        write_article(corpus, "a3.md", "Topic 3", {"Overview": "Article 3 now talks about zebras instead."})
+        second = build_index(settings)
+    finally:
+        analysis.analyse = real  # type: ignore[assignment]
+    assert analysed == ["a3.md"]
+    assert second.changed == ["a3.md"] and first.passages == second.passages
+    engine = Engine(settings)
+    assert engine.answer("zebras").results[0].source == "a3.md"
+    assert not engine.answer("subject3").results
+    # a damaged cache is only slower: the build still succeeds and answers the same
+    (settings.index_dir / "analysis-cache.sqlite3").write_bytes(b"not a database at all")
+    build_index(settings)
+    assert Engine(settings).answer("zebras").results[0].source == "a3.md"
+    with sqlite3.connect(settings.index_dir / "analysis-cache.sqlite3") as db:  # and it was replaced by a working one
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 5

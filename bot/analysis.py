@@ -1,0 +1,217 @@
+"""Read, parse and tokenise each article once, and remember the result by content for the next build.
+
+A build needs, per article, its passages and the terms of each passage's fields. Those depend only
+on the file's name and bytes, the pipeline code, the synonym rules and the passage size, so they
+are cached under a key made of all of these in ``<index>/analysis-cache.sqlite3``. Re-indexing after one article
+changed re-reads every file (to notice changes) but parses and tokenises only the changed one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bot.corpus import list_corpus, read_bytes
+from bot.errors import ArticleError, CorpusError
+from bot.indexing import heading_text, terms_of
+from bot.models import Passage
+from bot.passages import build_passages
+from bot.readers import ARTICLE_EXTENSIONS, parse_article
+from bot.synonyms import SynonymTable
+from bot.text import words
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class AnalysedArticle:
+    """One article ready to index: its passages and each passage's terms, field by field."""
+
+    name: str
+    sha256: str
+    size: int
+    title: str
+    passages: tuple[Passage, ...]
+    body: tuple[tuple[str, ...], ...]  # indexed terms of each passage's text
+    heading: tuple[tuple[str, ...], ...]  # indexed terms of each passage's section titles
+    title_terms: tuple[str, ...]
+    surfaces: tuple[tuple[str, ...], ...]  # distinct non-stopword words of each passage (spelling)
+    title_surfaces: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": CACHE_FORMAT,
+            "title": self.title,
+            "passages": [[p.section, p.subsection, p.text] for p in self.passages],
+            "body": self.body,
+            "heading": self.heading,
+            "title_terms": self.title_terms,
+            "surfaces": self.surfaces,
+            "title_surfaces": self.title_surfaces,
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any], name: str, sha256: str, size: int) -> "AnalysedArticle":
+        if data.get("format") != CACHE_FORMAT:
+            raise ValueError("old cache format")
+        title = str(data["title"])
+        passages = tuple(Passage(title, name, str(s), str(sub), str(text), i) for i, (s, sub, text) in enumerate(data["passages"]))
+        return AnalysedArticle(
+            name, sha256, size, title, passages,
+            tuple(tuple(t) for t in data["body"]),
+            tuple(tuple(t) for t in data["heading"]),
+            tuple(data["title_terms"]),
+            tuple(tuple(t) for t in data["surfaces"]),
+            tuple(data["title_surfaces"]),
+        )
+
+
+def analyse(data: bytes, name: str, sha256: str, max_bytes: int, max_words: int, synonyms: SynonymTable) -> AnalysedArticle:
+    """Parse and tokenise one article's bytes (raises ArticleError for a broken file)."""
+    article = parse_article(data, name, max_bytes)
+    passages = tuple(build_passages(article, max_words))
+    body_words = [words(p.text) for p in passages]
+    heading_words = [words(heading_text(p)) for p in passages]
+    title_words = words(article.title)
+    return AnalysedArticle(
+        name, sha256, len(data), article.title, passages,
+        tuple(tuple(terms_of(w, synonyms)) for w in body_words),
+        tuple(tuple(terms_of(w, synonyms)) for w in heading_words),
+        tuple(terms_of(title_words, synonyms)),
+        tuple(tuple(sorted({s for s, _, stop in b + h if not stop})) for b, h in zip(body_words, heading_words)),
+        tuple(sorted({s for s, _, stop in title_words if not stop})),
+    )
+
+
+class AnalysisCache:
+    """Analysed articles as JSON in one SQLite file, keyed by file name, content and all they depend on.
+
+    The cache only saves time: an entry that cannot be read is analysed again, and a cache that
+    cannot be written (a read-only index folder) makes builds slower, never wrong.
+    """
+
+    def __init__(self, path: Path, salt: str) -> None:
+        self.path = path
+        self.salt = salt
+        self.used: set[str] = set()
+        self.pending: list[tuple[str, str]] = []
+        self.db: sqlite3.Connection | None = None
+        for attempt in range(2):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(path)
+                self.db.execute("CREATE TABLE IF NOT EXISTS articles (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
+                self.db.execute("CREATE TABLE IF NOT EXISTS roots (word TEXT PRIMARY KEY, root TEXT NOT NULL)")
+                return
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                if isinstance(exc, sqlite3.OperationalError) or attempt:  # cannot open or write: go without
+                    log.debug("analysis cache unavailable (%s); analysing every article", exc)
+                    return
+                log.debug("analysis cache %s is damaged (%s); starting a new one", path, exc)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    return
+            except (OSError, sqlite3.Error) as exc:
+                log.debug("analysis cache unavailable (%s); analysing every article", exc)
+                self.close()
+                return
+
+    def key(self, name: str, sha256: str) -> str:
+        return hashlib.sha256(f"{self.salt}\0{name}\0{sha256}".encode("utf-8", "surrogateescape")).hexdigest()
+
+    def load(self, name: str, sha256: str, size: int) -> AnalysedArticle | None:
+        key = self.key(name, sha256)
+        self.used.add(key)
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT data FROM articles WHERE key = ?", (key,)).fetchone()
+            return AnalysedArticle.from_json(json.loads(row[0]), name, sha256, size) if row else None
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:  # a damaged entry is analysed again
+            log.debug("ignoring cache entry for %s: %s", name, exc)
+            return None
+
+    def store(self, article: AnalysedArticle) -> None:
+        key = self.key(article.name, article.sha256)
+        self.used.add(key)
+        self.pending.append((key, json.dumps(article.to_json(), ensure_ascii=False, separators=(",", ":"))))
+
+    def commit(self) -> None:
+        """Write the new entries and drop the ones this build did not use, in one transaction."""
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO articles (key, data) VALUES (?, ?)", self.pending)
+                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY)")
+                self.db.execute("DELETE FROM used")
+                self.db.executemany("INSERT OR IGNORE INTO used (key) VALUES (?)", ((k,) for k in self.used))
+                self.db.execute("DELETE FROM articles WHERE key NOT IN (SELECT key FROM used)")
+        except sqlite3.Error as exc:
+            log.debug("cannot update the analysis cache: %s", exc)
+        self.pending.clear()
+
+    def roots(self) -> dict[str, str]:
+        """Lancaster roots of words seen by earlier builds."""
+        if self.db is None:
+            return {}
+        try:
+            return dict(self.db.execute("SELECT word, root FROM roots").fetchall())
+        except sqlite3.Error:
+            return {}
+
+    def store_roots(self, roots: dict[str, str]) -> None:
+        """Keep the roots of this build's words (and only those) for the next build."""
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM roots")
+                self.db.executemany("INSERT INTO roots (word, root) VALUES (?, ?)", roots.items())
+        except sqlite3.Error as exc:
+            log.debug("cannot update the cached word roots: %s", exc)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+        self.db = None
+
+
+def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: SynonymTable, cache: AnalysisCache, progress: Progress | None = None) -> tuple[list[AnalysedArticle], list[tuple[str, str]]]:
+    """Every article analysed (from the cache where possible), and the entries skipped with why.
+
+    Raises CorpusError naming every broken article; nothing is written then.
+    """
+    listing = list_corpus(corpus_dir)
+    if not listing.paths:
+        raise CorpusError(f"no articles ({', '.join(ARTICLE_EXTENSIONS)}) in {corpus_dir}", corpus_dir=corpus_dir)
+    articles: list[AnalysedArticle] = []
+    problems: list[ArticleError] = []
+    total = len(listing.paths)
+    for n, path in enumerate(listing.paths, 1):
+        if progress:
+            progress(n, total, path.name)
+        try:
+            data = read_bytes(path, max_bytes)
+            sha256 = hashlib.sha256(data).hexdigest()
+            analysed = cache.load(path.name, sha256, len(data))
+            if analysed is None:
+                analysed = analyse(data, path.name, sha256, max_bytes, max_words, synonyms)
+                cache.store(analysed)
+            articles.append(analysed)
+        except ArticleError as exc:
+            problems.append(exc)
+    if problems:
+        listed = "\n  ".join(str(problem) for problem in problems)
+        raise CorpusError(f"broken article file(s), nothing was changed:\n  {listed}", corpus_dir=corpus_dir, problems=problems)
+    return articles, listing.skipped
