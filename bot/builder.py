@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterator
 from bot.config import Settings
 from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus
 from bot.corpus import corpus_fingerprint, current_digests
-from bot.errors import BotError
+from bot.errors import BotError, IndexStoreError
 import numpy as np
 
-from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, write_index
+from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, remove_temporaries, write_index
 from bot.families import family_table, lancaster_roots
 from bot.indexing import build_fields, vocabulary
 from bot.models import Passage
@@ -131,8 +131,44 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 def build_index(settings: Settings, progress: Progress | None = None) -> BuildReport:
     """Validate the corpus and write a new index; on any error the current index stays as it was."""
+    report = guarded_build(settings, progress, only_if_stale=False)
+    assert report is not None
+    return report
+
+
+def build_if_stale(settings: Settings) -> BuildReport | None:
+    """Build unless, once the build lock is held, the index turns out to be current (None then).
+
+    When many processes find the index stale at once, the first builds and the others, having
+    waited for its lock, find it current and build nothing.
+    """
+    return guarded_build(settings, None, only_if_stale=True)
+
+
+def guarded_build(settings: Settings, progress: Progress | None, only_if_stale: bool) -> BuildReport | None:
+    try:
+        return locked_build(settings, progress, only_if_stale)
+    except OSError as exc:  # the index folder cannot be written: read-only, full, another owner
+        where = exc.filename or settings.index_dir
+        raise IndexStoreError(f"cannot write the index in {where}: {exc.strerror or exc}", index_dir=settings.index_dir) from None
+
+
+def index_is_current(settings: Settings) -> bool:
+    """Does the index on disk match the corpus, the synonyms, the settings and the code as they are now?"""
+    try:
+        return read_manifest(settings.index_dir).get("corpus", {}).get("fingerprint") == expected_fingerprint(settings)
+    except BotError:
+        return False
+
+
+def locked_build(settings: Settings, progress: Progress | None, only_if_stale: bool) -> BuildReport | None:
     started = time.perf_counter()
     with build_lock(settings.index_dir):
+        if only_if_stale and index_is_current(settings):
+            return None
+        removed = remove_temporaries(settings.index_dir)
+        if removed:
+            log.warning("removed %s temporary file(s) left by a build that did not finish", removed)
         previous = previous_manifest(settings.index_dir)
         synonyms = synonyms_for(settings)
         cache = AnalysisCache(settings.index_dir / "analysis-cache.sqlite3", fingerprint_extra(settings, synonyms))
@@ -187,6 +223,7 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
             "fingerprint": corpus_fingerprint(digests, fingerprint_extra(settings, synonyms)),
             "articles": [manifest_entry(a) for a in articles],
         },
+        "corpus_dir": str(settings.corpus_dir.resolve()),
         "counts": {"articles": len(articles), "passages": len(passages)},
         "previous_build_dir": (previous or {}).get("build_dir", ""),
     }

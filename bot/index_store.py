@@ -26,7 +26,6 @@ import io
 import json
 import os
 import shutil
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -118,9 +117,10 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
         for name, data in contents.items():
             write_synced(tmp_dir / name, data)
             checksums[name] = hashlib.sha256(data).hexdigest()
+        manifest = {**manifest, "build_dir": build_dir.name, "sha256": checksums}
+        write_synced(tmp_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))  # the build's own copy
         fsync_dir(tmp_dir)
         os.replace(tmp_dir, build_dir)
-        manifest = {**manifest, "build_dir": build_dir.name, "sha256": checksums}
         write_synced(index_dir / f".{MANIFEST}.{build_id}", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
         os.replace(index_dir / f".{MANIFEST}.{build_id}", index_dir / MANIFEST)
         fsync_dir(index_dir)
@@ -152,11 +152,27 @@ def fsync_dir(path: Path) -> None:
 
 
 def remove_old_builds(index_dir: Path, keep: set[str]) -> None:
-    """Delete build folders other than the current and previous one, and stale temporaries."""
+    """Delete build folders other than the current and previous one."""
     for child in index_dir.iterdir():
-        stale_tmp = child.name.startswith(".tmp-") and time.time() - child.stat().st_mtime > 3600
-        if (child.is_dir() and child.name.startswith("build-") and child.name not in keep) or stale_tmp:
+        if child.is_dir() and child.name.startswith("build-") and child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)
+
+
+def remove_temporaries(index_dir: Path) -> int:
+    """Delete what builds that died (kill -9) left behind; only call it holding the build lock."""
+    removed = 0
+    try:
+        children = list(index_dir.iterdir())
+    except OSError:
+        return 0
+    for child in children:
+        if child.name.startswith(".tmp-") or child.name.startswith(f".{MANIFEST}."):
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any]:
@@ -180,6 +196,35 @@ def read_index(index_dir: Path) -> SearchIndex:
     manifest = read_manifest(index_dir)
     try:
         build_dir = index_dir / str(manifest["build_dir"])
+    except KeyError:
+        raise IndexCorruptError(f"index manifest in {index_dir} names no build") from None
+    return read_build(build_dir, manifest)
+
+
+def read_previous_build(index_dir: Path) -> SearchIndex:
+    """The build before the current one, checked against its own copy of the manifest."""
+    try:
+        name = str(json.loads((index_dir / MANIFEST).read_text(encoding="utf-8")).get("previous_build_dir", ""))
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        name = ""
+    candidates = [index_dir / name] if name else sorted(index_dir.glob("build-*"), reverse=True)
+    problems = []
+    for build_dir in candidates:
+        try:
+            manifest = json.loads((build_dir / MANIFEST).read_text(encoding="utf-8"))
+            if isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION:
+                return read_build(build_dir, manifest)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            problems.append(f"{build_dir.name}: {exc}")
+        except IndexCorruptError as exc:
+            problems.append(exc.problem)
+    raise IndexCorruptError(f"no earlier build in {index_dir} can be served either ({'; '.join(problems) or 'none found'})")
+
+
+def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
+    """Load one build folder, verifying every file against the manifest's checksums."""
+    index_dir = build_dir.parent
+    try:
         blobs = {name: (build_dir / name).read_bytes() for name in DATA_FILES}
         for name, data in blobs.items():
             if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:

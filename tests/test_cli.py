@@ -480,7 +480,7 @@ def test_verbose_shows_the_log_lines(env_dirs: Dirs, capsys: pytest.CaptureFixtu
     assert main(["-v", "ask", "--json", K2_QUESTION]) == 0
     out, err = capsys.readouterr()
     json.loads(out)
-    assert "index built" in err and "bot.engine" in err
+    assert "index built" in err and "bot.live_index" in err
 
 
 def test_repl_reload_is_not_logged_into_the_conversation(built_dirs: Dirs) -> None:

@@ -1,0 +1,140 @@
+"""Keep an index loaded and current: build it when missing or stale, reload it when a new build lands.
+
+The index is swapped in as one immutable snapshot, so a question is answered wholly from the old
+index or wholly from the new one. The manifest is checked every few seconds; a new build (from the
+shell or from Telegram) is picked up without a restart. Whatever goes wrong on disk, something
+servable keeps serving: a stale index when the rebuild fails, the previous build when the current
+one is damaged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from bot.builder import BuildReport, build_if_stale, build_index, index_is_current
+from bot.config import Settings
+from bot.errors import BotError, IndexCorruptError, IndexMissingError
+from bot.families import WordFamilies
+from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest, read_previous_build
+from bot.query import QueryAnalyzer
+from bot.retrieval import ArrayRetriever
+from bot.search import Searcher
+from bot.spelling import SpellingCorrector
+from bot.synonyms import synonyms_from_texts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything needed to answer from one index build."""
+
+    index: SearchIndex
+    searcher: Searcher
+    analyzer: QueryAnalyzer
+    stamp: tuple[int, int]
+
+
+def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) -> Snapshot:
+    """The query side of a loaded index: analyser (with the build's own synonyms), retriever, searcher."""
+    synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
+    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families))
+    retriever = ArrayRetriever(index, settings.ranking)
+    return Snapshot(index, Searcher(index.passages, retriever, settings.ranking), analyzer, stamp)
+
+
+class LiveIndex:
+    """The current snapshot of one index folder, built, rebuilt and reloaded as needed."""
+
+    def __init__(self, settings: Settings, auto_build: bool = True) -> None:
+        self.settings = settings
+        self.auto_build = auto_build
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._reload_lock = threading.Lock()
+
+    def manifest_stamp(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self.settings.index_dir / MANIFEST)
+        except OSError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_ino)
+
+    def open(self) -> Snapshot:
+        """Load the index, building it first when it is missing or older than the corpus."""
+        if self.auto_build:
+            self.rebuild_if_needed()
+        return self.reload()
+
+    def rebuild_if_needed(self) -> BuildReport | None:
+        """Build a missing or stale index; a stale or damaged one that exists keeps serving if that fails."""
+        try:
+            read_manifest(self.settings.index_dir)
+        except IndexMissingError:
+            log.warning("no index in %s yet; building it now", self.settings.index_dir)
+            return build_index(self.settings)
+        except IndexCorruptError as exc:
+            log.warning("the index manifest cannot be read (%s); rebuilding the index", exc.problem)
+        if index_is_current(self.settings):
+            return None
+        log.warning("the articles, synonyms, settings or indexing code changed since the index was built; rebuilding it now")
+        try:
+            return build_if_stale(self.settings)  # None when another process rebuilt it meanwhile
+        except BotError as exc:
+            log.error("the index could not be rebuilt (%s); answering from the index on disk", exc)
+            return None
+
+    def load(self) -> SearchIndex:
+        """The current build; when it is damaged, a fresh build (if allowed) or else the previous one."""
+        try:
+            return read_index(self.settings.index_dir)
+        except IndexCorruptError as exc:
+            if self.auto_build:
+                log.warning("the current index build is damaged (%s); rebuilding it", exc.problem)
+                try:
+                    build_index(self.settings)
+                    return read_index(self.settings.index_dir)
+                except BotError as failed:
+                    log.warning("the rebuild failed too (%s)", failed)
+            try:
+                index = read_previous_build(self.settings.index_dir)
+            except IndexCorruptError:
+                raise exc from None
+            log.warning("the current index build is damaged (%s); answering from the previous build %s until it is rebuilt", exc.problem, index.build_id)
+            return index
+
+    def reload(self) -> Snapshot:
+        """Load the index from disk and swap it in."""
+        stamp = self.manifest_stamp()
+        index = self.load()
+        snapshot = snapshot_of(index, self.settings, stamp)
+        previous = self._snapshot
+        self._snapshot = snapshot
+        if previous is not None and previous.index.build_id != index.build_id:
+            log.info("now serving index build %s (%s passages)", index.build_id, len(index.passages))
+        return snapshot
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot to answer from, reloading first when the manifest changed on disk."""
+        snapshot = self._snapshot or self.open()
+        now = time.monotonic()
+        if now - self._checked_at >= self.settings.reload_seconds and self._reload_lock.acquire(blocking=False):
+            try:
+                self._checked_at = now
+                if self.manifest_stamp() != snapshot.stamp:
+                    snapshot = self.reload()
+            except BotError as exc:
+                log.error("new index could not be loaded, still serving the previous one: %s", exc)
+            finally:
+                self._reload_lock.release()
+        return snapshot
+
+    def rebuild(self) -> BuildReport:
+        """Rebuild from the corpus now and serve the new index (raises BotError; old index stays)."""
+        report = build_index(self.settings)
+        self.reload()
+        return report
