@@ -40,6 +40,14 @@ class Result:
             "source": self.source,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """The result `to_json` wrote; `highlights` is read when present (the CLI's JSON has none)."""
+        return cls(
+            str(data["article"]), str(data["source"]), str(data["section"]), str(data["subsection"]),
+            str(data["text"]), float(data["score"]), str(data["answer"]), frozenset(data.get("highlights", ())),
+        )
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -58,6 +66,14 @@ class Answer:
         if self.message:
             data["message"] = self.message
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        """The answer `to_json` wrote; `corrections` and `follow_up` are read when present."""
+        return cls(
+            str(data["question"]), str(data["query"]), tuple(Result.from_json(r) for r in data.get("results", ())),
+            str(data.get("message", "")), dict(data.get("corrections", {})), bool(data.get("follow_up", False)),
+        )
 
 
 def result_of(hit: Hit) -> Result:

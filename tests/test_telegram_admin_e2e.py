@@ -17,7 +17,7 @@ from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.telegram import build_application
 from bot.telegram.admin import ONLY_ADMINS
-from bot.telegram.common import UNKNOWN_COMMAND
+from bot.telegram.handlers import UNKNOWN_COMMAND
 from bot.telegram.handlers import SORRY
 
 try:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,8 @@ from bot.telegram import render
 from bot.telegram.handlers import answer_keyboard
 from bot.telegram.render import Rich, Span
 from tests.botapi.html_check import parse_html, utf16_len
+
+REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -175,9 +180,7 @@ def test_interpretation_line_only_for_follow_ups_and_corrections() -> None:
 
 
 def test_no_answer_suggests_topics_and_empty_question_shows_message() -> None:
-    sections = [("Vitamins", ["Introduction", "Vitamin D3", "Vitamin K2", "Dosage", "Sources", "Conclusion"])]
-    topics = render.covered_topics(sections)
-    assert len(topics) == 3 and "Introduction" not in topics and "Conclusion" not in topics
+    topics = ["Vitamin D3", "Vitamin <K2>", "Dosage & timing"]
     text, _ = parsed(render.to_html(render.no_answer(Answer("capital?", "capital", message="none"), topics)))
     assert "couldn't find anything" in text and all(f"• {t}" in text for t in topics)
     empty, _ = parsed(render.to_html(render.no_answer(Answer("the", "", message='Type <words> & "more"'), topics)))
@@ -200,3 +203,10 @@ def test_sources_and_article_list_escape_names() -> None:
     assert "📄 A & <B>\n• S1 <x>\n• S2" in text and entities[0]["type"] == "bold"
     listing, _ = parsed(render.to_html(render.article_list([("a&b.md", "T <1>", 4)])))
     assert "a&b.md — T <1> (4 passages)" in listing
+
+
+def test_rendering_depends_on_data_only() -> None:
+    """Importing the renderer does not load the engine: it only turns data into text."""
+    code = "import sys, bot.telegram.render; print(sorted(m for m in ('bot.engine',) if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.strip() == "[]"

@@ -21,26 +21,14 @@ from bot.errors import BotError
 from bot.library import SUPPORTED_UPLOADS, add_article, list_articles, remove_article
 from bot.questionlog import QuestionLogError
 from bot.telegram import render
-from bot.telegram.common import (
-    Context,
-    command_argument,
-    edit_html,
-    engine_of,
-    forget,
-    is_admin,
-    is_group,
-    question_log_of,
-    recall,
-    remember,
-    reply_html,
-    settings_of,
-)
+from bot.telegram.context import Context
+from bot.telegram.incoming import command_argument, is_admin, is_group
+from bot.telegram.sending import edit_html, reply_html
 from bot.telegram.handlers import answer_callback, unknown
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Update, Context], Awaitable[None]]
-REMOVALS = "removals"
 ONLY_ADMINS = "Only admins can add articles. I answer text questions: just type one."
 STATS_USAGE = "Usage: /stats [days|all], for example /stats 30"
 STATS_DAYS = re.compile(r"[0-9]{1,5}")  # ASCII digits only: "²".isdigit() is True, but int("²") fails
@@ -66,9 +54,9 @@ def admin_only(handler: Handler) -> Handler:
 @admin_only
 async def reindex(update: Update, context: Context) -> None:
     """Rebuild the index in a thread and report what changed (or why it failed)."""
-    status = await reply_html(update, context, render.plain("⏳ Re-indexing…"))
+    status = await reply_html(update, context.bot, render.plain("⏳ Re-indexing…"))
     try:
-        report = await asyncio.to_thread(engine_of(context).rebuild)
+        report = await asyncio.to_thread(context.bot_data.engine.rebuild)
         result = render.plain("✅ " + report.summary())
     except BotError as exc:
         result = render.plain(f"❌ Re-indexing failed: {exc}\nThe previous index is still in use.")
@@ -78,8 +66,8 @@ async def reindex(update: Update, context: Context) -> None:
 @admin_only
 async def articles(update: Update, context: Context) -> None:
     """List the indexed articles with their passage counts."""
-    rows = await asyncio.to_thread(list_articles, engine_of(context))
-    await reply_html(update, context, render.article_list(rows))
+    rows = await asyncio.to_thread(list_articles, context.bot_data.engine)
+    await reply_html(update, context.bot, render.article_list(rows))
 
 
 @admin_only
@@ -87,15 +75,15 @@ async def stats(update: Update, context: Context) -> None:
     """Question statistics for the last N days (default 7; 'all' for all time)."""
     argument = command_argument(update.effective_message.text if update.effective_message else None).lower()
     if argument and argument != "all" and not STATS_DAYS.fullmatch(argument):
-        await reply_html(update, context, render.plain(STATS_USAGE))
+        await reply_html(update, context.bot, render.plain(STATS_USAGE))
         return
     days = int(argument) if argument and argument != "all" else (None if argument else 7)
     try:
-        report = await asyncio.to_thread(question_log_of(context).stats, days or None)
+        report = await asyncio.to_thread(context.bot_data.question_log.stats, days or None)
     except QuestionLogError as exc:
-        await reply_html(update, context, render.plain(f"❌ No statistics: {exc}"))
+        await reply_html(update, context.bot, render.plain(f"❌ No statistics: {exc}"))
         return
-    await reply_html(update, context, render.preformatted(report.format()))
+    await reply_html(update, context.bot, render.preformatted(report.format()))
 
 
 @admin_only
@@ -103,36 +91,35 @@ async def remove(update: Update, context: Context) -> None:
     """Ask for confirmation (Yes/No buttons) before removing an article."""
     name = command_argument(update.effective_message.text if update.effective_message else None)
     if not name:
-        await reply_html(update, context, render.plain(REMOVE_USAGE))
+        await reply_html(update, context.bot, render.plain(REMOVE_USAGE))
         return
-    rows = await asyncio.to_thread(list_articles, engine_of(context))
+    rows = await asyncio.to_thread(list_articles, context.bot_data.engine)
     match = next((row for row in rows if row[0] == name), None)
     if match is None:
-        await reply_html(update, context, render.plain(f"There is no article named {name!r}. Send /articles for the list."))
+        await reply_html(update, context.bot, render.plain(f"There is no article named {name!r}. Send /articles for the list."))
         return
-    token = remember(update, context, REMOVALS, name)
-    if token is None:
+    if update.effective_chat is None:
         return
+    token = context.bot_data.chats.keep_removal(update.effective_chat.id, name)
     buttons = [
         InlineKeyboardButton("Yes, remove it", callback_data=render.callback_data("rm", token, "y")),
         InlineKeyboardButton("No, keep it", callback_data=render.callback_data("rm", token, "n")),
     ]
     question = render.plain("Remove ") + render.bold(name) + render.plain(f" ({match[1]}, {match[2]} passages) and re-index?")
-    await reply_html(update, context, question, InlineKeyboardMarkup([buttons]))
+    await reply_html(update, context.bot, question, InlineKeyboardMarkup([buttons]))
 
 
 async def confirm_remove(update: Update, context: Context) -> None:
     """The Yes/No answer to a /remove confirmation (`rm:<token>:<y|n>`)."""
     query = update.callback_query
-    if query is None or query.data is None:
+    if query is None or query.data is None or update.effective_chat is None:
         return
     if not is_admin(update, context):
         log.warning("user %s is not an admin and pressed a remove button", update.effective_user.id if update.effective_user else "?")
         await answer_callback(query, "Only admins can do that.")
         return
     _, token, choice = query.data.split(":")
-    name = recall(update, context, REMOVALS, token, str)
-    forget(update, context, REMOVALS, token)
+    name = context.bot_data.chats.take_removal(update.effective_chat.id, token)
     if name is None:
         await answer_callback(query, "This confirmation has expired. Send /remove again.")
         return
@@ -142,7 +129,7 @@ async def confirm_remove(update: Update, context: Context) -> None:
         await finish(update, context, message, render.plain("Kept ") + render.bold(name) + ".")
         return
     try:
-        report = await asyncio.to_thread(remove_article, engine_of(context), name)
+        report = await asyncio.to_thread(remove_article, context.bot_data.engine, name)
         result = render.plain("🗑 Removed ") + render.bold(name) + render.plain(".\n" + report.summary())
     except BotError as exc:
         result = render.plain(f"❌ Could not remove {name}: {exc}")
@@ -156,14 +143,14 @@ async def document(update: Update, context: Context) -> None:
         return
     if not is_admin(update, context):
         log.warning("user %s is not an admin and sent a document", update.effective_user.id if update.effective_user else "?")
-        await reply_html(update, context, render.plain(ONLY_ADMINS))
+        await reply_html(update, context.bot, render.plain(ONLY_ADMINS))
         return
     file_name = message.document.file_name or "upload.txt"
-    problem = upload_problem(file_name, message.document.file_size, settings_of(context).max_article_bytes)
+    problem = upload_problem(file_name, message.document.file_size, context.bot_data.settings.max_article_bytes)
     if problem:
-        await reply_html(update, context, render.plain(f"❌ Not added: {problem}"))
+        await reply_html(update, context.bot, render.plain(f"❌ Not added: {problem}"))
         return
-    status = await reply_html(update, context, render.plain(f"⏳ Adding {file_name}…"))
+    status = await reply_html(update, context.bot, render.plain(f"⏳ Adding {file_name}…"))
     try:
         data = bytes(await (await message.document.get_file()).download_as_bytearray())
     except TelegramError as exc:
@@ -185,7 +172,7 @@ def upload_problem(file_name: str, size: int | None, max_bytes: int) -> str:
 async def added(context: Context, file_name: str, data: bytes) -> render.Rich:
     """Add the article in a thread; describe the result or exactly why it was rejected."""
     try:
-        result = await asyncio.to_thread(add_article, engine_of(context), file_name, data)
+        result = await asyncio.to_thread(add_article, context.bot_data.engine, file_name, data)
     except BotError as exc:
         return render.plain(f"❌ Not added: {exc}\nThe previous articles are still being served.")
     verb = "Replaced" if result.replaced else "Added"
@@ -195,6 +182,6 @@ async def added(context: Context, file_name: str, data: bytes) -> render.Rich:
 async def finish(update: Update, context: Context, status: Message | None, result: render.Rich) -> None:
     """Show the outcome in place of a status message (or as a new message when there is none)."""
     if status is None:
-        await reply_html(update, context, result)
+        await reply_html(update, context.bot, result)
     else:
-        await edit_html(status, context, result)
+        await edit_html(status, context.bot, result)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import sqlite3
 import sys
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat
@@ -26,19 +28,24 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ExtBot,
+    JobQueue,
     MessageHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings
+from bot.conversation import SQLiteStore
 from bot.engine import Engine
 from bot.errors import BotError
 from bot.questionlog import QuestionLog
 from bot.telegram import admin, handlers
-from bot.telegram.common import ENGINE, QUESTION_LOG, SETTINGS
+from bot.telegram.context import CONTEXT_TYPES, BotData, Context
 from bot.telegram.delivery import DeliveryLimiter, describe, is_transient
+from bot.telegram.inbox import DurableUpdateQueue, Inbox
 from bot.telegram.ordering import PerChatUpdateProcessor
+from bot.telegram.state import ChatState
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,27 @@ BAD_TOKEN = "error: Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)"
 NO_WEBHOOKS = "error: webhook mode needs the webhooks extra: pip install 'python-telegram-bot[webhooks]'"
 REDACTED = "<bot-token>"
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "edited_channel_post", "callback_query"]
+STATE_DB = "telegram.sqlite3"  # in the data folder: the update inbox and the conversations
+
+
+class BotApplication(Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Context]]):
+    """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the next run."""
+
+    async def stop(self) -> None:
+        """Let the updates being handled finish, start no new one, then stop as PTB does."""
+        if isinstance(self.update_processor, PerChatUpdateProcessor):
+            self.update_processor.drain()
+        await super().stop()
+
+
+def open_state(settings: Settings) -> tuple[Inbox | None, SQLiteStore | None]:
+    """The update inbox and the conversation store in the data folder; (None, None) with a warning when they cannot be opened."""
+    path = Path(settings.data_dir) / STATE_DB
+    try:
+        return Inbox(path), SQLiteStore(path, settings.context_ttl_seconds)
+    except (sqlite3.Error, OSError) as exc:  # the bot still answers; it just forgets on restart
+        log.warning("cannot open %s (%s): updates and conversations are kept in memory only", path, exc)
+        return None, None
 
 
 def api_urls(api_url: str) -> tuple[str | None, str | None]:
@@ -68,15 +96,20 @@ def build_application(
     base_file_url: str | None = None,
     httpx_kwargs: dict[str, Any] | None = None,
     connection_pool_size: int = 64,
-) -> Application:  # type: ignore[type-arg]
-    """The fully wired Application (handlers, rate limiter, command menu); used by the CLI, webhook mode and tests."""
+) -> BotApplication:
+    """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the CLI, webhook mode and tests."""
     if not settings.telegram_token:
         raise BotError(MISSING_TOKEN.removeprefix("error: "))
     default_base, default_files = api_urls(settings.telegram_api_url)
+    inbox, store = open_state(settings)
+    if store is not None:
+        engine.conversations.use(store)
     builder = (
         ApplicationBuilder()
+        .application_class(BotApplication)
+        .context_types(CONTEXT_TYPES)
         .token(settings.telegram_token)
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(PerChatUpdateProcessor(inbox=inbox))
         .rate_limiter(DeliveryLimiter())
         .post_init(post_init)
         .request(HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs))
@@ -86,13 +119,17 @@ def build_application(
         builder = builder.base_url(base_url or default_base or "")
     if base_file_url or default_files:
         builder = builder.base_file_url(base_file_url or default_files or "")
-    application = builder.build()
-    application.bot_data.update({ENGINE: engine, QUESTION_LOG: question_log, SETTINGS: settings})
+    if inbox is not None:
+        builder = builder.update_queue(DurableUpdateQueue(inbox))
+    application: BotApplication = builder.build()
+    data = application.bot_data
+    data.engine, data.question_log, data.settings = engine, question_log, settings
+    data.chats = ChatState(engine.conversations)
     add_handlers(application)
     return application
 
 
-def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def add_handlers(application: BotApplication) -> None:
     """Register every handler; the first matching handler wins, so the order matters."""
     application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS, handlers.ignore))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.edited))
@@ -121,30 +158,32 @@ def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in commands]
 
 
-async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-    """Load (or build) the index before the first update, then publish the command menus."""
-    await asyncio.to_thread(engine_of_app(application).snapshot)
+async def post_init(application: BotApplication) -> None:
+    """Load (or build) the index, queue the updates an earlier run fetched but never finished, publish the command menus."""
+    await asyncio.to_thread(application.bot_data.engine.snapshot)
+    replay_unfinished(application)
     try:
         await application.bot.set_my_commands(bot_commands(handlers.USER_COMMANDS))
     except TelegramError as exc:  # the menu is a convenience: the bot works without it
         log.warning("could not publish the command menu: %s", describe(exc))
         return
     everything = bot_commands(handlers.USER_COMMANDS + handlers.ADMIN_COMMANDS)
-    for admin_id in sorted(settings_of_app(application).admin_ids):
+    for admin_id in sorted(application.bot_data.settings.admin_ids):
         try:
             await application.bot.set_my_commands(everything, scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:
             log.warning("could not set the admin command menu for user %s: %s", admin_id, exc)
 
 
-def engine_of_app(application: Application) -> Engine:  # type: ignore[type-arg]
-    """The engine stored in bot_data."""
-    return cast(Engine, application.bot_data[ENGINE])
-
-
-def settings_of_app(application: Application) -> Settings:  # type: ignore[type-arg]
-    """The settings stored in bot_data."""
-    return cast(Settings, application.bot_data[SETTINGS])
+def replay_unfinished(application: BotApplication) -> None:
+    """Queue what the inbox holds from an earlier run (handled before anything polled now, in the original order)."""
+    queue = application.update_queue
+    if not isinstance(queue, DurableUpdateQueue):
+        return
+    updates = queue.inbox.pending(application.bot)
+    if updates:
+        log.info("handling %d update(s) received before the last stop", len(updates))
+        queue.replay(updates)
 
 
 # ----- running -----------------------------------------------------------------------------
@@ -236,7 +275,7 @@ def run_telegram(settings: Settings, *, webhook_url: str | None, listen: str, po
     return 0
 
 
-def run_application(application: Application, webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> None:  # type: ignore[type-arg]
+def run_application(application: BotApplication, webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> None:
     """Block in long polling, or in a webhook server whose path is the path of webhook_url."""
     if not webhook_url:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)

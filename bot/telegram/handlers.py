@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
@@ -13,29 +12,15 @@ from telegram.error import RetryAfter, TelegramError
 from bot.answers import Answer
 from bot.questionlog import QuestionLogError
 from bot.telegram import render
+from bot.telegram.context import Context
 from bot.telegram.delivery import describe, is_transient
-from bot.telegram.common import (
-    UNKNOWN_COMMAND,
-    Context,
-    addressed_to_other_bot,
-    command_argument,
-    engine_of,
-    first_word,
-    forget,
-    forget_chat,
-    is_admin,
-    is_group,
-    question_log_of,
-    recall,
-    remember,
-    reply_html,
-    send_html,
-    settings_of,
-)
+from bot.telegram.incoming import addressed_to_other_bot, command_argument, first_word, is_admin, is_group
+from bot.telegram.sending import reply_html, send_html
+from bot.telegram.state import Pages
 
 log = logging.getLogger(__name__)
 
-PAGES = "pages"
+UNKNOWN_COMMAND = "Sorry, I don't know that command. Send /help to see what I can do."
 USER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Welcome and example questions"),
     ("help", "How to ask, and all commands"),
@@ -64,41 +49,31 @@ FORGOTTEN = (
 TYPING_TASKS: set[asyncio.Task[None]] = set()  # strong references to background "typing…" calls
 
 
-@dataclass
-class Pages:
-    """An answer that can still page with More: how many results were shown, and its question id."""
-
-    answer: Answer
-    shown: int
-    question_id: int
-
-
 # ----- commands ----------------------------------------------------------------------------
 async def start(update: Update, context: Context) -> None:
     """Greet and suggest three example questions built from the indexed sections."""
-    examples = await asyncio.to_thread(engine_of(context).examples, 3)
+    examples = await asyncio.to_thread(context.bot_data.engine.examples, 3)
     name = update.effective_user.first_name if update.effective_user else ""
-    await reply_html(update, context, render.welcome(name, examples))
+    await reply_html(update, context.bot, render.welcome(name, examples))
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain how to ask and list the commands (admin commands only to admins)."""
     admin = ADMIN_COMMANDS if is_admin(update, context) else ()
-    await reply_html(update, context, render.help_text(USER_COMMANDS, admin))
+    await reply_html(update, context.bot, render.help_text(USER_COMMANDS, admin))
 
 
 async def sources(update: Update, context: Context) -> None:
     """List the articles and their sections."""
-    sections = await asyncio.to_thread(engine_of(context).sections)
-    await reply_html(update, context, render.sources(sections))
+    sections = await asyncio.to_thread(context.bot_data.engine.sections)
+    await reply_html(update, context.bot, render.sources(sections))
 
 
 async def reset(update: Update, context: Context) -> None:
     """Forget the chat's conversation context."""
     if update.effective_chat is not None:
-        engine_of(context).reset(update.effective_chat.id)
-    forget_chat(update, context)
-    await reply_html(update, context, render.plain(FORGOTTEN))
+        context.bot_data.chats.forget(update.effective_chat.id)  # the context too: it lives in the same store
+    await reply_html(update, context.bot, render.plain(FORGOTTEN))
 
 
 async def ask(update: Update, context: Context) -> None:
@@ -108,9 +83,9 @@ async def ask(update: Update, context: Context) -> None:
     if question:
         await answer_question(update, context, question)
         return
-    examples = await asyncio.to_thread(engine_of(context).examples, 1)
+    examples = await asyncio.to_thread(context.bot_data.engine.examples, 1)
     example = examples[0] if examples else "What is this about?"
-    await reply_html(update, context, render.plain(ASK_USAGE.format(example=example)))
+    await reply_html(update, context.bot, render.plain(ASK_USAGE.format(example=example)))
 
 
 async def unknown(update: Update, context: Context) -> None:
@@ -121,7 +96,7 @@ async def unknown(update: Update, context: Context) -> None:
         return
     if is_group(update) and "@" not in first_word(text):
         return  # a bare /command in a group may be meant for another bot
-    await reply_html(update, context, render.plain(UNKNOWN_COMMAND))
+    await reply_html(update, context.bot, render.plain(UNKNOWN_COMMAND))
 
 
 # ----- questions ---------------------------------------------------------------------------
@@ -158,16 +133,16 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     if chat is None:
         return
     show_typing(context.bot, chat.id)
-    answer = await asyncio.to_thread(engine_of(context).answer, question, chat.id)
+    answer = await asyncio.to_thread(context.bot_data.engine.answer, question, chat.id)
     question_id = await record_question(context, chat.id, answer)
     if not answer.results:
-        await reply_html(update, context, await no_answer(context, answer))
+        await reply_html(update, context.bot, await no_answer(context, answer))
         return
-    size = settings_of(context).top_k
+    size = context.bot_data.settings.top_k
     pages = Pages(answer, min(size, len(answer.results)), question_id)
-    token = remember(update, context, PAGES, pages) if pages.shown < len(answer.results) else None
+    token = context.bot_data.chats.keep_pages(chat.id, pages) if pages.shown < len(answer.results) else None
     markup = answer_keyboard(token, question_id)
-    await reply_html(update, context, render.answer_page(answer, 0, size), markup)
+    await reply_html(update, context.bot, render.answer_page(answer, 0, size), markup)
 
 
 def show_typing(bot: Bot, chat_id: int) -> None:
@@ -191,7 +166,7 @@ async def record_question(context: Context, chat_id: int, answer: Answer) -> int
         return 0
     top = answer.results[0].heading if answer.results else ""
     try:
-        return await asyncio.to_thread(question_log_of(context).record_question, chat_id, answer.question, bool(answer.results), top)
+        return await asyncio.to_thread(context.bot_data.question_log.record_question, chat_id, answer.question, bool(answer.results), top)
     except QuestionLogError as exc:  # the answer matters more than the log: send it without feedback buttons
         log.warning("question not logged: %s", exc)
         return 0
@@ -201,7 +176,7 @@ async def no_answer(context: Context, answer: Answer) -> render.Rich:
     """Nothing matched: say so and suggest covered topics (or show why the question was empty)."""
     if not answer.query:
         return render.no_answer(answer, [])
-    topics = await asyncio.to_thread(engine_of(context).topics, 3)
+    topics = await asyncio.to_thread(context.bot_data.engine.topics, 3)
     return render.no_answer(answer, topics)
 
 
@@ -222,21 +197,25 @@ async def more(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None or query.data is None or update.effective_chat is None:
         return
+    chat_id = update.effective_chat.id
+    chats = context.bot_data.chats
     token = query.data.split(":", 1)[1]
-    pages = recall(update, context, PAGES, token, Pages)
+    pages = chats.pages(chat_id, token)
     if pages is None or pages.shown >= len(pages.answer.results):
         await answer_callback(query, EXPIRED if pages is None else NOTHING_MORE)
         return
     start = pages.shown
-    size = settings_of(context).top_k
+    size = context.bot_data.settings.top_k
     end = min(start + size, len(pages.answer.results))
     await answer_callback(query)
     more_token = token if end < len(pages.answer.results) else None
     markup = answer_keyboard(more_token, pages.question_id)
-    await send_html(context.bot, update.effective_chat.id, render.answer_page(pages.answer, start, size), markup=markup)
+    await send_html(context.bot, chat_id, render.answer_page(pages.answer, start, size), markup=markup)
     pages.shown = end  # only once the page is out, so a failed send leaves More working
     if more_token is None:
-        forget(update, context, PAGES, token)
+        chats.drop_pages(chat_id, token)
+    else:
+        chats.update_pages(chat_id, token, pages)
     await drop_more_button(query.message, pages.question_id)
 
 
@@ -266,7 +245,7 @@ async def feedback(update: Update, context: Context) -> None:
     _, question_id, sign = query.data.split(":")
     value = 1 if sign == "+" else -1
     try:
-        known = await asyncio.to_thread(question_log_of(context).record_feedback, int(question_id), update.effective_chat.id, value)
+        known = await asyncio.to_thread(context.bot_data.question_log.record_feedback, int(question_id), update.effective_chat.id, value)
     except QuestionLogError as exc:
         log.warning("feedback not logged: %s", exc)
         await answer_callback(query, FEEDBACK_FAILED)
@@ -284,13 +263,13 @@ async def stale_button(update: Update, context: Context) -> None:
 async def not_text(update: Update, context: Context) -> None:
     """Stickers, photos, voice notes...: in private chats say what the bot can do; in groups stay quiet."""
     if not is_group(update):
-        await reply_html(update, context, render.plain(TEXT_ONLY))
+        await reply_html(update, context.bot, render.plain(TEXT_ONLY))
 
 
 async def edited(update: Update, context: Context) -> None:
     """An edited message is not answered again; in private chats say so."""
     if not is_group(update):
-        await reply_html(update, context, render.plain(EDITED))
+        await reply_html(update, context.bot, render.plain(EDITED))
 
 
 async def ignore(update: Update, context: Context) -> None:
@@ -310,7 +289,7 @@ async def on_error(update: object, context: Context) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or update.channel_post is not None:
         return
-    if update.callback_query is not None and await apologise_in_callback(update):
+    if update.callback_query is not None and await apologise_in_callback(update.callback_query):
         return
     try:
         await context.bot.send_message(update.effective_chat.id, SORRY)
@@ -318,10 +297,10 @@ async def on_error(update: object, context: Context) -> None:
         log.warning("could not tell the user about the error: %s", exc)
 
 
-async def apologise_in_callback(update: Update) -> bool:
+async def apologise_in_callback(query: CallbackQuery) -> bool:
     """Answer a pressed button with the apology; False when it was already answered."""
     try:
-        await update.callback_query.answer(SORRY)  # type: ignore[union-attr]
+        await query.answer(SORRY)
     except TelegramError:
         return False
     return True

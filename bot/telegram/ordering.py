@@ -8,6 +8,12 @@ update tasks in the order it fetched them, so a chat's updates run in arrival or
 
 An update that waits for its chat holds one of PTB's concurrency slots, so the limit is generous: it
 bounds the updates in flight, while the real work is bounded by the search threads.
+
+With an inbox (`bot.telegram.inbox`), an update is crossed off once its handler has finished, still
+holding its chat's lock, so a crash never loses it. `drain()` (called when the application stops, e.g.
+on SIGTERM) lets the updates already being handled finish and starts no new one: those stay in the
+inbox and are handled first after the restart. A stop then takes as long as the slowest answer in
+flight, not as long as the whole backlog.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from bot.telegram.inbox import Inbox
 
 MAX_UPDATES_IN_FLIGHT = 1024
 
@@ -36,10 +44,16 @@ def chat_key(update: object) -> Hashable | None:
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in flight."""
 
-    def __init__(self, max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT) -> None:
+    def __init__(self, max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT, inbox: Inbox | None = None) -> None:
         super().__init__(max_concurrent_updates)
+        self.inbox = inbox
+        self.draining = False
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
+
+    def drain(self) -> None:
+        """Start no new update from now on; those being handled finish."""
+        self.draining = True
 
     @property
     def active_chats(self) -> int:
@@ -50,18 +64,29 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Await `coroutine` once every earlier update of the same chat is done."""
         key = chat_key(update)
         if key is None:
-            await coroutine
+            await self._handle(update, coroutine)
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                await self._handle(update, coroutine)
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:
                 del self._users[key]
                 del self._locks[key]
+
+    async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the handlers unless draining; then cross the update off in the inbox."""
+        if self.draining:
+            close = getattr(coroutine, "close", None)
+            if close is not None:
+                close()  # never started: it stays pending in the inbox for the next run
+            return
+        await coroutine  # PTB's process_update: handler errors go to the error handler, not here
+        if self.inbox is not None and isinstance(update, Update):
+            self.inbox.done(update.update_id)
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -1,5 +1,7 @@
 """Pure rendering for Telegram: text with formatting spans, split on text boundaries, then turned into HTML.
 
+It depends on data only (answers, titles, topic lists), never on the engine that produced them.
+
 Everything a user sees is built as `Rich` (plain text plus spans) and split *before* any markup
 exists, so every chunk is at most `LIMIT` UTF-16 units once Telegram has parsed it, and every tag
 is opened and closed inside one chunk. Only `to_html` produces markup, and it escapes all text.
@@ -13,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.answers import Answer, Result
-from bot.engine import spread_topics
 from bot.text import word_spans
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the parsed text
@@ -234,11 +235,6 @@ def answer_page(answer: Answer, start: int, size: int) -> Rich:
     intro = interpretation(answer) if start == 0 else Rich()
     footer = page_footer(start + 1, start + len(results), len(answer.results))
     return intro + join(blocks, "\n\n") + "\n\n" + italic(footer)
-
-
-def covered_topics(sections: Sequence[tuple[str, Sequence[str]]], n: int = 3) -> list[str]:
-    """Up to n section titles spread over the corpus (the core's choice; see Engine.topics)."""
-    return spread_topics(sections, n)
 
 
 def no_answer(answer: Answer, topics: Sequence[str]) -> Rich:

@@ -1,98 +1,84 @@
-"""Short-lived per-chat state, bounded: answers that can still page with More, pending /remove confirmations.
+"""What a chat remembers between updates, typed: answers that can still page with More, pending /remove confirmations.
 
-Without bounds this grows with every chat that ever wrote (about 12 KiB a chat, 200 KiB for a busy one).
-`ChatState` keeps at most `per_chat` values of each kind per chat (the oldest go first), forgets a chat
-that has been idle longer than `ttl_seconds` (the conversation TTL, so a More button lives as long as the
-follow-up context), and holds at most `max_chats` chats (the least recently used go first). A forgotten
-value makes its button answer "no longer available". It lives in process memory; a restart forgets it.
+Both live in the one per-conversation store (`bot.conversation.Conversations`, the engine's), beside
+the follow-up context, under the chat id, with its one expiry rule: a chat's state goes `ttl` seconds
+after it last changed, and /reset forgets all of it. At most `PER_CHAT` values of each kind are kept
+per chat (the oldest go first), so only the last answers keep a working More button. In the Telegram
+bot the store is SQLite, so a restart keeps every button and every context; a value that is gone
+makes its button answer "no longer available".
 """
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-PER_CHAT = 5
-MAX_CHATS = 10_000
+from bot.answers import Answer
+from bot.conversation import PER_KIND, Conversations
+
+PER_CHAT = PER_KIND
+PAGES = "pages"
+REMOVALS = "removals"
 
 
 @dataclass
-class ChatEntry:
-    """One chat's values by kind and token, oldest first, and when the chat last used them."""
+class Pages:
+    """An answer that can still page with More: how many results were shown, and its question id."""
 
-    used: float
-    kinds: dict[str, OrderedDict[str, object]] = field(default_factory=dict)
+    answer: Answer
+    shown: int
+    question_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything needed to show the next page (the highlights and how the question was read included)."""
+        answer = self.answer.to_json()
+        for data, result in zip(answer["results"], self.answer.results):
+            data["highlights"] = sorted(result.highlights)
+        answer["corrections"] = self.answer.corrections
+        answer["follow_up"] = self.answer.follow_up
+        return {"answer": answer, "shown": self.shown, "question_id": self.question_id}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Pages | None:
+        """The pages `to_json` wrote, or None for anything else."""
+        try:
+            return cls(Answer.from_json(data["answer"]), int(data["shown"]), int(data["question_id"]))
+        except (TypeError, KeyError, ValueError):
+            return None
 
 
 class ChatState:
-    """Per-chat values under short random tokens (safe in callback_data), with a cap per chat and an idle expiry."""
+    """Typed per-chat values over the conversation store."""
 
-    def __init__(
-        self,
-        ttl_seconds: float,
-        per_chat: int = PER_CHAT,
-        max_chats: int = MAX_CHATS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ttl = ttl_seconds
-        self.per_chat = max(1, per_chat)
-        self.max_chats = max(1, max_chats)
-        self._clock = clock
-        self._chats: OrderedDict[int, ChatEntry] = OrderedDict()  # least recently used first
+    def __init__(self, conversations: Conversations) -> None:
+        self.conversations = conversations
 
-    def __len__(self) -> int:
-        """Chats that hold something."""
-        return len(self._chats)
+    def keep_pages(self, chat_id: int, pages: Pages) -> str:
+        """Store an answer for More; the token goes into the button."""
+        return self.conversations.put_value(chat_id, PAGES, pages.to_json())
 
-    def put(self, chat_id: int, kind: str, value: object) -> str:
-        """Store `value` for the chat under a new token; the chat's oldest value of this kind beyond the cap goes."""
-        now = self._clock()
-        self._expire(now)
-        entry = self._touch(chat_id, now, create=True)
-        assert entry is not None
-        values = entry.kinds.setdefault(kind, OrderedDict())
-        token = secrets.token_urlsafe(6)
-        values[token] = value
-        while len(values) > self.per_chat:
-            values.popitem(last=False)
-        while len(self._chats) > self.max_chats:
-            self._chats.popitem(last=False)
-        return token
+    def pages(self, chat_id: int, token: str) -> Pages | None:
+        """The answer behind a More button of this chat, or None when it is gone."""
+        return Pages.from_json(self.conversations.get_value(chat_id, PAGES, token))
 
-    def get(self, chat_id: int, kind: str, token: str) -> object | None:
-        """The value, or None when it is unknown, capped out or expired."""
-        now = self._clock()
-        self._expire(now)
-        entry = self._touch(chat_id, now, create=False)
-        return entry.kinds.get(kind, {}).get(token) if entry is not None else None
+    def update_pages(self, chat_id: int, token: str, pages: Pages) -> None:
+        """Record how far an answer has been paged."""
+        self.conversations.set_value(chat_id, PAGES, token, pages.to_json())
 
-    def drop(self, chat_id: int, kind: str, token: str) -> None:
-        """Forget one value."""
-        entry = self._chats.get(chat_id)
-        if entry is not None:
-            entry.kinds.get(kind, OrderedDict()).pop(token, None)
+    def drop_pages(self, chat_id: int, token: str) -> None:
+        """Forget an answer that has no more pages."""
+        self.conversations.drop_value(chat_id, PAGES, token)
 
-    def clear(self, chat_id: int) -> None:
-        """Forget everything of one chat."""
-        self._chats.pop(chat_id, None)
+    def keep_removal(self, chat_id: int, name: str) -> str:
+        """Store the article name a /remove confirmation is about."""
+        return self.conversations.put_value(chat_id, REMOVALS, name)
 
-    def _touch(self, chat_id: int, now: float, create: bool) -> ChatEntry | None:
-        entry = self._chats.get(chat_id)
-        if entry is None:
-            if not create:
-                return None
-            entry = self._chats[chat_id] = ChatEntry(now)
-        entry.used = now
-        self._chats.move_to_end(chat_id)
-        return entry
+    def take_removal(self, chat_id: int, token: str) -> str | None:
+        """The article name behind a confirmation button, used once."""
+        name = self.conversations.get_value(chat_id, REMOVALS, token)
+        self.conversations.drop_value(chat_id, REMOVALS, token)
+        return name if isinstance(name, str) else None
 
-    def _expire(self, now: float) -> None:
-        """Drop chats idle for longer than the TTL (they are in least-recently-used order, so stop at the first live one)."""
-        while self._chats:
-            chat_id, entry = next(iter(self._chats.items()))
-            if now - entry.used <= self.ttl:
-                return
-            del self._chats[chat_id]
+    def forget(self, chat_id: int) -> None:
+        """Forget the chat: context, pages and confirmations."""
+        self.conversations.reset(chat_id)

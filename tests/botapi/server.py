@@ -22,7 +22,8 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -133,6 +134,7 @@ class Call:
     error: str | None
     status: int = 200
     result: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the server answered (time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -428,6 +430,13 @@ class FakeBotApi:
         self._files: dict[str, StoredFile] = {}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._failures: dict[str, list[tuple[str, int]]] = {}  # method -> queued (fault, retry_after)
+        self._fault_rates: dict[str, list[tuple[str, float]]] = {}  # method -> (fault, probability)
+        self._random = random.Random(0)
+        self._retry_after = 1
+        self._holds: dict[str, int] = {}  # method -> calls still let through before holding starts
+        self._held = 0
+        self._hold_generation = 0
+        self._release_mode = ""
         self._methods: dict[str, tuple[str, ApiMethod]] = {
             name.lower(): (name, getattr(self, f"_api_{name}")) for name in self.METHODS
         }
@@ -585,6 +594,61 @@ class FakeBotApi:
             raise ValueError(f"unknown fault {fault!r}; use one of {sorted(FAULTS)}")
         with self._lock:
             self._failures.setdefault(method.lower(), []).extend([(fault, retry_after)] * times)
+
+    def set_fault_rates(
+        self, method: str, rates: dict[str, float], seed: int = 0, retry_after: int = 1
+    ) -> None:
+        """Fail each call of ``method`` at random: ``{"429": 0.05, "500": 0.05, "reset": 0.02}``.
+
+        Queued faults (:meth:`inject_fault`) come first. ``{}`` switches random faults off.
+        """
+        unknown = set(rates) - FAULTS
+        if unknown or sum(rates.values()) > 1:
+            raise ValueError(f"bad fault rates {rates!r}; faults are {sorted(FAULTS)}, summing to at most 1")
+        with self._lock:
+            self._fault_rates[method.lower()] = list(rates.items())
+            self._random = random.Random(seed)
+            self._retry_after = retry_after
+
+    def hold(self, method: str, after: int = 0) -> None:
+        """Let ``after`` more calls of ``method`` through, then hold each later one unanswered and unprocessed.
+
+        A held call waits until :meth:`release_held`: as if Telegram were slow to answer. Use it to
+        stop a bot at a known point (for example, kill it while its answers are held).
+        """
+        with self._cond:
+            self._holds[method.lower()] = after
+
+    @property
+    def held(self) -> int:
+        """Calls waiting in :meth:`hold` right now."""
+        with self._lock:
+            return self._held
+
+    def release_held(self, process: bool = False) -> None:
+        """Stop holding. Held calls are processed (``process=True``) or dropped unprocessed, connection closed."""
+        with self._cond:
+            self._holds.clear()
+            self._hold_generation += 1
+            self._release_mode = "process" if process else "drop"
+            self._cond.notify_all()
+
+    def _wait_if_held(self, method: str) -> bool:
+        """Hold a call when asked to; False when the held call is to be dropped unprocessed."""
+        with self._cond:
+            remaining = self._holds.get(method.lower())
+            if remaining is None:
+                return True
+            if remaining > 0:
+                self._holds[method.lower()] = remaining - 1
+                return True
+            generation = self._hold_generation
+            self._held += 1
+            try:
+                self._cond.wait_for(lambda: self._hold_generation != generation or self._stopping)
+            finally:
+                self._held -= 1
+            return self._release_mode == "process" and not self._stopping
 
     @property
     def pending_faults(self) -> int:
@@ -924,6 +988,10 @@ class FakeBotApi:
             raw = dict(parse_qsl(query, keep_blank_values=True))
             raw.update(_parse_body(req.headers.get("Content-Type", ""), body))
             params = _decode_params(raw)
+            if not self._wait_if_held(method):
+                self._record(Call(method, params, False, "held, then dropped unprocessed", 0))
+                req.close_connection = True
+                return
             fault = self._take_fault(method)
             if fault == "reset":
                 self._record(Call(method, params, False, "connection reset before a response", 0))
@@ -956,9 +1024,12 @@ class FakeBotApi:
         """The next injected fault for ``method``: raised here when it is an error answer, else returned."""
         with self._lock:
             queue = self._failures.get(method.lower())
-            if not queue:
+            if queue:
+                fault, retry_after = queue.pop(0)
+            else:
+                fault, retry_after = self._random_fault(method), self._retry_after
+            if fault is None:
                 return None
-            fault, retry_after = queue.pop(0)
         if fault == "429":
             raise BotApiError(
                 429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
@@ -966,6 +1037,15 @@ class FakeBotApi:
         if fault.isdigit():
             raise BotApiError(int(fault), SERVER_ERRORS[fault])
         return fault
+
+    def _random_fault(self, method: str) -> str | None:
+        """A fault drawn from the method's fault rates, or None."""
+        roll = self._random.random()
+        for fault, rate in self._fault_rates.get(method.lower(), ()):
+            if roll < rate:
+                return fault
+            roll -= rate
+        return None
 
     def _record(self, call: Call) -> None:
         with self._lock:

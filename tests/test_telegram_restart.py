@@ -1,0 +1,174 @@
+"""Restarts: a crash or a stop never loses a question nor answers one twice, and conversations survive.
+
+The bot runs as a real process (`run_bot.py telegram`) against the strict fake Bot API, which can hold
+the bot's answers unprocessed, so the process can be killed at a known point: every fetched question
+acknowledged to Telegram, none answered yet (or some answered, the rest held).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.questionlog import QuestionLog
+from bot.telegram import build_application
+from bot.telegram.handlers import EXPIRED
+
+try:
+    from tests.botapi import FakeBotApi
+    from tests.botapi.fixtures import running_application
+    from tests.test_telegram_e2e import USER, is_page_end, make_settings, new_messages, press, say, texts_of
+except ImportError:  # tests/ is not importable as a package: pytest put tests/ on sys.path
+    from botapi import FakeBotApi  # type: ignore[no-redef]
+    from botapi.fixtures import running_application  # type: ignore[no-redef]
+    from test_telegram_e2e import USER, is_page_end, make_settings, new_messages, press, say, texts_of  # type: ignore[no-redef]
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTIONS = ("what foods have K2?", "how much vitamin D3 per day?", "what does magnesium do?")
+CHATS = tuple(range(2001, 2009))
+
+
+def expected_first_lines(settings: Settings) -> dict[int, list[str]]:
+    """Per chat, the first line of each answer, in order, from the engine itself (same conversation)."""
+    engine = Engine(settings)
+    expected: dict[int, list[str]] = {}
+    for chat in CHATS:
+        expected[chat] = []
+        for question in QUESTIONS:
+            answer = engine.answer(question, ("reference", chat))
+            expected[chat].append(f"1. {answer.results[0].heading}")
+    return expected
+
+
+def answers_by_chat(server: FakeBotApi) -> dict[int, list[str]]:
+    """Per chat, the first result line ("1. heading") of every answer the bot sent, in order."""
+    found: dict[int, list[str]] = {}
+    for chat in CHATS:
+        found[chat], pending = [], ""
+        for text in texts_of(server.sent_messages(chat)):
+            pending += text + "\n"
+            if is_page_end(text):
+                found[chat].append(next(line for line in pending.split("\n") if line.startswith("1. ")))
+                pending = ""
+    return found
+
+
+@contextlib.contextmanager
+def bot_process(settings: Settings, server: FakeBotApi) -> Iterator[subprocess.Popen[bytes]]:
+    """`run_bot.py telegram` against the fake server; killed if still running at the end."""
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": server.token,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{server.port}",
+        "BOT_CORPUS_DIR": str(settings.corpus_dir),
+        "BOT_INDEX_DIR": str(settings.index_dir),
+        "BOT_DATA_DIR": str(settings.data_dir),
+        "NO_PROXY": "127.0.0.1",
+    }
+    process = subprocess.Popen([sys.executable, str(REPO / "run_bot.py"), "telegram"], env=env, cwd=REPO)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def wait_until(condition: Any, what: str, server: FakeBotApi, timeout: float = 60) -> None:
+    """Poll `condition()` until true; fail with the recent calls on timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen\n{server.describe_recent()}")
+        time.sleep(0.05)
+
+
+def push_questions(server: FakeBotApi) -> None:
+    """Every chat asks every question, interleaved across chats."""
+    for question in QUESTIONS:
+        for chat in CHATS:
+            server.push_message(question, user_id=chat, chat_id=chat)
+
+
+@pytest.mark.parametrize("answered_before_the_crash", [0, 5])
+def test_a_crash_with_questions_in_flight_loses_none_and_answers_none_twice(tmp_path: Path, answered_before_the_crash: int) -> None:
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token)
+        expected = expected_first_lines(settings)
+        server.hold("sendMessage", after=answered_before_the_crash)
+        with bot_process(settings, server) as process:
+            push_questions(server)
+            total = len(QUESTIONS) * len(CHATS)
+            # Telegram has been told "received" for every question, and each chat has an answer held
+            wait_until(lambda: server.pending_update_count == 0 and server.held >= len(CHATS), "fetch and hold", server)
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+        server.release_held(process=False)  # the dead process's requests are never processed
+        before = sum(len(a) for a in answers_by_chat(server).values())
+        assert before == answered_before_the_crash
+        with bot_process(settings, server):
+            wait_until(lambda: sum(len(a) for a in answers_by_chat(server).values()) >= total, "all answers", server)
+            time.sleep(0.5)  # a duplicate would arrive now
+        assert answers_by_chat(server) == expected
+        assert not server.rejections, server.describe_recent()
+
+
+def test_sigterm_drains_quickly_and_the_rest_is_answered_after_the_restart(tmp_path: Path) -> None:
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token)
+        expected = expected_first_lines(settings)
+        server.hold("sendMessage")
+        with bot_process(settings, server) as process:
+            push_questions(server)
+            wait_until(lambda: server.pending_update_count == 0 and server.held >= len(CHATS), "fetch and hold", server)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the stop has begun: the answers in flight may finish, nothing new starts
+            server.release_held(process=True)
+            assert process.wait(30) == 0
+        answered = sum(len(a) for a in answers_by_chat(server).values())
+        assert answered == len(CHATS)  # one answer per chat was in flight; the backlog waited
+        with bot_process(settings, server):
+            total = len(QUESTIONS) * len(CHATS)
+            wait_until(lambda: sum(len(a) for a in answers_by_chat(server).values()) >= total, "all answers", server)
+            time.sleep(0.5)
+        assert answers_by_chat(server) == expected
+
+
+@pytest.mark.asyncio
+async def test_context_and_more_pages_survive_a_restart(tmp_path: Path) -> None:
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token)
+
+        @contextlib.asynccontextmanager
+        async def bot() -> Any:
+            app = build_application(
+                settings, Engine(settings), QuestionLog(tmp_path / "q.sqlite3"),
+                base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+            )
+            async with running_application(app):
+                assert app.post_init is not None
+                await app.post_init(app)
+                yield app
+
+        async with bot():
+            first = await say(server, "what foods have K2?", is_page_end)
+        async with bot():  # a new process would see the same: nothing is kept in memory across the restart
+            follow = await say(server, "and d3?", is_page_end)
+            assert "following on from your last question" in follow[0]["text"]
+            before = len(server.sent_messages(USER))
+            more = await press(server, first[-1], first[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+            assert more != EXPIRED
+            page = await new_messages(server, USER, before, is_page_end)
+            assert page[0]["text"].startswith("4. "), page[0]["text"][:80]
+        assert not server.rejections, server.describe_recent()
