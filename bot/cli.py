@@ -81,7 +81,20 @@ def add_dirs(p: argparse.ArgumentParser) -> None:
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    return load_settings().with_paths(getattr(args, "corpus", None), getattr(args, "index", None))
+    """Settings with --corpus and --index applied.
+
+    An index remembers the corpus it was built from: given an index (--index or BOT_INDEX_DIR) but
+    no corpus (--corpus or BOT_CORPUS_DIR), the index's own corpus is used, so the index is never
+    rebuilt from another one.
+    """
+    from bot.index_store import recorded_corpus
+
+    settings = load_settings().with_paths(getattr(args, "corpus", None), getattr(args, "index", None))
+    if getattr(args, "corpus", None) is None and not os.environ.get("BOT_CORPUS_DIR", "").strip():
+        recorded = recorded_corpus(settings.index_dir)
+        if recorded is not None:
+            settings = replace(settings, corpus_dir=recorded)
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

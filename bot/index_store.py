@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import IndexCorruptError, IndexMissingError
+from bot.errors import IndexCorruptError, IndexMissingError, IndexStoreError
 from bot.indexing import FIELDS, FieldArrays
 from bot.models import Passage
 
@@ -189,6 +189,16 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexCorruptError(f"index format version {manifest.get('format_version')} is not supported (expected {FORMAT_VERSION}); {REBUILD_HINT}")
     return manifest
+
+
+def recorded_corpus(index_dir: Path) -> Path | None:
+    """The corpus folder the index in index_dir was built from, if its manifest says and it still exists."""
+    try:
+        value = read_manifest(index_dir).get("corpus_dir")
+    except IndexStoreError:
+        return None
+    path = Path(value) if isinstance(value, str) and value else None
+    return path if path is not None and path.is_dir() else None
 
 
 def read_index(index_dir: Path) -> SearchIndex:

@@ -246,6 +246,23 @@ def test_ask_with_another_corpus_and_index(dirs: Dirs, tmp_path: Path) -> None:
     assert not (dirs.index / MANIFEST).exists()
 
 
+def test_an_index_given_alone_answers_from_the_corpus_it_was_built_from(dirs: Dirs, tmp_path: Path) -> None:
+    """`ask --index X` (or BOT_INDEX_DIR=X) on an index built from another corpus must not rebuild X from corpus/."""
+    other = tmp_path / "other"
+    (other / "corpus").mkdir(parents=True)
+    shutil.copy(FIXTURE_ARTICLES / "sleep-hygiene.md", other / "corpus")
+    built = run_bot(dirs, "reindex", "--corpus", str(other / "corpus"), "--index", str(other / "index"))
+    assert built.returncode == 0, built.stderr
+    build_id = read_manifest(other / "index")["build_id"]
+    for extra_env in ({"BOT_CORPUS_DIR": None}, {"BOT_CORPUS_DIR": None, "BOT_INDEX_DIR": str(other / "index")}):
+        args = ["ask", "--json", "how long should a nap be"] if "BOT_INDEX_DIR" in extra_env else ["ask", "--json", "--index", str(other / "index"), "how long should a nap be"]
+        result = run_bot(dirs, *args, **extra_env)
+        assert result.returncode == 0, result.stderr
+        assert result.json_lines()[0]["results"][0]["source"] == "sleep-hygiene.md"
+        assert "building" not in result.stderr.lower()
+    assert read_manifest(other / "index")["build_id"] == build_id  # X was not rebuilt
+
+
 def test_ask_stdin_conversations(shared: Dirs) -> None:
     lines = [K2_QUESTION, "and d3?", "how much k2 daily", "", "and d3?"]
     result = run_bot(shared, "ask", "--json", input="\n".join(lines) + "\n")
