@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,6 +45,7 @@ class AnalysedArticle:
     title_terms: tuple[str, ...]
     surfaces: tuple[tuple[str, ...], ...]  # distinct non-stopword words of each passage (spelling)
     title_surfaces: tuple[str, ...]
+    mtime_ns: int = 0  # when the file was read; lets a later staleness check skip unchanged files
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +188,14 @@ class AnalysisCache:
         self.db = None
 
 
+def stat_mtime(path: Path) -> int:
+    """The file's modification time, taken before reading it (a later write then always looks new)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: SynonymTable, cache: AnalysisCache, progress: Progress | None = None) -> tuple[list[AnalysedArticle], list[tuple[str, str]]]:
     """Every article analysed (from the cache where possible), and the entries skipped with why.
 
@@ -202,13 +211,14 @@ def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: S
         if progress:
             progress(n, total, path.name)
         try:
+            mtime_ns = stat_mtime(path)
             data = read_bytes(path, max_bytes)
             sha256 = hashlib.sha256(data).hexdigest()
             analysed = cache.load(path.name, sha256, len(data))
             if analysed is None:
                 analysed = analyse(data, path.name, sha256, max_bytes, max_words, synonyms)
                 cache.store(analysed)
-            articles.append(analysed)
+            articles.append(replace(analysed, mtime_ns=mtime_ns))
         except ArticleError as exc:
             problems.append(exc)
     if problems:

@@ -66,8 +66,14 @@ def article_idf(field: FieldArrays, passage_article: np.ndarray, article_length:
     however rare it is in the corpus; a word one section uses can.
     """
     n_terms = len(field.indptr) - 1
+    if not len(field.docs):
+        return np.zeros(0)
     term_of = np.repeat(np.arange(n_terms, dtype=np.int64), field.document_frequency())
     article_of = passage_article[field.docs].astype(np.int64)
-    _, inverse, counts = np.unique(term_of * len(article_length) + article_of, return_inverse=True, return_counts=True)
-    local_df = counts[inverse].astype(np.float64)
+    # postings run by term, then by passage, and an article's passages are contiguous, so each
+    # (term, article) pair is one run: its length is the term's document frequency in that article
+    key = term_of * len(article_length) + article_of
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    lengths = np.diff(np.concatenate((starts, [len(key)])))
+    local_df = np.repeat(lengths, lengths).astype(np.float64)
     return np.log((article_length[article_of] + 1) / local_df)

@@ -112,9 +112,16 @@ def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
     return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}"
 
 
-def expected_fingerprint(settings: Settings) -> str:
-    """The fingerprint a fresh build of the current corpus would have (reads files, parses nothing)."""
-    return corpus_fingerprint(current_digests(settings.corpus_dir), fingerprint_extra(settings, synonyms_for(settings)))
+def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = None) -> str:
+    """The fingerprint a fresh build of the current corpus would have (parses nothing).
+
+    Files whose size and modification time match the manifest's record are not read again.
+    """
+    known = {}
+    for entry in (manifest or {}).get("corpus", {}).get("articles", []):
+        if isinstance(entry, dict) and "mtime_ns" in entry:
+            known[str(entry["name"])] = (int(entry["bytes"]), int(entry["mtime_ns"]), str(entry["sha256"]))
+    return corpus_fingerprint(current_digests(settings.corpus_dir, known), fingerprint_extra(settings, synonyms_for(settings)))
 
 
 @contextmanager
@@ -156,7 +163,8 @@ def guarded_build(settings: Settings, progress: Progress | None, only_if_stale: 
 def index_is_current(settings: Settings) -> bool:
     """Does the index on disk match the corpus, the synonyms, the settings and the code as they are now?"""
     try:
-        return read_manifest(settings.index_dir).get("corpus", {}).get("fingerprint") == expected_fingerprint(settings)
+        manifest = read_manifest(settings.index_dir)
+        return manifest.get("corpus", {}).get("fingerprint") == expected_fingerprint(settings, manifest)
     except BotError:
         return False
 
@@ -234,7 +242,7 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
 def manifest_entry(article: AnalysedArticle) -> dict[str, Any]:
     """What the manifest records of one article."""
     sections = list(dict.fromkeys(p.section for p in article.passages))
-    return {"name": article.name, "title": article.title, "sha256": article.sha256, "bytes": article.size, "passages": len(article.passages), "sections": sections}
+    return {"name": article.name, "title": article.title, "sha256": article.sha256, "bytes": article.size, "mtime_ns": article.mtime_ns, "passages": len(article.passages), "sections": sections}
 
 
 def previous_manifest(index_dir: Path) -> dict[str, Any] | None:

@@ -141,11 +141,21 @@ def corpus_fingerprint(file_digests: dict[str, str], extra: str) -> str:
     return digest.hexdigest()
 
 
-def current_digests(corpus_dir: Path) -> dict[str, str]:
-    """sha256 of every article file now in corpus_dir (no parsing)."""
+def current_digests(corpus_dir: Path, known: dict[str, tuple[int, int, str]] | None = None) -> dict[str, str]:
+    """sha256 of every article file now in corpus_dir (no parsing).
+
+    `known` maps a name to (size, mtime_ns, sha256) as recorded at the last build: a file whose
+    size and modification time are unchanged is not read again (as git's index does).
+    """
     digests = {}
     for path in article_paths(corpus_dir):
         try:
+            recorded = (known or {}).get(path.name)
+            if recorded is not None:
+                st = path.stat()
+                if (st.st_size, st.st_mtime_ns) == recorded[:2]:
+                    digests[path.name] = recorded[2]
+                    continue
             digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as exc:
             raise CorpusError(f"cannot read {path.name}: {exc.strerror or exc}") from None

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence, overload
 
 import numpy as np
 
@@ -45,6 +45,55 @@ PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
 ARRAYS = ("indptr", "docs", "tf", "doc_len")
 DATA_FILES = ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "synonyms.json", "passage_article.npy") + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
 REBUILD_HINT = "rebuild it with: python run_bot.py reindex"
+PASSAGE_CACHE = 10_000
+
+
+class StoredPassages(Sequence[Passage]):
+    """The passages of a build, decoded from its passages.jsonl one line at a time when asked for.
+
+    A question needs a handful of passages; decoding all of them at start-up took most of a cold
+    start at 100k passages.
+    """
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n"))
+        self.starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
+        self.ends = ends.astype(np.int64)
+        self._cache: dict[int, Passage] = {}
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    @overload
+    def __getitem__(self, i: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Passage]: ...
+
+    def __getitem__(self, i: int | slice) -> Passage | list[Passage]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        passage = self._cache.get(i)
+        if passage is None:
+            line = self.blob[int(self.starts[i]) : int(self.ends[i])]
+            try:
+                passage = passage_from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise IndexCorruptError(f"passage {i} of the index is unreadable ({exc})") from None
+            if len(self._cache) >= PASSAGE_CACHE:
+                self._cache.clear()
+            self._cache[i] = passage
+        return passage
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -52,7 +101,7 @@ class SearchIndex:
     """A loaded index: passages, the term list, every field's arrays and the spelling vocabulary."""
 
     manifest: dict[str, Any]
-    passages: list[Passage]
+    passages: Sequence[Passage]
     terms: list[str]
     fields: dict[str, FieldArrays]
     passage_article: np.ndarray
@@ -239,7 +288,7 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
         for name, data in blobs.items():
             if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
                 raise IndexCorruptError(f"index file {build_dir / name} fails its checksum; {REBUILD_HINT}")
-        passages = [passage_from_json(json.loads(line)) for line in blobs["passages.jsonl"].decode("utf-8").splitlines() if line]
+        passages = StoredPassages(blobs["passages.jsonl"])
         terms = [str(t) for t in json.loads(blobs["terms.json"])]
         vocabulary = {str(k): int(v) for k, v in json.loads(blobs["vocabulary.json"]).items()}
         families = {str(k): [str(s) for s in v] for k, v in json.loads(blobs["families.json"]).items()}

@@ -37,7 +37,7 @@ class Hit(NamedTuple):
 class Searcher:
     """Ranks the passages of one loaded index and keeps those that answer the question."""
 
-    passages: list[Passage]
+    passages: Sequence[Passage]
     retriever: Retriever
     ranking: Ranking
 

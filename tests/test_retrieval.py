@@ -189,3 +189,25 @@ def test_reindex_after_one_change_analyses_only_that_article(tmp_path: Path, mak
     assert Engine(settings).answer("zebras").results[0].source == "a3.md"
     with sqlite3.connect(settings.index_dir / "analysis-cache.sqlite3") as db:  # and it was replaced by a working one
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 5
+
+
+def test_article_idf_counts_each_term_within_its_own_article() -> None:
+    from bot.bm25 import article_idf
+    from bot.indexing import build_fields
+
+    # two articles: passages 0-2 and 3-4; "topic" is in every passage of the first article
+    body = [["topic", "alpha"], ["topic", "beta"], ["topic", "alpha"], ["alpha"], ["gamma"]]
+    terms, fields = build_fields(body, [[] for _ in body], [[], []])
+    local = article_idf(fields["body"], np.array([0, 0, 0, 1, 1]), np.array([3, 2]))
+    ids = {t: i for i, t in enumerate(terms)}
+    arrays = fields["body"]
+
+    def idf_of(term: str, doc: int) -> float:
+        start, end = arrays.indptr[ids[term]], arrays.indptr[ids[term] + 1]
+        row = start + list(arrays.docs[start:end]).index(doc)
+        return float(local[row])
+
+    assert idf_of("topic", 0) == pytest.approx(np.log(4 / 3))  # in all 3 passages of article 0
+    assert idf_of("alpha", 0) == pytest.approx(np.log(4 / 2)) == idf_of("alpha", 2)
+    assert idf_of("alpha", 3) == pytest.approx(np.log(3 / 1))  # once in article 1 (2 passages)
+    assert idf_of("beta", 1) == pytest.approx(np.log(4 / 1))
