@@ -25,6 +25,7 @@ from bot.indexing import ARTICLE_FIELDS, FieldArrays
 from bot.query import Alternative, Concept
 
 CACHE_TERMS = 4096
+DENSE_FACTOR = 16  # a concept whose postings exceed 1/16 of the passages is combined in dense arrays
 EMPTY_IDS = np.zeros(0, dtype=np.int32)
 EMPTY_VALUES = np.zeros(0, dtype=np.float64)
 
@@ -154,16 +155,22 @@ class ArrayRetriever:
             alt = concept.alternatives[0]
             ids, values = self.alternative_postings(alt)
             return ids, values * (alt.weight * concept.weight)
+        parts = [(self.alternative_postings(alt), alt.weight) for alt in concept.alternatives]
+        parts = [(p, w) for p, w in parts if len(p[0])]
+        if not parts:
+            return EMPTY_IDS, EMPTY_VALUES
+        if sum(len(p[0]) for p, _ in parts) * DENSE_FACTOR > self.size:  # many postings: dense arrays are cheaper than sorting
+            best = np.zeros(self.size)
+            for (ids, values), weight in parts:
+                np.maximum(best, np.bincount(ids, values, minlength=self.size) * weight, out=best)
+            ids = np.flatnonzero(best)
+            return ids.astype(np.int32), best[ids] * concept.weight
         all_ids: list[np.ndarray] = []
         all_values: list[np.ndarray] = []
-        for alt in concept.alternatives:
-            ids, values = self.alternative_postings(alt)
-            if len(ids):
-                unique, inverse = np.unique(ids, return_inverse=True)
-                all_ids.append(unique)
-                all_values.append(np.bincount(inverse, values) * alt.weight)
-        if not all_ids:
-            return EMPTY_IDS, EMPTY_VALUES
+        for (ids, values), weight in parts:
+            unique, inverse = np.unique(ids, return_inverse=True)
+            all_ids.append(unique)
+            all_values.append(np.bincount(inverse, values) * weight)
         ids, values = np.concatenate(all_ids), np.concatenate(all_values)
         order = np.lexsort((-values, ids))
         ids, values = ids[order], values[order]

@@ -148,9 +148,11 @@ class Searcher:
 
     def best_sentence(self, text: str, query: Query) -> tuple[str, float]:
         """The sentence (or list item) of `text` that holds the most of the question, and that share."""
+        wanted = {s for c in query.concepts for a in c.alternatives for s in (*a.stems, *a.covers)}
         best, best_share = "", -1.0
         for sentence in split_sentences(text):
-            share = self.coverage_of(query, {stem for _, stem, stop in words(sentence) if not stop})
+            present = {stem for _, stem, stop in words(sentence) if not stop}
+            share = self.coverage_of(query, present) if present & wanted else 0.0
             if share > best_share:
                 best, best_share = sentence, share
         return best.lstrip("• ").strip(), max(best_share, 0.0)

@@ -50,7 +50,11 @@ def brute_force(engine: Engine, concepts: list[Concept]) -> np.ndarray:
     return totals
 
 
-def test_ranking_equals_a_brute_force_scorer(engine: Engine) -> None:
+@pytest.mark.parametrize("dense_factor", [0, 10**9])  # the sparse (sorting) and the dense way to combine alternatives
+def test_ranking_equals_a_brute_force_scorer(engine: Engine, dense_factor: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import retrieval
+
+    monkeypatch.setattr(retrieval, "DENSE_FACTOR", dense_factor)
     retriever = engine.snapshot().searcher.retriever
     group = next(t for t in engine.snapshot().index.terms if t.startswith("§"))
     concepts = [
