@@ -59,21 +59,23 @@ def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float,
     return (term_idf * saturation(field, variant, k1, b, delta)).astype(np.float32)
 
 
-def article_idf(field: FieldArrays, passage_article: np.ndarray, article_length: np.ndarray) -> np.ndarray:
+def article_document_frequency(field: FieldArrays, passage_article: np.ndarray, n_articles: int) -> np.ndarray:
+    """Per posting, how many passages of its own article hold its term (computed when building)."""
+    if not len(field.docs):
+        return np.zeros(0, dtype=np.int32)
+    term_of = np.repeat(np.arange(len(field.indptr) - 1, dtype=np.int64), field.document_frequency())
+    key = term_of * n_articles + passage_article[field.docs].astype(np.int64)
+    # postings run by term, then by passage, and an article's passages are contiguous, so each
+    # (term, article) pair is one run: its length is the term's document frequency in that article
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    lengths = np.diff(np.concatenate((starts, [len(key)])))
+    return np.repeat(lengths, lengths).astype(np.int32)
+
+
+def article_idf(field: FieldArrays, passage_article: np.ndarray, article_length: np.ndarray, article_df: np.ndarray) -> np.ndarray:
     """Per posting, the IDF of its term among the passages of its own article: log((n + 1) / df).
 
     A word every passage of an article uses (the article's topic) cannot tell its sections apart,
     however rare it is in the corpus; a word one section uses can.
     """
-    n_terms = len(field.indptr) - 1
-    if not len(field.docs):
-        return np.zeros(0)
-    term_of = np.repeat(np.arange(n_terms, dtype=np.int64), field.document_frequency())
-    article_of = passage_article[field.docs].astype(np.int64)
-    # postings run by term, then by passage, and an article's passages are contiguous, so each
-    # (term, article) pair is one run: its length is the term's document frequency in that article
-    key = term_of * len(article_length) + article_of
-    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    lengths = np.diff(np.concatenate((starts, [len(key)])))
-    local_df = np.repeat(lengths, lengths).astype(np.float64)
-    return np.log((article_length[article_of] + 1) / local_df)
+    return np.log((article_length[passage_article[field.docs]] + 1) / article_df.astype(np.float64))

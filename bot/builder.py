@@ -21,7 +21,8 @@ import numpy as np
 
 from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, remove_temporaries, write_index
 from bot.families import family_table, lancaster_roots
-from bot.indexing import build_fields, vocabulary
+from bot.bm25 import article_document_frequency
+from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
 from bot.text import stopwords
@@ -235,7 +236,8 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
         "counts": {"articles": len(articles), "passages": len(passages)},
         "previous_build_dir": (previous or {}).get("build_dir", ""),
     }
-    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts)
+    article_df = {name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS}
+    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df)
     return BuiltIndex(index, roots)
 
 

@@ -45,7 +45,8 @@ def list_corpus(corpus_dir: Path) -> CorpusListing:
     article (other file types, folders, links that are broken or lead outside the folder, names
     that are not UTF-8) is listed as skipped, with the reason."""
     try:
-        entries = sorted(corpus_dir.iterdir())
+        with os.scandir(corpus_dir) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
     except FileNotFoundError:
         raise CorpusError(f"corpus directory not found: {printable(str(corpus_dir))}") from None
     except NotADirectoryError:
@@ -54,31 +55,32 @@ def list_corpus(corpus_dir: Path) -> CorpusListing:
         raise CorpusError(f"cannot list the corpus directory {printable(str(corpus_dir))}: {exc.strerror or exc}") from None
     root = corpus_dir.resolve()
     listing = CorpusListing([], [])
-    for path in entries:
-        if path.name.startswith(".") or path.name == SYNONYMS_FILE_NAME:
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name == SYNONYMS_FILE_NAME:
             continue
-        reason = skip_reason(path, root)
+        reason = skip_reason(entry, root)
         if reason:
-            listing.skipped.append((printable(path.name), reason))
+            listing.skipped.append((printable(entry.name), reason))
         else:
-            listing.paths.append(path)
+            listing.paths.append(corpus_dir / entry.name)
     return listing
 
 
-def skip_reason(path: Path, root: Path) -> str:
-    """Why the corpus entry `path` is not an article ('' when it is one)."""
-    if not utf8_name(path.name):
+def skip_reason(entry: os.DirEntry[str], root: Path) -> str:
+    """Why the corpus entry is not an article ('' when it is one); uses the directory scan's cached file types."""
+    if not utf8_name(entry.name):
         return "the file name is not valid UTF-8; rename the file"
-    if path.is_symlink():
+    if entry.is_symlink():
+        path = Path(entry.path)
         if not path.exists():
             return "a broken link (what it points to does not exist)"
         if not path.resolve().is_relative_to(root):
             return "a link to something outside the corpus folder"
-    if path.is_dir():
+    if entry.is_dir():
         return "a folder; only files directly in the corpus folder are read"
-    if not path.is_file():
+    if not entry.is_file():
         return "not a regular file"
-    if not has_reader(path.name):
+    if not has_reader(entry.name):
         return UNSUPPORTED_TYPE
     return ""
 

@@ -7,6 +7,7 @@ Layout of an index directory (format version 2)::
     build-<id>/terms.json             # the shared term list; a term's id is its position
     build-<id>/passage_article.npy    # the article (position in the manifest's list) of each passage
     build-<id>/<field>.<array>.npy    # per field (body, heading, title): indptr, docs, tf, doc_len
+    build-<id>/<field>.article_df.npy # body and heading: per posting, passages of its article with the term
     build-<id>/vocabulary.json        # surface words -> passage counts (spelling correction)
     build-<id>/families.json          # Lancaster root -> index stems (word families, bot.families)
     build-<id>/synonyms.json          # the synonym rules the build used; questions are read with the same rules
@@ -35,7 +36,7 @@ from typing import Any, Sequence, overload
 import numpy as np
 
 from bot.errors import IndexCorruptError, IndexMissingError, IndexStoreError
-from bot.indexing import FIELDS, FieldArrays
+from bot.indexing import FIELDS, PASSAGE_FIELDS, FieldArrays
 from bot.models import Passage
 
 FORMAT = "article-qa-bm25"
@@ -43,8 +44,11 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
 ARRAYS = ("indptr", "docs", "tf", "doc_len")
-DATA_FILES = ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "synonyms.json", "passage_article.npy") + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
-REBUILD_HINT = "rebuild it with: python run_bot.py reindex"
+DATA_FILES = (
+    ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "synonyms.json", "passage_article.npy")
+    + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
+    + tuple(f"{f}.article_df.npy" for f in PASSAGE_FIELDS)
+)
 PASSAGE_CACHE = 10_000
 
 
@@ -108,6 +112,7 @@ class SearchIndex:
     vocabulary: dict[str, int]
     families: dict[str, list[str]]
     synonym_rules: list[str]  # the synonym rule files as they were when the index was built
+    article_df: dict[str, np.ndarray]  # per passage field and posting: passages of its article holding the term
 
     @property
     def build_id(self) -> str:
@@ -162,6 +167,8 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
         for field_name, arrays in index.fields.items():
             for array_name, array in arrays.arrays().items():
                 contents[f"{field_name}.{array_name}.npy"] = npy_bytes(array)
+        for field_name, array in index.article_df.items():
+            contents[f"{field_name}.article_df.npy"] = npy_bytes(array)
         checksums = {}
         for name, data in contents.items():
             write_synced(tmp_dir / name, data)
@@ -228,15 +235,15 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     """Read and check the manifest; raise IndexMissingError or IndexCorruptError."""
     path = index_dir / MANIFEST
     if not path.is_file():
-        raise IndexMissingError(f"no index in {index_dir}; {REBUILD_HINT}")
+        raise IndexMissingError(f"no index in {index_dir}", index_dir=index_dir)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(f"index manifest {path} is unreadable ({exc}); {REBUILD_HINT}") from None
+        raise IndexCorruptError(f"index manifest {path} is unreadable ({exc})", index_dir=index_dir) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexCorruptError(f"{path} is not a {FORMAT} index manifest; {REBUILD_HINT}")
+        raise IndexCorruptError(f"{path} is not a {FORMAT} index manifest", index_dir=index_dir)
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexCorruptError(f"index format version {manifest.get('format_version')} is not supported (expected {FORMAT_VERSION}); {REBUILD_HINT}")
+        raise IndexCorruptError(f"index format version {manifest.get('format_version')} is not supported (expected {FORMAT_VERSION})", index_dir=index_dir)
     return manifest
 
 
@@ -287,7 +294,7 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
         blobs = {name: (build_dir / name).read_bytes() for name in DATA_FILES}
         for name, data in blobs.items():
             if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
-                raise IndexCorruptError(f"index file {build_dir / name} fails its checksum; {REBUILD_HINT}")
+                raise IndexCorruptError(f"index file {build_dir / name} fails its checksum", index_dir=index_dir)
         passages = StoredPassages(blobs["passages.jsonl"])
         terms = [str(t) for t in json.loads(blobs["terms.json"])]
         vocabulary = {str(k): int(v) for k, v in json.loads(blobs["vocabulary.json"]).items()}
@@ -295,17 +302,19 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
         synonym_rules = [str(text) for text in json.loads(blobs["synonyms.json"])]
         passage_article = load_npy(blobs["passage_article.npy"])
         fields = {f: FieldArrays(*(load_npy(blobs[f"{f}.{a}.npy"]) for a in ARRAYS)) for f in FIELDS}
+        article_df = {f: load_npy(blobs[f"{f}.article_df.npy"]) for f in PASSAGE_FIELDS}
     except IndexCorruptError:
         raise
     except FileNotFoundError as exc:
-        raise IndexCorruptError(f"index file missing: {exc.filename}; {REBUILD_HINT}") from None
+        raise IndexCorruptError(f"index file missing: {exc.filename}", index_dir=index_dir) from None
     except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise IndexCorruptError(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc}); {REBUILD_HINT}") from None
+        raise IndexCorruptError(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc})", index_dir=index_dir) from None
     n_articles = len(manifest.get("corpus", {}).get("articles", []))
     consistent = len(passages) == len(passage_article) == fields["body"].size == fields["heading"].size and fields["title"].size == n_articles
+    consistent = consistent and all(len(article_df[f]) == len(fields[f].docs) for f in PASSAGE_FIELDS)
     if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
-        raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ); {REBUILD_HINT}")
-    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules)
+        raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ)", index_dir=index_dir)
+    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules, article_df)
 
 
 def load_npy(data: bytes) -> np.ndarray:

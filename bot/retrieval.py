@@ -99,7 +99,7 @@ class ArrayRetriever:
             if weight > 0:
                 b = ranking.heading_b if name == "heading" else ranking.b
                 per_article = name in ARTICLE_FIELDS
-                local = None if per_article or ranking.article_idf_weight <= 0 else bm25.article_idf(arrays, index.passage_article, counts)
+                local = None if per_article or ranking.article_idf_weight <= 0 else bm25.article_idf(arrays, index.passage_article, counts, index.article_df[name])
                 self.fields.append(weighted_field(arrays, replace(ranking, b=b), weight, per_article, local))
         self.passage_fields = [f for f in self.fields if not f.per_article]
         self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)

@@ -196,13 +196,14 @@ def test_reindex_after_one_change_analyses_only_that_article(tmp_path: Path, mak
 
 
 def test_article_idf_counts_each_term_within_its_own_article() -> None:
-    from bot.bm25 import article_idf
+    from bot.bm25 import article_document_frequency, article_idf
     from bot.indexing import build_fields
 
     # two articles: passages 0-2 and 3-4; "topic" is in every passage of the first article
     body = [["topic", "alpha"], ["topic", "beta"], ["topic", "alpha"], ["alpha"], ["gamma"]]
     terms, fields = build_fields(body, [[] for _ in body], [[], []])
-    local = article_idf(fields["body"], np.array([0, 0, 0, 1, 1]), np.array([3, 2]))
+    passage_article = np.array([0, 0, 0, 1, 1])
+    local = article_idf(fields["body"], passage_article, np.array([3, 2]), article_document_frequency(fields["body"], passage_article, 2))
     ids = {t: i for i, t in enumerate(terms)}
     arrays = fields["body"]
 
