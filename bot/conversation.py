@@ -3,6 +3,8 @@
 One store holds everything a conversation remembers, as one JSON document per conversation:
 
 - ``context``: the concepts of the last answered turn (`Conversations.previous` / `remember`);
+- ``turn``: the id of the turn being handled and the context before it (`checkpoint`), so a turn
+  handled again after a crash reads its question as the first time did;
 - ``values``: short-lived values by kind under random tokens, such as the answer behind a More button
   or a pending /remove confirmation (`put_value` / `get_value`), at most `per_kind` of each kind.
 
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONVERSATIONS = 10_000
 PER_KIND = 5
-PURGE_EVERY = 500  # writes between deletions of expired rows in SQLite
+PURGE_EVERY_SECONDS = 60.0  # expired rows in SQLite are deleted at most this long after a write finds them
 
 Document = dict[str, Any]
 
@@ -101,7 +103,7 @@ class SQLiteStore:
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
-        self._writes = 0
+        self._purged = 0.0
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -135,8 +137,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO conversations (key, document, changed) VALUES (?, ?, ?)",
                 (key, json.dumps(document, separators=(",", ":")), self._clock()),
             )
-            self._writes += 1
-            if self._writes % PURGE_EVERY == 0:
+            if self._clock() - self._purged >= PURGE_EVERY_SECONDS:
                 self._purge_locked()
 
     def delete(self, key: str) -> None:
@@ -148,7 +149,8 @@ class SQLiteStore:
             self._db.close()
 
     def _purge_locked(self) -> None:
-        self._db.execute("DELETE FROM conversations WHERE changed < ?", (self._clock() - self.ttl,))
+        self._purged = self._clock()
+        self._db.execute("DELETE FROM conversations WHERE changed < ?", (self._purged - self.ttl,))
 
 
 class Conversations:
@@ -185,6 +187,24 @@ class Conversations:
         with self._lock:
             document = self._load(key)
             document["context"] = [concept_to_json(c) for c in concepts]
+            self._save(key, document)
+
+    def checkpoint(self, key: Hashable | None, turn: int) -> None:
+        """Mark the start of a turn that may be handled again (a Telegram update replayed after a crash).
+
+        The first time `turn` is seen, the current context is saved with it. Seen again, the context is
+        put back as it was before that turn, so the replayed question is read exactly as the first time,
+        not as a follow-up of itself.
+        """
+        if key is None:
+            return
+        with self._lock:
+            document = self._load(key)
+            mark = document.get("turn")
+            if isinstance(mark, dict) and mark.get("id") == turn:
+                document["context"] = mark.get("context", [])
+            else:
+                document["turn"] = {"id": turn, "context": document.get("context", [])}
             self._save(key, document)
 
     def reset(self, key: Hashable | None) -> None:

@@ -35,7 +35,8 @@ except ImportError:  # tests/ is not importable as a package: pytest put tests/ 
     from test_telegram_e2e import USER, is_page_end, make_settings, new_messages, press, say, texts_of  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parent.parent
-QUESTIONS = ("what foods have K2?", "how much vitamin D3 per day?", "what does magnesium do?")
+# "what is osteocalcin?" reads as a follow-up of the question before it, so it needs that context
+QUESTIONS = ("how much vitamin D3 per day?", "what is osteocalcin?", "which cheese has k2?")
 CHATS = tuple(range(2001, 2009))
 
 
@@ -101,7 +102,7 @@ def push_questions(server: FakeBotApi) -> None:
             server.push_message(question, user_id=chat, chat_id=chat)
 
 
-@pytest.mark.parametrize("answered_before_the_crash", [0, 5])
+@pytest.mark.parametrize("answered_before_the_crash", [0, len(CHATS)])
 def test_a_crash_with_questions_in_flight_loses_none_and_answers_none_twice(tmp_path: Path, answered_before_the_crash: int) -> None:
     with FakeBotApi() as server:
         settings = make_settings(tmp_path, server.token)

@@ -126,3 +126,16 @@ def test_removal_confirmations_are_used_once() -> None:
     token = chats.keep_removal(1, "old.txt")
     assert chats.take_removal(2, token) is None  # not from another chat
     assert chats.take_removal(1, token) == "old.txt" and chats.take_removal(1, token) is None
+
+
+def test_a_replayed_turn_sees_the_context_from_before_it(make_store: Callable[[float, Clock], ConversationStore]) -> None:
+    conversations = Conversations(900, make_store(900, Clock()))
+    d3 = Concept("d3", (Alternative(("d3",), 1.0),))
+    conversations.remember(1, (K2,))
+    conversations.checkpoint(1, 17)
+    conversations.remember(1, (d3,))  # turn 17 answered, then the process died before it was crossed off
+    conversations.checkpoint(1, 17)  # replayed
+    assert conversations.previous(1) == (K2,)
+    conversations.remember(1, (d3,))
+    conversations.checkpoint(1, 18)  # the next turn starts from turn 17's context
+    assert conversations.previous(1) == (d3,)

@@ -133,6 +133,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     if chat is None:
         return
     show_typing(context.bot, chat.id)
+    context.bot_data.engine.conversations.checkpoint(chat.id, update.update_id)  # a replay after a crash reads the same context
     answer = await asyncio.to_thread(context.bot_data.engine.answer, question, chat.id)
     question_id = await record_question(context, chat.id, answer)
     if not answer.results:
@@ -284,7 +285,8 @@ async def on_error(update: object, context: Context) -> None:
     apology would meet the same fault, or follow an answer that did arrive but whose response was lost.
     """
     if context.error is not None and (is_transient(context.error) or isinstance(context.error, RetryAfter)):
-        log.error("Telegram kept failing while handling update %s: %s", getattr(update, "update_id", "?"), describe(context.error))
+        where = f"handling update {update.update_id}" if isinstance(update, Update) else "polling for updates"
+        log.error("Telegram kept failing while %s: %s", where, describe(context.error))
         return
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or update.channel_post is not None:

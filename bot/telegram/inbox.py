@@ -20,6 +20,7 @@ the moment between Telegram accepting the answer and the inbox row being crossed
 An update that was replayed `MAX_ATTEMPTS` times without finishing (one that kills the process every
 time) is dropped with a warning rather than replayed forever. Finished rows are kept for a day,
 Telegram's own redelivery window, so a late redelivery is still recognised; then they are deleted.
+A finished row keeps only the update id and times: the message itself is blanked once handled.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ class Inbox:
     def done(self, update_id: int) -> None:
         """Cross off a handled update."""
         try:
-            with self._lock:
-                self._db.execute("UPDATE updates SET done_at = ? WHERE update_id = ?", (self._clock(), update_id))
+            with self._lock:  # the message itself is not kept once handled: only its id, to spot a redelivery
+                self._db.execute("UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id))
                 self._finished += 1
                 if self._finished % PURGE_EVERY == 0:
                     self._purge_locked()
@@ -112,11 +113,11 @@ class Inbox:
             for update_id, body, attempts in rows:
                 if attempts >= MAX_ATTEMPTS:
                     log.warning("giving up update %s: it was replayed %d times without finishing", update_id, attempts)
-                    self._db.execute("UPDATE updates SET done_at = ? WHERE update_id = ?", (self._clock(), update_id))
+                    self._db.execute("UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id))
                     continue
                 update = parse_update(body, bot)
                 if update is None:
-                    self._db.execute("UPDATE updates SET done_at = ? WHERE update_id = ?", (self._clock(), update_id))
+                    self._db.execute("UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id))
                     continue
                 self._db.execute("UPDATE updates SET attempts = attempts + 1 WHERE update_id = ?", (update_id,))
                 updates.append(update)

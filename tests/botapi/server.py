@@ -19,6 +19,7 @@ import email.parser
 import email.policy
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -180,6 +181,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     api: FakeBotApi
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a killed bot) is normal here; anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -199,7 +206,10 @@ def _read_body(req: BaseHTTPRequestHandler) -> bytes:
     if req.headers.get("Transfer-Encoding", "").lower() == "chunked":
         return _read_chunked(req)
     length = int(req.headers.get("Content-Length") or 0)
-    return req.rfile.read(length) if length > 0 else b""
+    body = req.rfile.read(length) if length > 0 else b""
+    if len(body) < length:  # the client went away mid-request (a killed bot): nothing to process
+        raise ValueError("truncated request body")
+    return body
 
 
 def _read_chunked(req: BaseHTTPRequestHandler) -> bytes:

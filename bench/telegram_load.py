@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Load and fault test of the Telegram bot: the real bot process, over HTTP, against the strict fake Bot API.
+
+    .venv/bin/python bench/telegram_load.py [--chats 200] [--restart kill|term|none] [--seed 1] [--json FILE]
+
+What it does, all on 127.0.0.1 and inside a temporary folder:
+
+1. starts the fake Bot API (tests/botapi) with random faults: on sendMessage 429 (retry_after 1 s), HTTP
+   500/502, connections reset before a response, and requests processed whose response is then lost
+   ("dropped"); on getUpdates 500 and resets; on sendChatAction (the cosmetic "typing…") 500s;
+2. starts the bot as its own process (`run_bot.py telegram`, as an operator would) on a copy of the seed
+   article;
+3. `--chats` private chats each ask three questions, the second a follow-up ("and d3?") sent within a
+   second of the first, arriving over about ten seconds;
+4. part-way through (after 40 % of the questions arrived) kills the bot with SIGKILL (or stops it with
+   SIGTERM) and starts a new process at once;
+5. waits until every question is answered or `--deadline` seconds pass, then prints what happened.
+
+Each chat's expected answers come from the engine itself, asked the same questions in the same order,
+so a follow-up answered without its context, or answers in the wrong order, show up. Counts:
+
+- answered: questions whose expected answer arrived; lost: questions never answered;
+- duplicated: answers that arrived more than once; of those, how many followed a response the fake
+  server processed and then dropped (the Bot API has no way to de-duplicate a sendMessage), and how
+  many were sent just before the kill and sent again by the new process (the answer was out, but the
+  process died before crossing the update off);
+- out of order: answers that arrived after the answer to a later question of the same chat;
+- wrong: answers that fit no question of the chat (e.g. a follow-up answered without context);
+- apologies: "Sorry, something went wrong" messages;
+- latency: from the question's arrival at the fake server to its answer (seconds; includes the restart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bot.config import Settings  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+from bot.telegram.handlers import SORRY  # noqa: E402
+from tests.botapi.server import FakeBotApi  # noqa: E402
+
+SCRIPTS = (
+    ("what foods have K2?", "and d3?", "how much magnesium should I take?"),
+    ("how much vitamin D3 per day?", "what is osteocalcin?", "which cheese has k2?"),
+    ("how much magnesium should I take?", "what foods have K2?", "and d3?"),
+)
+SEND_FAULTS = {"429": 0.04, "500": 0.03, "502": 0.02, "reset": 0.03, "drop_after": 0.02}
+POLL_FAULTS = {"500": 0.05, "reset": 0.03}
+TYPING_FAULTS = {"500": 0.1}
+NO_ANSWER = "no answer"
+MAX_CHATS = 2000
+
+
+@dataclass
+class Question:
+    chat: int
+    n: int
+    text: str
+    expected: str
+    pushed_at: float = 0.0
+
+
+@dataclass
+class Report:
+    chats: int
+    questions: int
+    restart: str
+    answered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    duplicated_after_lost_response: int = 0
+    duplicated_across_the_restart: int = 0
+    out_of_order: int = 0
+    wrong: int = 0
+    apologies: int = 0
+    latency_s: dict[str, float] = field(default_factory=dict)
+    faults_injected: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+def answer_key(text: str) -> str:
+    """What identifies an answer: its first result line, or that nothing was found."""
+    for line in text.split("\n"):
+        if line.startswith("1. "):
+            return line
+    return NO_ANSWER
+
+
+def is_answer_end(text: str) -> bool:
+    """The last message of an answer page (footer), or a no-answer reply."""
+    return " of " in text.rsplit("\n", 1)[-1] or "couldn't find anything" in text or text.startswith("🤔")
+
+
+def plan(chats: int, settings: Settings) -> list[Question]:
+    """Every chat's questions with their expected answers (the engine asked in the same order)."""
+    engine = Engine(settings)
+    questions: list[Question] = []
+    for chat in range(1, chats + 1):
+        script = SCRIPTS[chat % len(SCRIPTS)]
+        for n, text in enumerate(script):
+            answer = engine.answer(text, ("plan", chat))
+            expected = f"1. {answer.results[0].heading}" if answer.results else NO_ANSWER
+            questions.append(Question(10_000 + chat, n, text, expected))
+    keys = {}
+    for q in questions:
+        keys.setdefault(q.chat, []).append(q.expected)
+    if any(len(set(k)) != len(k) for k in keys.values()):
+        raise SystemExit("error: a script's questions share an expected answer; pick distinct questions")
+    return questions
+
+
+def schedule(questions: list[Question], seed: int, spread: float) -> list[tuple[float, Question]]:
+    """Arrival times: each chat starts at a random moment in `spread` seconds; its next questions follow within a second."""
+    rng = random.Random(seed + 1)
+    last: dict[int, float] = {}
+    events: list[tuple[float, Question]] = []
+    for q in sorted(questions, key=lambda q: (q.chat, q.n)):
+        at = last[q.chat] + rng.uniform(0.2, 1.0) if q.chat in last else rng.uniform(0, spread)
+        last[q.chat] = at
+        events.append((at, q))
+    return sorted(events, key=lambda e: e[0])
+
+
+def start_bot(settings: Settings, server: FakeBotApi, log_file: Any) -> subprocess.Popen[bytes]:
+    """`run_bot.py telegram` against the fake server, logging to `log_file`."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(
+        TELEGRAM_BOT_TOKEN=server.token,
+        TELEGRAM_API_URL=f"http://127.0.0.1:{server.port}",
+        BOT_CORPUS_DIR=str(settings.corpus_dir),
+        BOT_INDEX_DIR=str(settings.index_dir),
+        BOT_DATA_DIR=str(settings.data_dir),
+        NO_PROXY="127.0.0.1",
+    )
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "run_bot.py"), "telegram"], env=env, cwd=REPO_ROOT, stdout=log_file, stderr=log_file
+    )
+
+
+def stop(process: subprocess.Popen[bytes], how: str) -> None:
+    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would)."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def delivered(server: FakeBotApi) -> dict[int, list[tuple[float, str, bool]]]:
+    """Per chat, every answer that reached the user: (when, key, whether its response was lost)."""
+    out: dict[int, list[tuple[float, str, bool]]] = {}
+    pending: dict[int, str] = {}
+    for call in server.calls_of("sendMessage"):
+        if not isinstance(call.result, dict):
+            continue  # not processed
+        chat = int(call.params["chat_id"])
+        text = str(call.result.get("text", ""))
+        pending[chat] = pending.get(chat, "") + text + "\n"
+        if is_answer_end(text):
+            out.setdefault(chat, []).append((call.at, answer_key(pending.pop(chat)), not call.ok))
+    return out
+
+
+def answered_count(questions: list[Question], server: FakeBotApi) -> int:
+    """Questions whose expected answer has arrived (each counted once)."""
+    got = {(chat, key) for chat, arrivals in delivered(server).items() for _, key, _ in arrivals}
+    return sum((q.chat, q.expected) in got for q in questions)
+
+
+def measure(questions: list[Question], server: FakeBotApi, report: Report, restarted_at: float) -> None:
+    """Fill in the counts and latencies."""
+    got = delivered(server)
+    latencies: list[float] = []
+    by_chat: dict[int, list[Question]] = {}
+    for q in questions:
+        by_chat.setdefault(q.chat, []).append(q)
+    for chat, asked in by_chat.items():
+        asked.sort(key=lambda q: q.n)
+        expected = {q.expected: q for q in asked}
+        arrivals = got.get(chat, [])
+        seen: set[str] = set()
+        order: list[int] = []
+        lost_response: set[str] = set()
+        first_at: dict[str, float] = {}
+        for at, key, response_lost in arrivals:
+            if key not in expected:
+                report.wrong += 1
+                continue
+            if key in seen:
+                report.duplicated += 1
+                report.duplicated_after_lost_response += key in lost_response
+                report.duplicated_across_the_restart += key not in lost_response and first_at[key] <= restarted_at < at
+                continue
+            seen.add(key)
+            first_at[key] = at
+            if response_lost:
+                lost_response.add(key)
+            order.append(expected[key].n)
+            latencies.append(at - expected[key].pushed_at)
+        if os.environ.get("LOAD_DEBUG") and (len(seen) < len(asked) or len(arrivals) > len(asked)):
+            print(chat, [(q.n, q.text, q.expected, round(q.pushed_at - restarted_at, 2)) for q in asked], file=sys.stderr)
+            print("   ", [(round(at - restarted_at, 2), key, lost) for at, key, lost in arrivals], file=sys.stderr)
+        report.answered += len(seen)
+        report.lost += len(asked) - len(seen)
+        report.out_of_order += sum(1 for i, n in enumerate(order) if any(m > n for m in order[:i]))
+    report.apologies = sum(SORRY in m.get("text", "") for m in server.sent_messages())
+    if latencies:
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        report.latency_s = {
+            "p50": round(cuts[49], 2), "p90": round(cuts[89], 2), "p95": round(cuts[94], 2),
+            "p99": round(cuts[98], 2), "max": round(max(latencies), 2),
+        }
+    faults: dict[str, int] = {}
+    for call in server.calls:
+        if call.ok:
+            continue
+        kind = "429" if call.status == 429 else str(call.status) if call.status >= 500 else (call.error or "other").split(",")[0]
+        faults[f"{call.method} {kind}"] = faults.get(f"{call.method} {kind}", 0) + 1
+    report.faults_injected = dict(sorted(faults.items()))
+
+
+def run(args: argparse.Namespace) -> Report:
+    chats = min(args.chats, MAX_CHATS)
+    work = Path(tempfile.mkdtemp(prefix="telegram-load-"))
+    corpus = work / "corpus"
+    corpus.mkdir()
+    for name in ("vitamin-k2-d3-bone-density.txt", "synonyms.conf"):
+        shutil.copy(REPO_ROOT / "corpus" / name, corpus / name)
+    settings = Settings(corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data")
+    questions = plan(chats, settings)  # also builds the index, so start-up does not
+    events = schedule(questions, args.seed, args.spread)
+    report = Report(chats, len(questions), args.restart)
+    log_path = work / "bot.log"
+    began = time.monotonic()
+    with FakeBotApi() as server, open(log_path, "wb") as log_file:
+        server.max_poll_timeout = 1.0
+        for chat in {q.chat for q in questions}:
+            server.register_chat(chat)
+        if not args.no_faults:
+            server.set_fault_rates("sendMessage", SEND_FAULTS, seed=args.seed)
+            server.set_fault_rates("getUpdates", POLL_FAULTS, seed=args.seed + 2)
+            server.set_fault_rates("sendChatAction", TYPING_FAULTS, seed=args.seed + 3)
+        bot = start_bot(settings, server, log_file)
+        restart_at = int(len(events) * 0.4) if args.restart != "none" else -1
+        restarted_at = float("inf")
+        t0 = time.monotonic()
+        for i, (at, q) in enumerate(events):
+            delay = t0 + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if i == restart_at:
+                print(f"{args.restart} the bot after {i} of {len(events)} questions", file=sys.stderr)
+                restarted_at = time.monotonic()
+                stop(bot, args.restart)
+                bot = start_bot(settings, server, log_file)
+            q.pushed_at = time.monotonic()
+            server.push_message(q.text, user_id=q.chat, chat_id=q.chat)
+        deadline = time.monotonic() + args.deadline
+        while time.monotonic() < deadline:
+            if answered_count(questions, server) >= len(questions):
+                time.sleep(1.0)  # late duplicates
+                break
+            time.sleep(0.2)
+        stop(bot, "term")
+        measure(questions, server, report, restarted_at)
+        if args.keep:
+            dump = {"calls": [(c.method, c.params.get("chat_id"), c.ok, c.error, c.at, (c.result or {}).get("text", "")[:60] if isinstance(c.result, dict) else None) for c in server.calls if c.method != "getUpdates"],
+                    "questions": [asdict(q) for q in questions], "restarted_at": restarted_at}
+            (work / "calls.json").write_text(json.dumps(dump, default=str))
+        report.wall_s = round(time.monotonic() - began, 1)
+        rejected = server.rejections
+        if rejected:
+            print(f"warning: the fake Bot API rejected {len(rejected)} request(s)\n{server.describe_recent()}", file=sys.stderr)
+    if args.keep:
+        print(f"work folder kept: {work} (bot log: {log_path})", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chats", type=int, default=200, help=f"private chats, three questions each (at most {MAX_CHATS})")
+    parser.add_argument("--restart", choices=("kill", "term", "none"), default="kill", help="how to stop the bot mid-load")
+    parser.add_argument("--spread", type=float, default=10.0, help="seconds over which the chats start")
+    parser.add_argument("--deadline", type=float, default=120.0, help="seconds to wait for answers after the last question")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-faults", action="store_true", help="no injected Bot API faults")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder and the bot's log")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON")
+    args = parser.parse_args()
+    args.deadline = min(max(args.deadline, 1.0), 600.0)
+    report = run(args)
+    width = max(len(k) for k in asdict(report))
+    for key, value in asdict(report).items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(asdict(report), indent=2))
+    return 0 if report.lost == 0 and report.out_of_order == 0 and report.wrong == 0 and report.apologies == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
