@@ -109,7 +109,7 @@ def pipeline_code_digest() -> str:
 
 def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
     """Everything besides the articles that a build depends on."""
-    params = sorted(settings.ranking.index_params().items())
+    params = sorted(settings.build.manifest().items())
     return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}"
 
 
@@ -182,7 +182,7 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
         synonyms = synonyms_for(settings)
         cache = AnalysisCache(settings.index_dir / "analysis-cache.sqlite3", fingerprint_extra(settings, synonyms))
         try:
-            articles, skipped = analyse_corpus(settings.corpus_dir, settings.max_article_bytes, settings.ranking.max_words, synonyms, cache, progress)
+            articles, skipped = analyse_corpus(settings.corpus_dir, settings.max_article_bytes, settings.build.max_words, synonyms, cache, progress)
             cache.commit()  # kept even if the build fails later: those articles were analysed
             built = assemble_index(settings, articles, synonyms, cache, previous, progress)
             built.manifest["build_seconds"] = round(time.perf_counter() - started, 4)
@@ -224,7 +224,7 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
         "format_version": FORMAT_VERSION,
         "build_id": new_build_id(),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "bm25": settings.ranking.index_params(),
+        "bm25": settings.build.manifest(),
         "pipeline": PIPELINE_VERSION,
         "pipeline_code_sha256": pipeline_code_digest(),
         "synonyms_sha256": synonyms.digest,

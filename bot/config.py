@@ -10,10 +10,20 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
-class Ranking:
-    """Retrieval parameters. Only max_words is baked into the index; the rest apply when it is loaded or queried."""
+class BuildParams:
+    """What an index build depends on besides the articles and synonyms; a change rebuilds the index."""
 
     max_words: int = 160  # passage size limit, in words
+
+    def manifest(self) -> dict[str, int]:
+        """The parameters stored in (and checked against) the index manifest."""
+        return {"max_words": self.max_words}
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Query-time retrieval parameters: they apply when an index is loaded or queried, never rebuild it."""
+
     variant: str = "plus"  # BM25 variant from rank-bm25: "plus", "l" or "okapi"
     k1: float = 1.2
     b: float = 0.2  # weak length normalisation: short infographic snippets should not beat full paragraphs
@@ -32,10 +42,6 @@ class Ranking:
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True
-
-    def index_params(self) -> dict[str, float | str | int]:
-        """The parameters stored in (and checked against) the index manifest."""
-        return {"max_words": self.max_words}
 
 
 def env_path(name: str, default: Path) -> Path:
@@ -77,6 +83,7 @@ class Settings:
     telegram_api_url: str = ""
     admin_ids: frozenset[int] = frozenset()
     ranking: Ranking = field(default_factory=Ranking)
+    build: BuildParams = field(default_factory=BuildParams)
 
     @property
     def corpus_synonyms(self) -> Path:

@@ -49,7 +49,7 @@ def current_build_dir(settings: Settings) -> Path:
 def test_round_trip_same_passages(built: Settings) -> None:
     index = read_index(built.index_dir)
     files = read_corpus(built.corpus_dir, built.max_article_bytes)
-    expected = [p for f in files for p in build_passages(f.article, built.ranking.max_words)]
+    expected = [p for f in files for p in build_passages(f.article, built.build.max_words)]
     assert index.passages == expected
     assert index.fields["body"].size == len(expected) == index.fields["heading"].size
     assert index.fields["title"].size == 1 and index.passage_article.tolist() == [0] * len(expected)
@@ -111,7 +111,7 @@ def test_manifest_contents(built: Settings) -> None:
     manifest = json.loads((built.index_dir / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["format_version"] == index_store.FORMAT_VERSION == 2
     assert manifest["format"] == index_store.FORMAT
-    assert manifest["bm25"] == {"max_words": built.ranking.max_words}
+    assert manifest["bm25"] == {"max_words": built.build.max_words}
     fingerprint = manifest["corpus"]["fingerprint"]
     assert len(fingerprint) == 64 and int(fingerprint, 16) >= 0
     built_at = datetime.fromisoformat(manifest["built_at"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.config import Ranking
@@ -136,8 +138,15 @@ def test_hostile_text_still_finds_real_words() -> None:
     assert terms("x" * 100_000) == []
 
 
-def test_only_build_time_parameters_go_into_the_index() -> None:
+def test_only_build_time_parameters_go_into_the_index(tmp_path: Path) -> None:
     """BM25 parameters apply when the index is loaded, so changing them never forces a rebuild."""
-    params = Ranking().index_params()
-    assert params == {"max_words": Ranking().max_words}
-    assert Ranking(k1=2.0, b=0.75, variant="okapi").index_params() == params
+    from dataclasses import replace
+
+    from bot.builder import fingerprint_extra
+    from bot.config import BuildParams, Settings
+    from bot.synonyms import SynonymTable
+
+    base = Settings()
+    table = SynonymTable()
+    assert fingerprint_extra(replace(base, ranking=Ranking(k1=2.0, b=0.75, variant="okapi")), table) == fingerprint_extra(base, table)
+    assert fingerprint_extra(replace(base, build=BuildParams(max_words=80)), table) != fingerprint_extra(base, table)
