@@ -87,6 +87,7 @@ class Report:
     duplicated: int = 0
     duplicated_after_lost_response: int = 0
     duplicated_across_the_restart: int = 0
+    seconds_to_stop: float = 0.0  # from the signal to the old process's exit
     out_of_order: int = 0
     wrong: int = 0
     apologies: int = 0
@@ -154,16 +155,19 @@ def start_bot(settings: Settings, server: FakeBotApi, log_file: Any) -> subproce
     )
 
 
-def stop(process: subprocess.Popen[bytes], how: str) -> None:
-    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would)."""
+def stop(process: subprocess.Popen[bytes], how: str) -> float:
+    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would); seconds until it exited."""
     if process.poll() is not None:
-        return
+        return 0.0
+    began = time.monotonic()
     process.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
+        print("the bot did not stop within 10 s: killed", file=sys.stderr)
         process.kill()
         process.wait(10)
+    return time.monotonic() - began
 
 
 def delivered(server: FakeBotApi) -> dict[int, list[tuple[float, str, bool]]]:
@@ -271,7 +275,7 @@ def run(args: argparse.Namespace) -> Report:
             if i == restart_at:
                 print(f"{args.restart} the bot after {i} of {len(events)} questions", file=sys.stderr)
                 restarted_at = time.monotonic()
-                stop(bot, args.restart)
+                report.seconds_to_stop = round(stop(bot, args.restart), 2)
                 bot = start_bot(settings, server, log_file)
             q.pushed_at = time.monotonic()
             server.push_message(q.text, user_id=q.chat, chat_id=q.chat)
