@@ -79,3 +79,23 @@ def article_idf(field: FieldArrays, passage_article: np.ndarray, article_length:
     however rare it is in the corpus; a word one section uses can.
     """
     return np.log((article_length[passage_article[field.docs]] + 1) / article_df.astype(np.float64))
+
+
+def article_text_field(body: FieldArrays, passage_article: np.ndarray, n_articles: int) -> FieldArrays:
+    """The whole text of each article as one document: passage term counts summed per article.
+
+    Postings run by term, then passage, and an article's passages are contiguous, so each
+    (term, article) pair is one run of postings, summed with reduceat.
+    """
+    n_terms = len(body.indptr) - 1
+    lengths = np.bincount(passage_article, weights=body.doc_len, minlength=n_articles).astype(np.float32)
+    if not len(body.docs):
+        return FieldArrays(np.zeros(n_terms + 1, dtype=np.int64), body.docs, body.tf, lengths)
+    term_of = np.repeat(np.arange(n_terms, dtype=np.int64), body.document_frequency())
+    article_of = passage_article[body.docs].astype(np.int64)
+    key = term_of * n_articles + article_of
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    tf = np.add.reduceat(body.tf.astype(np.float64), starts).astype(np.float32)
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_of[starts], minlength=n_terms), out=indptr[1:])
+    return FieldArrays(indptr, article_of[starts].astype(np.int32), tf, lengths)

@@ -33,6 +33,9 @@ class Ranking:
     lead_boost: float = 0.5  # "what is X" with X an article's title: its first passage scores this much more
     article_idf_weight: float = 0.2  # share of a term's IDF taken among its own article's passages
     article_title_weight: float = 1.0  # weight of the article title relative to the body
+    article_text_weight: float = 0.6  # weight of the whole article's text (Okapi, IDF over articles) relative to the body
+    article_text_b: float = 0.75  # length normalisation of whole articles
+    article_text_variant: str = "okapi"  # IDF of the whole-article field: "okapi" (0 for words in half the articles) or "plus"
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
     min_coverage: float = 0.3  # share of the question's IDF mass a passage must match...

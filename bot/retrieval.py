@@ -61,9 +61,10 @@ class WeightedField:
     docs: np.ndarray
     weights: np.ndarray
     per_article: bool
+    shows_term: bool = True  # False for the whole-article text: the passage itself may lack the term
 
 
-def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_article: bool, local_idf: np.ndarray | None = None) -> WeightedField:
+def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_article: bool, local_idf: np.ndarray | None = None, article_variant: str = "okapi") -> WeightedField:
     """A field's postings with BM25 weights; article fields drop the postings that weigh nothing.
 
     Article titles are scored with Okapi IDF floored at zero: a word in every article's title (any
@@ -76,7 +77,7 @@ def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_art
             blended = (1 - ranking.article_idf_weight) * term_idf + ranking.article_idf_weight * local_idf
             impacts = (blended * bm25.saturation(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)).astype(np.float32)
         return WeightedField(arrays.indptr, arrays.docs, impacts * np.float32(weight), False)
-    impacts = bm25.impacts(arrays, "okapi", ranking.k1, ranking.b, 0.0, epsilon=0.0)
+    impacts = bm25.impacts(arrays, article_variant, ranking.k1, ranking.b, 0.0, epsilon=0.0)
     keep = impacts > 0
     n_terms = len(arrays.indptr) - 1
     term_of = np.repeat(np.arange(n_terms), arrays.document_frequency())
@@ -101,6 +102,10 @@ class ArrayRetriever:
                 per_article = name in ARTICLE_FIELDS
                 local = None if per_article or ranking.article_idf_weight <= 0 else bm25.article_idf(arrays, index.passage_article, counts, index.article_df[name])
                 self.fields.append(weighted_field(arrays, replace(ranking, b=b), weight, per_article, local))
+        if ranking.article_text_weight > 0:
+            article_text = bm25.article_text_field(index.fields["body"], index.passage_article, len(counts))
+            whole = weighted_field(article_text, replace(ranking, b=ranking.article_text_b), ranking.article_text_weight, True, article_variant=ranking.article_text_variant)
+            self.fields.append(replace(whole, shows_term=False))
         self.passage_fields = [f for f in self.fields if not f.per_article]
         self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         self.article_length = counts
@@ -117,6 +122,14 @@ class ArrayRetriever:
         offsets = np.repeat(self.article_start[articles] - (np.cumsum(lengths) - lengths), lengths)
         return (np.arange(total, dtype=np.int64) + offsets).astype(np.int32), np.repeat(weights, lengths)
 
+    def field_postings(self, field: WeightedField, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        """(passage ids, weights) of one term in one field, article fields expanded to their passages."""
+        start, end = field.indptr[tid], field.indptr[tid + 1]
+        docs, weights = field.docs[start:end], field.weights[start:end]
+        if field.per_article and start != end:
+            return self.expand_articles(docs, weights)
+        return docs, weights
+
     def term_postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(passage ids, weights) of a term over all fields; a passage may appear once per field."""
         tid = self.term_ids.get(term)
@@ -128,14 +141,10 @@ class ArrayRetriever:
         ids: list[np.ndarray] = []
         values: list[np.ndarray] = []
         for field in self.fields:
-            start, end = field.indptr[tid], field.indptr[tid + 1]
-            if start == end:
-                continue
-            docs, weights = field.docs[start:end], field.weights[start:end]
-            if field.per_article:
-                docs, weights = self.expand_articles(docs, weights)
-            ids.append(docs)
-            values.append(weights.astype(np.float64))
+            docs, weights = self.field_postings(field, tid)
+            if len(docs):
+                ids.append(docs)
+                values.append(weights.astype(np.float64))
         result = (np.concatenate(ids), np.concatenate(values)) if ids else (EMPTY_IDS, EMPTY_VALUES)
         if len(self._postings) >= CACHE_TERMS:
             self._postings.clear()
@@ -199,7 +208,9 @@ class ArrayRetriever:
         """Sorted ids of the passages that hold a term in any field."""
         docs = self._docs.get(term)
         if docs is None:
-            docs = np.unique(self.term_postings(term)[0])
+            tid = self.term_ids.get(term)
+            parts = [] if tid is None else [self.field_postings(f, tid)[0] for f in self.fields if f.shows_term]
+            docs = np.unique(np.concatenate(parts)) if parts else EMPTY_IDS
             if len(self._docs) >= CACHE_TERMS:
                 self._docs.clear()
             self._docs[term] = docs
