@@ -66,7 +66,7 @@ def answers_by_chat(server: FakeBotApi) -> dict[int, list[str]]:
 
 
 @contextlib.contextmanager
-def bot_process(settings: Settings, server: FakeBotApi) -> Iterator[subprocess.Popen[bytes]]:
+def bot_process(settings: Settings, server: FakeBotApi, **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
     """`run_bot.py telegram` against the fake server; killed if still running at the end."""
     env = {
         **os.environ,
@@ -76,6 +76,7 @@ def bot_process(settings: Settings, server: FakeBotApi) -> Iterator[subprocess.P
         "BOT_INDEX_DIR": str(settings.index_dir),
         "BOT_DATA_DIR": str(settings.data_dir),
         "NO_PROXY": "127.0.0.1",
+        **extra_env,
     }
     process = subprocess.Popen([sys.executable, str(REPO / "run_bot.py"), "telegram"], env=env, cwd=REPO)
     try:
@@ -139,6 +140,26 @@ def test_sigterm_drains_quickly_and_the_rest_is_answered_after_the_restart(tmp_p
             assert process.wait(30) == 0
         answered = sum(len(a) for a in answers_by_chat(server).values())
         assert answered == len(CHATS)  # one answer per chat was in flight; the backlog waited
+        with bot_process(settings, server):
+            total = len(QUESTIONS) * len(CHATS)
+            wait_until(lambda: sum(len(a) for a in answers_by_chat(server).values()) >= total, "all answers", server)
+            time.sleep(0.5)
+        assert answers_by_chat(server) == expected
+
+
+def test_a_stop_does_not_wait_past_its_grace_for_answers_telegram_never_takes(tmp_path: Path) -> None:
+    """Answers stuck in flight at a SIGTERM are left for the next start once the grace runs out, not given up."""
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token)
+        expected = expected_first_lines(settings)
+        server.hold("sendMessage")  # Telegram takes no answer until the restart
+        with bot_process(settings, server, BOT_DRAIN_SECONDS="1") as process:
+            push_questions(server)
+            wait_until(lambda: server.pending_update_count == 0 and server.held >= len(CHATS), "fetch and hold", server)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(90) == 0
+        server.release_held(process=False)
+        assert sum(len(a) for a in answers_by_chat(server).values()) == 0
         with bot_process(settings, server):
             total = len(QUESTIONS) * len(CHATS)
             wait_until(lambda: sum(len(a) for a in answers_by_chat(server).values()) >= total, "all answers", server)

@@ -12,13 +12,17 @@ bounds the updates in flight, while the real work is bounded by the search threa
 With an inbox (`bot.telegram.inbox`), an update is crossed off once its handler has finished, still
 holding its chat's lock, so a crash never loses it. `drain()` (called when the application stops, e.g.
 on SIGTERM) lets the updates already being handled finish and starts no new one: those stay in the
-inbox and are handled first after the restart. A stop then takes as long as the slowest answer in
-flight, not as long as the whole backlog.
+inbox and are handled first after the restart. A stop then takes as long as the answers in flight,
+not as long as the whole backlog, and at most `BOT_DRAIN_SECONDS` (default 5, half a container
+platform's usual 10 s grace): updates still unfinished then are cancelled and, not crossed off, are
+replayed at the next start. The conversation checkpoint (`Conversations.checkpoint`) makes that safe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Awaitable, Hashable
 from typing import Any
 
@@ -27,7 +31,18 @@ from telegram.ext import BaseUpdateProcessor
 
 from bot.telegram.inbox import Inbox
 
+log = logging.getLogger(__name__)
+
 MAX_UPDATES_IN_FLIGHT = 1024
+DRAIN_SECONDS = 5.0
+
+
+def drain_seconds() -> float:
+    """The longest a stop waits for updates in flight: BOT_DRAIN_SECONDS, else DRAIN_SECONDS."""
+    try:
+        return max(0.0, float(os.environ.get("BOT_DRAIN_SECONDS", DRAIN_SECONDS)))
+    except ValueError:
+        return DRAIN_SECONDS
 
 
 def chat_key(update: object) -> Hashable | None:
@@ -48,12 +63,22 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self.inbox = inbox
         self.draining = False
+        self._in_flight: set[asyncio.Task[Any]] = set()
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
 
-    def drain(self) -> None:
-        """Start no new update from now on; those being handled finish."""
+    def drain(self, grace: float | None = None) -> None:
+        """Start no new update from now on; those being handled get `grace` seconds to finish, then are cancelled."""
         self.draining = True
+        seconds = drain_seconds() if grace is None else grace
+        asyncio.get_running_loop().call_later(seconds, self._cancel_in_flight)
+
+    def _cancel_in_flight(self) -> None:
+        """The grace is over: updates still being handled are left for the next start."""
+        if self._in_flight:
+            log.warning("stopping: %d update(s) still in flight are left for the next start", len(self._in_flight))
+        for task in list(self._in_flight):
+            task.cancel()
 
     @property
     def active_chats(self) -> int:
@@ -84,7 +109,16 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if close is not None:
                 close()  # never started: it stays pending in the inbox for the next run
             return
-        await coroutine  # PTB's process_update: handler errors go to the error handler, not here
+        task = asyncio.ensure_future(coroutine)  # PTB's process_update: handler errors go to the error handler
+        self._in_flight.add(task)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if self.draining and task.cancelled():
+                return  # cut off by the end of the grace: not crossed off, so it is replayed
+            raise
+        finally:
+            self._in_flight.discard(task)
         if self.inbox is not None and isinstance(update, Update):
             self.inbox.done(update.update_id)
 
