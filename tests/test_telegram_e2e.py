@@ -339,6 +339,19 @@ async def test_transient_faults_on_the_answer_are_retried_without_an_apology(bot
 
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
+async def test_an_outage_longer_than_the_retries_delays_the_answer_but_loses_nothing(bot: Bot) -> None:
+    server = bot.server
+    server.inject_fault("sendMessage", "503", times=ATTEMPTS + 1)  # one more than a round of retries
+    server.push_message("what foods have K2?")
+    server.push_message("and d3?")  # waits for the question before it, outage or not
+    await server.wait_for(lambda s: sum(is_page_end(t) for t in texts_of(s.sent_messages(USER))) >= 2, timeout=40)
+    answers = [t for t in texts_of(server.sent_messages(USER)) if is_page_end(t)]
+    assert len(answers) == 2 and "K2 Sources" in answers[0] and "following on from your last question" in answers[1]
+    assert server.pending_faults == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
 async def test_a_lost_response_is_not_answered_with_an_apology(bot: Bot) -> None:
     server = bot.server
     server.inject_fault("sendMessage", "drop_after")  # Telegram delivered the message, the response got lost

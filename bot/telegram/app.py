@@ -122,6 +122,8 @@ def build_application(
     if inbox is not None:
         builder = builder.update_queue(DurableUpdateQueue(inbox))
     application: BotApplication = builder.build()
+    if isinstance(application.update_processor, PerChatUpdateProcessor):
+        application.update_processor.reprocess = application.process_update
     data = application.bot_data
     data.engine, data.question_log, data.settings = engine, question_log, settings
     data.chats = ChatState(engine.conversations)

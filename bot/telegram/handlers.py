@@ -15,6 +15,7 @@ from bot.telegram import render
 from bot.telegram.context import Context
 from bot.telegram.delivery import describe, is_transient
 from bot.telegram.incoming import addressed_to_other_bot, command_argument, first_word, is_admin, is_group
+from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.sending import reply_html, send_html
 from bot.telegram.state import Pages
 
@@ -285,8 +286,13 @@ async def on_error(update: object, context: Context) -> None:
     apology would meet the same fault, or follow an answer that did arrive but whose response was lost.
     """
     if context.error is not None and (is_transient(context.error) or isinstance(context.error, RetryAfter)):
-        where = f"handling update {update.update_id}" if isinstance(update, Update) else "polling for updates"
-        log.error("Telegram kept failing while %s: %s", where, describe(context.error))
+        if not isinstance(update, Update):
+            log.error("Telegram kept failing while polling for updates: %s", describe(context.error))
+            return
+        processor = context.application.update_processor
+        if isinstance(processor, PerChatUpdateProcessor):
+            processor.retry_later(update.update_id)  # handled again shortly: the question is not lost
+        log.warning("Telegram kept failing while handling update %s: %s", update.update_id, describe(context.error))
         return
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or update.channel_post is not None:

@@ -16,6 +16,11 @@ inbox and are handled first after the restart. A stop then takes as long as the 
 not as long as the whole backlog, and at most `BOT_DRAIN_SECONDS` (default 5, half a container
 platform's usual 10 s grace): updates still unfinished then are cancelled and, not crossed off, are
 replayed at the next start. The conversation checkpoint (`Conversations.checkpoint`) makes that safe.
+
+An outage longer than one round of Bot API retries (`bot.telegram.delivery`, about 4 s) does not lose
+the question either: the error handler reports the update (`retry_later`), and it is handled again,
+still holding its chat (so the chat's later messages keep waiting behind it), after 2, 10 and 30 s.
+Only then is it given up, with an ERROR line.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from telegram import Update
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_UPDATES_IN_FLIGHT = 1024
 DRAIN_SECONDS = 5.0
+RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before handling again an update whose answer Telegram kept refusing
 
 
 def drain_seconds() -> float:
@@ -64,6 +70,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.inbox = inbox
         self.draining = False
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._retry: set[int] = set()  # update ids whose handling hit a Bot API outage
+        self.retry_delays: tuple[float, ...] = RETRY_DELAYS
+        self.reprocess: Callable[[object], Awaitable[None]] | None = None  # Application.process_update, set by the builder
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
 
@@ -79,6 +88,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             log.warning("stopping: %d update(s) still in flight are left for the next start", len(self._in_flight))
         for task in list(self._in_flight):
             task.cancel()
+
+    def retry_later(self, update_id: int) -> None:
+        """Called by the error handler: Telegram kept failing while this update was handled, so handle it again."""
+        self._retry.add(update_id)
 
     @property
     def active_chats(self) -> int:
@@ -109,18 +122,39 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if close is not None:
                 close()  # never started: it stays pending in the inbox for the next run
             return
-        task = asyncio.ensure_future(coroutine)  # PTB's process_update: handler errors go to the error handler
+        update_id = update.update_id if isinstance(update, Update) else None
+        delays = iter(self.retry_delays)
+        while True:
+            if not await self._run(coroutine):
+                return  # cut off by the end of the grace: not crossed off, so it is replayed
+            if update_id not in self._retry:
+                break
+            self._retry.discard(update_id)
+            delay = next(delays, None)
+            if delay is None or self.reprocess is None or self.draining:
+                if not self.draining:
+                    log.error("giving up update %s: Telegram kept failing through %d rounds of retries", update_id, len(self.retry_delays) + 1)
+                    break
+                return  # stopping: left for the next start
+            log.warning("Telegram kept failing while handling update %s; handling it again in %.0f s", update_id, delay)
+            await asyncio.sleep(delay)
+            coroutine = self.reprocess(update)
+        if self.inbox is not None and update_id is not None:
+            self.inbox.done(update_id)
+
+    async def _run(self, coroutine: Awaitable[Any]) -> bool:
+        """Await PTB's process_update (handler errors go to the error handler); False when cut off by a stop."""
+        task = asyncio.ensure_future(coroutine)
         self._in_flight.add(task)
         try:
             await task
         except asyncio.CancelledError:
             if self.draining and task.cancelled():
-                return  # cut off by the end of the grace: not crossed off, so it is replayed
+                return False
             raise
         finally:
             self._in_flight.discard(task)
-        if self.inbox is not None and isinstance(update, Update):
-            self.inbox.done(update.update_id)
+        return True
 
     async def initialize(self) -> None:
         """Nothing to set up."""
