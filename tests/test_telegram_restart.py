@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.telegram import build_application
+from bot.telegram.app import STATE_DB
 from bot.telegram.handlers import EXPIRED
 
 try:
@@ -193,4 +194,25 @@ async def test_context_and_more_pages_survive_a_restart(tmp_path: Path) -> None:
             assert more != EXPIRED
             page = await new_messages(server, USER, before, is_page_end)
             assert page[0]["text"].startswith("4. "), page[0]["text"][:80]
+        assert not server.rejections, server.describe_recent()
+
+
+@pytest.mark.asyncio
+async def test_a_corrupt_state_database_costs_the_memory_not_the_answers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token)
+        settings.data_dir.mkdir(parents=True)
+        (settings.data_dir / STATE_DB).write_bytes(b"garbage, not SQLite " * 100)
+        app = build_application(
+            settings, Engine(settings), QuestionLog(tmp_path / "q.sqlite3"),
+            base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+        )
+        async with running_application(app):
+            assert app.post_init is not None
+            await app.post_init(app)
+            replies = await say(server, "what foods have K2?", is_page_end)
+            assert "Natto" in "\n".join(texts_of(replies))
+            follow = await say(server, "and d3?", is_page_end)  # the context still works, in memory
+            assert "following on from your last question" in follow[0]["text"]
+        assert "updates and conversations are kept in memory only" in caplog.text
         assert not server.rejections, server.describe_recent()
