@@ -6,7 +6,10 @@ such as `bot.telegram.render` does not load the engine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.telegram.app import build_application, run_telegram
 
 __all__ = ["build_application", "run_telegram"]
 

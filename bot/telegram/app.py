@@ -121,7 +121,9 @@ def build_application(
         builder = builder.base_file_url(base_file_url or default_files or "")
     if inbox is not None:
         builder = builder.update_queue(DurableUpdateQueue(inbox))
-    application: BotApplication = builder.build()
+    application = builder.build()
+    if not isinstance(application, BotApplication):  # narrows the type; application_class above makes it so
+        raise TypeError(f"expected a BotApplication, got {type(application).__name__}")
     if isinstance(application.update_processor, PerChatUpdateProcessor):
         application.update_processor.reprocess = application.process_update
     data = application.bot_data
