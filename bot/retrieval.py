@@ -52,6 +52,14 @@ class Retriever(Protocol):
         """How many passages hold `term` in any field (0 for a term the index lacks)."""
         ...
 
+    def article_holds(self, doc_ids: np.ndarray, term: str) -> np.ndarray:
+        """For each passage id, whether its article holds `term` anywhere (title or text)."""
+        ...
+
+    def title_frequency(self, term: str) -> tuple[int, int]:
+        """(articles whose title holds `term`, articles in all)."""
+        ...
+
 
 @dataclass(frozen=True)
 class WeightedField:
@@ -102,8 +110,11 @@ class ArrayRetriever:
                 per_article = name in ARTICLE_FIELDS
                 local = None if per_article or ranking.article_idf_weight <= 0 else bm25.article_idf(arrays, index.passage_article, counts, index.article_df[name])
                 self.fields.append(weighted_field(arrays, replace(ranking, b=b), weight, per_article, local))
+        article_text = bm25.article_text_field(index.fields["body"], index.passage_article, len(counts))
+        self.article_text = article_text
+        self.article_title = index.fields["title"]
+        self.passage_article = index.passage_article
         if ranking.article_text_weight > 0:
-            article_text = bm25.article_text_field(index.fields["body"], index.passage_article, len(counts))
             whole = weighted_field(article_text, replace(ranking, b=ranking.article_text_b), ranking.article_text_weight, True, article_variant=ranking.article_text_variant)
             self.fields.append(replace(whole, shows_term=False))
         self.passage_fields = [f for f in self.fields if not f.per_article]
@@ -233,3 +244,19 @@ class ArrayRetriever:
             if count:
                 return count
         return 0
+
+    def article_holds(self, doc_ids: np.ndarray, term: str) -> np.ndarray:
+        tid = self.term_ids.get(term)
+        if tid is None:
+            return np.zeros(len(doc_ids), dtype=bool)
+        articles = self.passage_article[doc_ids]
+        held = np.zeros(len(doc_ids), dtype=bool)
+        for field in (self.article_text, self.article_title):
+            docs = field.docs[field.indptr[tid] : field.indptr[tid + 1]]
+            held |= np.isin(articles, docs)
+        return held
+
+    def title_frequency(self, term: str) -> tuple[int, int]:
+        tid = self.term_ids.get(term)
+        count = 0 if tid is None else int(self.article_title.indptr[tid + 1] - self.article_title.indptr[tid])
+        return count, self.article_title.size

@@ -63,6 +63,8 @@ class Searcher:
             return []
         if query.asks_definition and self.ranking.lead_boost > 0:
             ranked = self.boost_leads(query, ranked)
+        if self.ranking.off_topic_article_factor < 1:
+            ranked = self.demote_other_topics(query, ranked)
         held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
         coverage = self.coverage_vector(query, held, len(ranked.doc_ids))
         mass = self.question_mass(query) / math.log(len(self.passages) + 1)
@@ -87,6 +89,37 @@ class Searcher:
             passage = self.passages[doc_id]
             if passage.position == 0 and asked <= self.title_stems(passage.article):
                 scores[row] *= 1 + self.ranking.lead_boost
+        order = np.lexsort((ranked.doc_ids, -scores))
+        return Ranked(ranked.doc_ids[order], scores[order])
+
+    def demote_other_topics(self, query: Query, ranked: Ranked) -> Ranked:
+        """Passages from articles that never mention a topic the question names score less.
+
+        A topic is a concept whose words are in the title of some article, but of at most half of
+        them ("vitamin d3", "magnesium"). A passage about "how much to take per day" in an
+        article that never says "vitamin d3" does not answer "how much vitamin D3 per day".
+        """
+        factor = np.ones(len(ranked.doc_ids))
+        if len(query.own_concepts()) > self.ranking.topic_rule_max_concepts:  # a long message names many things in passing
+            return ranked
+        for concept in query.own_concepts():
+            stems = concept.typed.stems
+            if not stems or concept.typed.covers:
+                continue
+            frequencies = [self.retriever.title_frequency(s) for s in stems]
+            if not all(0 < n <= total / 2 for n, total in frequencies):
+                continue
+            present = np.zeros(len(ranked.doc_ids), dtype=bool)
+            for alternative in concept.alternatives:
+                if alternative.weight >= 1:
+                    held = np.ones(len(ranked.doc_ids), dtype=bool)
+                    for stem in alternative.stems:
+                        held &= self.retriever.article_holds(ranked.doc_ids, stem)
+                    present |= held
+            factor[~present] *= self.ranking.off_topic_article_factor
+        if (factor == 1).all():
+            return ranked
+        scores = ranked.scores * factor
         order = np.lexsort((ranked.doc_ids, -scores))
         return Ranked(ranked.doc_ids[order], scores[order])
 

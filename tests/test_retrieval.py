@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Callable
@@ -216,3 +217,27 @@ def test_article_idf_counts_each_term_within_its_own_article() -> None:
     assert idf_of("alpha", 0) == pytest.approx(np.log(4 / 2)) == idf_of("alpha", 2)
     assert idf_of("alpha", 3) == pytest.approx(np.log(3 / 1))  # once in article 1 (2 passages)
     assert idf_of("beta", 1) == pytest.approx(np.log(4 / 1))
+
+
+@pytest.fixture
+def three_supplements(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
+    """The seed article plus a magnesium and an omega-3 article (tests/fixtures/topics/)."""
+    corpus = seed_corpus(tmp_path)
+    for path in (Path(__file__).parent / "fixtures" / "topics").iterdir():
+        shutil.copy(path, corpus)
+    settings = make_settings(tmp_path)
+    build_index(settings)
+    engine = Engine(settings)
+    engine.open()
+    return engine
+
+
+@pytest.mark.parametrize("question, source", [
+    ("best magnesium supplement for sleep", "magnesium-guide.md"),  # the seed's supplement section never says magnesium and sleep
+    ("which foods are rich in magnesium?", "magnesium-guide.md"),
+    ("what foods have K2?", "vitamin-k2-d3-bone-density.txt"),
+    ("how much omega 3 per day", "omega-3-guide.md"),
+    ("can omega 3 thin blood", "omega-3-guide.md"),
+])
+def test_a_question_naming_an_article_topic_is_answered_from_that_article(three_supplements: Engine, question: str, source: str) -> None:
+    assert three_supplements.answer(question).results[0].source == source
