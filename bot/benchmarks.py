@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from bot.config import PROJECT_ROOT
 from bot.errors import BotError
@@ -65,7 +65,8 @@ def normalise_for_match(text: str) -> str:
     return NON_ALNUM.sub(" ", text.lower()).strip()
 
 
-def load_json(path: Path) -> object:
+def load_json(path: Path) -> Any:
+    """A benchmark file's JSON (a list of questions or a dict of answers)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -83,13 +84,13 @@ def load_sets(root: Path | None = None) -> list[BenchSet]:
         raise BotError(f"benchmark data not found in {root}; set BOT_BENCHMARKS_DIR to the medquad folder")
     med_answers = load_json(root / "answers-dev.json")
     med = [
-        BenchQuestion(str(q["id"]), str(q["question"]), gold_answers(q["gold"], med_answers))  # type: ignore[index,arg-type]
-        for q in load_json(root / "questions-dev.json")  # type: ignore[union-attr]
+        BenchQuestion(str(q["id"]), str(q["question"]), gold_answers(q["gold"], med_answers))
+        for q in load_json(root / "questions-dev.json")
     ]
     live_answers = load_json(root / "answers-liveqa.json")
     live = [
-        BenchQuestion(str(q["id"]), str(q["original"]), gold_answers(q["gold_strict"], live_answers))  # type: ignore[index,arg-type]
-        for q in load_json(root / "questions-liveqa-dev.json")  # type: ignore[union-attr]
+        BenchQuestion(str(q["id"]), str(q["original"]), gold_answers(q["gold_strict"], live_answers))
+        for q in load_json(root / "questions-liveqa-dev.json")
     ]
     return [BenchSet("medquad-dev", root / "corpus-dev", tuple(med)), BenchSet("liveqa-dev", root / "corpus-liveqa", tuple(live))]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from bot.config import Settings
 from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus
@@ -44,7 +44,7 @@ class BuiltIndex:
         return self.index.manifest
 
     @property
-    def passages(self) -> list[Passage]:
+    def passages(self) -> Sequence[Passage]:
         return self.index.passages
 
 
