@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.models import heading_of
-from bot.search import Hit
+
+if TYPE_CHECKING:
+    from bot.search import Hit
 
 EMPTY_QUESTION = "Please type a question in words, for example: {examples}"
 NOTHING_FOUND = "Nothing in the articles matches that."
