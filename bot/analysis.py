@@ -11,7 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
 import sqlite3
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -196,6 +200,31 @@ def stat_mtime(path: Path) -> int:
         return 0
 
 
+Job = tuple[bytes, str, str, int, int, SynonymTable]  # data, name, sha256, max_bytes, max_words, synonyms
+PARALLEL_FROM = 200  # articles to analyse before it pays to start worker processes
+
+
+def analyse_job(job: Job) -> AnalysedArticle | tuple[str, str]:
+    """analyse() for a worker process: a broken article comes back as (name, problem), not raised."""
+    data, name, sha256, max_bytes, max_words, synonyms = job
+    try:
+        return analyse(data, name, sha256, max_bytes, max_words, synonyms)
+    except ArticleError as exc:
+        return (exc.name, exc.problem)
+
+
+def analyse_all(jobs: list[Job]) -> list[AnalysedArticle | tuple[str, str]]:
+    """Analyse the articles the cache lacks: in worker processes (one per core) when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    # Worker processes are forked, which is safe only in a process with no other threads (a thread may
+    # hold a lock the child would wait on forever); spawning instead would re-run the caller's script.
+    # So a build in a threaded process (the Telegram bot) analyses in this process.
+    if len(jobs) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [analyse_job(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(analyse_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+
+
 def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: SynonymTable, cache: AnalysisCache, progress: Progress | None = None) -> tuple[list[AnalysedArticle], list[tuple[str, str]]]:
     """Every article analysed (from the cache where possible), and the entries skipped with why.
 
@@ -204,7 +233,9 @@ def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: S
     listing = list_corpus(corpus_dir)
     if not listing.paths:
         raise CorpusError(f"no articles ({', '.join(ARTICLE_EXTENSIONS)}) in {corpus_dir}", corpus_dir=corpus_dir)
-    articles: list[AnalysedArticle] = []
+    found: list[AnalysedArticle | None] = []
+    mtimes: list[int] = []
+    jobs: list[Job] = []
     problems: list[ArticleError] = []
     total = len(listing.paths)
     for n, path in enumerate(listing.paths, 1):
@@ -214,13 +245,25 @@ def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: S
             mtime_ns = stat_mtime(path)
             data = read_bytes(path, max_bytes)
             sha256 = hashlib.sha256(data).hexdigest()
-            analysed = cache.load(path.name, sha256, len(data))
-            if analysed is None:
-                analysed = analyse(data, path.name, sha256, max_bytes, max_words, synonyms)
-                cache.store(analysed)
-            articles.append(replace(analysed, mtime_ns=mtime_ns))
         except ArticleError as exc:
             problems.append(exc)
+            continue
+        analysed = cache.load(path.name, sha256, len(data))
+        if analysed is None:
+            jobs.append((data, path.name, sha256, max_bytes, max_words, synonyms))
+        found.append(analysed)
+        mtimes.append(mtime_ns)
+    fresh = iter(analyse_all(jobs))
+    articles: list[AnalysedArticle] = []
+    for analysed, mtime_ns in zip(found, mtimes):
+        if analysed is None:
+            result = next(fresh)
+            if isinstance(result, tuple):
+                problems.append(ArticleError(*result))
+                continue
+            analysed = result
+            cache.store(analysed)
+        articles.append(replace(analysed, mtime_ns=mtime_ns))
     if problems:
         listed = "\n  ".join(str(problem) for problem in problems)
         raise CorpusError(f"broken article file(s), nothing was changed:\n  {listed}", corpus_dir=corpus_dir, problems=problems)

@@ -101,3 +101,23 @@ def test_many_openers_of_a_stale_index_build_it_once(settings: Settings) -> None
         builder.assemble_index = real  # type: ignore[assignment]
     assert len(builds) == 1
     assert build_if_stale(settings) is None  # current now
+
+
+def test_many_new_articles_are_analysed_in_worker_processes_with_the_same_result(tmp_path: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import analysis
+
+    monkeypatch.setattr(analysis, "PARALLEL_FROM", 10)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(30):
+        (corpus / f"note-{i:02d}.md").write_text(f"# Note {i}\n\n## Part\n\nThe word token{i} appears only in note {i}.\n", encoding="utf-8")
+    (corpus / "broken.md").write_bytes(b"")
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    with pytest.raises(BotError, match="broken.md: file is empty"):
+        build_index(settings)
+    (corpus / "broken.md").unlink()
+    report = build_index(settings)
+    assert report.articles == 30 and report.passages == 30
+    engine = Engine(settings)
+    for i in (0, 17, 29):
+        assert engine.answer(f"token{i}").results[0].source == f"note-{i:02d}.md"
