@@ -205,10 +205,15 @@ class ArrayRetriever:
             return Ranked(EMPTY_IDS.astype(np.int64), EMPTY_VALUES)
         ids = np.concatenate([p[0] for p in parts])
         values = np.concatenate([p[1] for p in parts])
-        unique, inverse = np.unique(ids, return_inverse=True)
-        totals = np.bincount(inverse, values)
-        keep = totals > 0
-        unique, totals = unique[keep], totals[keep]
+        if len(ids) * DENSE_FACTOR > self.size:  # many postings: one dense sum beats sorting them
+            dense = np.bincount(ids, values, minlength=self.size)
+            unique = np.flatnonzero(dense > 0)
+            totals = dense[unique]
+        else:
+            unique, inverse = np.unique(ids, return_inverse=True)
+            totals = np.bincount(inverse, values)
+            keep = totals > 0
+            unique, totals = unique[keep], totals[keep]
         if len(unique) > limit:
             top = np.argpartition(-totals, limit - 1)[:limit]
             unique, totals = unique[top], totals[top]
