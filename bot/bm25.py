@@ -42,9 +42,10 @@ def average_length(field: FieldArrays) -> float:
 
 
 def saturation(field: FieldArrays, variant: str, k1: float, b: float, delta: float) -> np.ndarray:
-    """The term-frequency part of every posting's weight: the weight is IDF times this."""
-    tf = field.tf.astype(np.float64)
-    norm = 1 - b + b * field.doc_len[field.docs].astype(np.float64) / average_length(field)
+    """The term-frequency part of every posting's weight: the weight is IDF times this (float32)."""
+    tf = field.tf.astype(np.float32, copy=False)
+    norm = np.float32(1 - b) + np.float32(b / average_length(field)) * field.doc_len.astype(np.float32, copy=False)[field.docs]
+    k1, delta = np.float32(k1), np.float32(delta)
     if variant == "okapi":
         return tf * (k1 + 1) / (tf + k1 * norm)
     if variant == "plus":
@@ -55,8 +56,8 @@ def saturation(field: FieldArrays, variant: str, k1: float, b: float, delta: flo
 
 def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float, epsilon: float = OKAPI_EPSILON) -> np.ndarray:
     """The BM25 weight of every posting (term, document) of the field, aligned with field.docs."""
-    term_idf = np.repeat(idf(field, variant, epsilon), field.document_frequency())
-    return (term_idf * saturation(field, variant, k1, b, delta)).astype(np.float32)
+    term_idf = np.repeat(idf(field, variant, epsilon).astype(np.float32), field.document_frequency())
+    return term_idf * saturation(field, variant, k1, b, delta)
 
 
 def article_document_frequency(field: FieldArrays, passage_article: np.ndarray, n_articles: int) -> np.ndarray:

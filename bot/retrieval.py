@@ -79,11 +79,12 @@ def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_art
     word of the title of a one-article corpus) tells the articles apart no better than no word.
     """
     if not per_article:
-        impacts = bm25.impacts(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
         if local_idf is not None and ranking.article_idf_weight > 0:
             term_idf = np.repeat(bm25.idf(arrays, ranking.variant), arrays.document_frequency())
-            blended = (1 - ranking.article_idf_weight) * term_idf + ranking.article_idf_weight * local_idf
-            impacts = (blended * bm25.saturation(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)).astype(np.float32)
+            blended = ((1 - ranking.article_idf_weight) * term_idf + ranking.article_idf_weight * local_idf).astype(np.float32)
+            impacts = blended * bm25.saturation(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
+        else:
+            impacts = bm25.impacts(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
         return WeightedField(arrays.indptr, arrays.docs, impacts * np.float32(weight), False)
     impacts = bm25.impacts(arrays, article_variant, ranking.k1, ranking.b, 0.0, epsilon=0.0)
     keep = impacts > 0
