@@ -126,6 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # e.g. an index folder that cannot be written: say so, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        remove_log_handler()
+
+
+def remove_log_handler() -> None:
+    """Take main()'s log handler off again, so a later main() (or other code in the process) starts clean."""
+    global _handler
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        _handler = None
 
 
 class UserLogFormat(logging.Formatter):
@@ -154,6 +164,22 @@ class OnlyOnce(logging.Filter):
 _handler: logging.Handler | None = None
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record is emitted, not to the stream at set-up.
+
+    main() can run more than once in a process (the tests do); a handler bound to an earlier,
+    since closed stderr would turn every later log record into a "Logging error" traceback.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def setup_logging(verbose: bool, service: bool) -> None:
     """Where log records go. Commands a person runs (ask, repl, reindex, ...) get warnings only, once
     each, as short notes on stderr; stdout carries nothing but the output. -v shows every record in
@@ -162,7 +188,7 @@ def setup_logging(verbose: bool, service: bool) -> None:
     root = logging.getLogger()
     if _handler is not None:  # main() called again in the same process (tests): replace, do not stack
         root.removeHandler(_handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     if verbose or service:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.DEBUG if verbose else logging.INFO)
