@@ -59,3 +59,14 @@ def make_settings() -> Callable[..., Settings]:
 def seed_corpus() -> Callable[[Path], Path]:
     """seed_corpus(tmp_path) -> a corpus folder with the seed article and synonyms.conf."""
     return copy_seed_corpus
+
+
+@pytest.fixture
+def built_seed(tmp_path: Path) -> Settings:
+    """Settings in tmp_path whose index is already built from the seed corpus (reloads checked at once)."""
+    from bot.builder import build_index
+
+    copy_seed_corpus(tmp_path)
+    settings = settings_in(tmp_path, reload_seconds=0)
+    build_index(settings)
+    return settings

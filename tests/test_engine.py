@@ -7,7 +7,6 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -22,11 +21,8 @@ DIETARY = "Dietary Sources of K2 and D3"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Settings:
-    seed_corpus(tmp_path)
-    settings = make_settings(tmp_path, reload_seconds=0)
-    build_index(settings)
-    return settings
+def settings(built_seed: Settings) -> Settings:
+    return built_seed
 
 
 @pytest.fixture

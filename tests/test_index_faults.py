@@ -22,11 +22,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Settings:
-    seed_corpus(tmp_path)
-    settings = make_settings(tmp_path, reload_seconds=0)
-    build_index(settings)
-    return settings
+def settings(built_seed: Settings) -> Settings:
+    return built_seed
 
 
 def test_an_unwritable_index_folder_is_a_clear_error(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
