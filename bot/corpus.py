@@ -1,27 +1,14 @@
-"""Find, validate and fingerprint the article files of a corpus directory."""
+"""Find the article files of a corpus directory (and what is skipped), read them within limits, fingerprint them."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from bot.errors import ArticleError, CorpusError
-from bot.models import Article
-from bot.readers import ARTICLE_EXTENSIONS, UNSUPPORTED_TYPE, has_reader, parse_article
-
-
-@dataclass(frozen=True)
-class ArticleFile:
-    """One article file as read for an index build."""
-
-    path: Path
-    sha256: str
-    size: int
-    article: Article
-
+from bot.readers import UNSUPPORTED_TYPE, has_reader
 
 SYNONYMS_FILE_NAME = "synonyms.conf"  # the corpus's own synonyms live beside the articles; not an article
 
@@ -97,31 +84,6 @@ def utf8_name(name: str) -> bool:
 def printable(name: str) -> str:
     """A file name safe to print and store: undecodable bytes shown as \\xNN."""
     return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-def read_corpus(
-    corpus_dir: Path,
-    max_bytes: int,
-    progress: Callable[[int, int, str], None] | None = None,
-) -> list[ArticleFile]:
-    """Read and validate every article; raise CorpusError naming each broken file."""
-    paths = article_paths(corpus_dir)
-    if not paths:
-        raise CorpusError(f"no articles ({', '.join(ARTICLE_EXTENSIONS)}) in {corpus_dir}", corpus_dir=corpus_dir)
-    files: list[ArticleFile] = []
-    problems: list[ArticleError] = []
-    for n, path in enumerate(paths, 1):
-        if progress:
-            progress(n, len(paths), path.name)
-        try:
-            data = read_bytes(path, max_bytes)
-            files.append(ArticleFile(path, hashlib.sha256(data).hexdigest(), len(data), parse_article(data, path.name, max_bytes)))
-        except ArticleError as exc:
-            problems.append(exc)
-    if problems:
-        listed = "\n  ".join(str(problem) for problem in problems)
-        raise CorpusError(f"broken article file(s), nothing was changed:\n  {listed}", corpus_dir=corpus_dir, problems=problems)
-    return files
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:

@@ -586,7 +586,7 @@ def test_progress_bar_covers_the_whole_build() -> None:
     stream = Tty()
     progress = progress_printer(stream)
     for n in range(1, 41):
-        progress(n, 40, f"article-{n}.md")  # what read_corpus reports today: bare file names
+        progress(n, 40, f"article-{n}.md")  # what the builder reports while reading: bare file names
     after_reading = bar_fraction(stream.getvalue())
     assert 0 < after_reading < 0.9  # reading (parsing and tokenising each article) is most of a build, not all of it
     assert not stream.getvalue().endswith("\n")

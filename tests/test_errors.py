@@ -83,22 +83,31 @@ def test_telegram_upload_accepts_htm_and_markdown() -> None:
         assert upload_problem(name, 10, 1000) == "", name
 
 
-def test_a_broken_corpus_names_each_broken_article(tmp_path: Path) -> None:
-    from bot.corpus import read_corpus
+def build_corpus(corpus: Path) -> None:
+    """Build an index of `corpus` in a sibling folder (raises what the build raises)."""
+    from dataclasses import replace
 
-    (tmp_path / "good.txt").write_bytes(b"Bones\n\nCalcium keeps bones strong in adults and children alike.\n")
-    (tmp_path / "empty.txt").write_bytes(b"")
-    (tmp_path / "nul.md").write_bytes(b"a\x00b")
+    from bot.builder import build_index
+    from bot.config import Settings
+
+    build_index(replace(Settings(), corpus_dir=corpus, index_dir=corpus.parent / "index", data_dir=corpus.parent / "data"))
+
+
+def test_a_broken_corpus_names_each_broken_article(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_bytes(b"Bones\n\nCalcium keeps bones strong in adults and children alike.\n")
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "nul.md").write_bytes(b"a\x00b")
     with pytest.raises(CorpusError) as info:
-        read_corpus(tmp_path, 1000)
-    assert info.value.corpus_dir == tmp_path
+        build_corpus(corpus)
+    assert info.value.corpus_dir == corpus
     assert [(p.name, p.problem) for p in info.value.problems] == [("empty.txt", "file is empty"), ("nul.md", "file is binary (it contains NUL bytes), not text")]
     assert "empty.txt: file is empty" in str(info.value)
 
 
 def test_an_empty_corpus_names_the_accepted_extensions(tmp_path: Path) -> None:
-    from bot.corpus import read_corpus
-
+    (tmp_path / "corpus").mkdir()
     with pytest.raises(CorpusError) as info:
-        read_corpus(tmp_path, 1000)
+        build_corpus(tmp_path / "corpus")
     assert all(ext in str(info.value) for ext in ARTICLE_EXTENSIONS)

@@ -15,7 +15,8 @@ import pytest
 from bot import builder, index_store
 from bot.builder import build_index, synonyms_for
 from bot.config import Settings
-from bot.corpus import read_corpus
+from bot.corpus import list_corpus
+from bot.readers import parse_article
 from bot.engine import Engine
 from bot.errors import BotError, IndexCorruptError, IndexMissingError
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
@@ -48,8 +49,8 @@ def current_build_dir(settings: Settings) -> Path:
 # ----- round trip ----------------------------------------------------------------------------
 def test_round_trip_same_passages(built: Settings) -> None:
     index = read_index(built.index_dir)
-    files = read_corpus(built.corpus_dir, built.max_article_bytes)
-    expected = [p for f in files for p in build_passages(f.article, built.build.max_words)]
+    articles = [parse_article(path.read_bytes(), path.name) for path in list_corpus(built.corpus_dir).paths]
+    expected = [p for a in articles for p in build_passages(a, built.build.max_words)]
     assert index.passages == expected
     assert index.fields["body"].size == len(expected) == index.fields["heading"].size
     assert index.fields["title"].size == 1 and index.passage_article.tolist() == [0] * len(expected)
