@@ -168,25 +168,27 @@ def test_a_stop_does_not_wait_past_its_grace_for_answers_telegram_never_takes(tm
         assert answers_by_chat(server) == expected
 
 
+@contextlib.asynccontextmanager
+async def started_bot(settings: Settings, server: FakeBotApi, tmp_path: Path) -> Any:
+    """The bot's Application built as in production, running and initialised, in this process."""
+    app = build_application(
+        settings, Engine(settings), QuestionLog(tmp_path / "q.sqlite3"),
+        base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+    )
+    async with running_application(app):
+        assert app.post_init is not None
+        await app.post_init(app)
+        yield app
+
+
 @pytest.mark.asyncio
 async def test_context_and_more_pages_survive_a_restart(tmp_path: Path) -> None:
     with FakeBotApi() as server:
         settings = make_settings(tmp_path, server.token)
 
-        @contextlib.asynccontextmanager
-        async def bot() -> Any:
-            app = build_application(
-                settings, Engine(settings), QuestionLog(tmp_path / "q.sqlite3"),
-                base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
-            )
-            async with running_application(app):
-                assert app.post_init is not None
-                await app.post_init(app)
-                yield app
-
-        async with bot():
+        async with started_bot(settings, server, tmp_path):
             first = await say(server, "what foods have K2?", is_page_end)
-        async with bot():  # a new process would see the same: nothing is kept in memory across the restart
+        async with started_bot(settings, server, tmp_path):  # a new process would see the same: nothing is kept in memory across the restart
             follow = await say(server, "and d3?", is_page_end)
             assert "following on from your last question" in follow[0]["text"]
             before = len(server.sent_messages(USER))
@@ -203,13 +205,7 @@ async def test_a_corrupt_state_database_costs_the_memory_not_the_answers(tmp_pat
         settings = make_settings(tmp_path, server.token)
         settings.data_dir.mkdir(parents=True)
         (settings.data_dir / STATE_DB).write_bytes(b"garbage, not SQLite " * 100)
-        app = build_application(
-            settings, Engine(settings), QuestionLog(tmp_path / "q.sqlite3"),
-            base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
-        )
-        async with running_application(app):
-            assert app.post_init is not None
-            await app.post_init(app)
+        async with started_bot(settings, server, tmp_path):
             replies = await say(server, "what foods have K2?", is_page_end)
             assert "Natto" in "\n".join(texts_of(replies))
             follow = await say(server, "and d3?", is_page_end)  # the context still works, in memory
