@@ -25,7 +25,8 @@ test: setup
 reindex: setup
 	$(BIN)/python run_bot.py reindex
 
-# dev.jsonl on corpus/, then multi.jsonl and holdout.jsonl on corpus/ plus the fixture articles, then the shared MedQuAD/LiveQA sets
+# dev.jsonl on corpus/, then multi.jsonl and holdout.jsonl on corpus/ plus the fixture articles, dev.jsonl again
+# on corpus/ plus the magnesium and omega-3 fixtures, then the shared MedQuAD/LiveQA sets
 eval: setup
 	$(BIN)/python run_bot.py eval --quiet
 	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/articles/* $$tmp/corpus/ && \
@@ -33,6 +34,9 @@ eval: setup
 		echo "== $$set.jsonl (corpus/ plus tests/fixtures/articles/)"; \
 		$(BIN)/python run_bot.py eval tests/eval/$$set.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet || exit 1; \
 	done; rm -rf $$tmp
+	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/topics/* $$tmp/corpus/ && \
+	echo "== dev.jsonl (corpus/ plus tests/fixtures/topics/: a magnesium and an omega-3 article)" && \
+	$(BIN)/python run_bot.py eval tests/eval/dev.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet; rc=$$?; rm -rf $$tmp; exit $$rc
 	@echo "== shared benchmarks (../shared/benchmarks/medquad or BOT_BENCHMARKS_DIR), beside plain rank-bm25"
 	$(BIN)/python run_bot.py eval --benchmarks
 

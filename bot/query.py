@@ -151,10 +151,15 @@ class QueryAnalyzer:
         return Concept(token.surface, tuple(alternatives)), 1
 
     def synonym_concept(self, tokens: list[Token]) -> Concept:
-        """A concept for a phrase from a synonym group: the words typed, or any word of the group."""
+        """A concept for a phrase from a synonym group: the words typed, or any word of the group.
+
+        The words typed count as one concept, like the group's term does: a phrase of n words
+        scores the mean of its words (weight 1/n), not their sum. Otherwise a passage that writes
+        "vitamin D" would score twice a passage that writes "D3" for the same concept.
+        """
         phrase = tuple(t.stem for t in tokens)
         typed = tuple(t.stem for t in tokens if not t.stop)
-        alternatives: list[Alternative] = [Alternative(typed, 1.0)] if typed else []
+        alternatives: list[Alternative] = [Alternative(typed, 1.0 / len(typed))] if typed else []
         weight = self.ranking.synonym_weight if typed else 1.0
         for group in self.synonyms.group_ids.get(phrase, []):
             members = tuple(sorted(self.synonyms.group_members.get(group, ())))

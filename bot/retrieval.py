@@ -8,7 +8,7 @@ its BM25 weights in the passage's fields: the text, the section titles and the a
 :class:`Retriever` is the small interface the answering core needs; :class:`ArrayRetriever`
 implements it over the index's CSR arrays, so the cost of a question grows with the postings its
 terms touch, not with the size of the corpus. Another engine (OpenSearch or Elasticsearch BM25
-over the same fields, for a corpus past one machine) can implement the same three methods.
+over the same fields, for a corpus past one machine) can implement the same six methods.
 """
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ class Retriever(Protocol):
         ...
 
     def article_holds(self, doc_ids: np.ndarray, term: str) -> np.ndarray:
-        """For each passage id, whether its article holds `term` anywhere (title or text)."""
+        """For each passage id, whether its article holds `term` anywhere (text, section titles or title)."""
+        ...
+
+    def article_frequency(self, term: str) -> tuple[int, int]:
+        """(articles that hold `term` anywhere, articles in all)."""
         ...
 
     def title_frequency(self, term: str) -> tuple[int, int]:
@@ -114,6 +118,7 @@ class ArrayRetriever:
         article_text = bm25.article_text_field(index.fields["body"], index.passage_article, len(counts))
         self.article_text = article_text
         self.article_title = index.fields["title"]
+        self.article_headings = bm25.article_text_field(index.fields["heading"], index.passage_article, len(counts))
         self.passage_article = index.passage_article
         if ranking.article_text_weight > 0:
             whole = weighted_field(article_text, replace(ranking, b=ranking.article_text_b), ranking.article_text_weight, True, article_variant=ranking.article_text_variant)
@@ -257,10 +262,21 @@ class ArrayRetriever:
             return np.zeros(len(doc_ids), dtype=bool)
         articles = self.passage_article[doc_ids]
         held = np.zeros(len(doc_ids), dtype=bool)
-        for field in (self.article_text, self.article_title):
+        for field in self.article_mentions():
             docs = field.docs[field.indptr[tid] : field.indptr[tid + 1]]
             held |= np.isin(articles, docs)
         return held
+
+    def article_mentions(self) -> tuple[FieldArrays, ...]:
+        """Per-article fields that together hold every word an article uses: text, section titles, title."""
+        return (self.article_text, self.article_headings, self.article_title)
+
+    def article_frequency(self, term: str) -> tuple[int, int]:
+        tid = self.term_ids.get(term)
+        if tid is None:
+            return 0, self.article_title.size
+        docs = [f.docs[f.indptr[tid] : f.indptr[tid + 1]] for f in self.article_mentions()]
+        return len(np.unique(np.concatenate(docs))), self.article_title.size
 
     def title_frequency(self, term: str) -> tuple[int, int]:
         tid = self.term_ids.get(term)

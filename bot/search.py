@@ -95,33 +95,39 @@ class Searcher:
     def demote_other_topics(self, query: Query, ranked: Ranked) -> Ranked:
         """Passages from articles that never mention a topic the question names score less.
 
-        A topic is a concept whose words are in the title of some article, but of at most half of
-        them ("vitamin d3", "magnesium"). A passage about "how much to take per day" in an
-        article that never says "vitamin d3" does not answer "how much vitamin D3 per day".
+        A topic is a concept that tells articles apart: its words are in the titles of some
+        articles but at most half of them ("vitamin d3", "magnesium"), or anywhere in some
+        articles but at most half of them ("calcium"). A passage about "how much to take per day"
+        in an article that never says "vitamin d3" (in its text, section titles or title) does not
+        answer "how much vitamin D3 per day".
         """
         factor = np.ones(len(ranked.doc_ids))
         if len(query.own_concepts()) > self.ranking.topic_rule_max_concepts:  # a long message names many things in passing
             return ranked
         for concept in query.own_concepts():
-            stems = concept.typed.stems
-            if not stems or concept.typed.covers:
-                continue
-            frequencies = [self.retriever.title_frequency(s) for s in stems]
-            if not all(0 < n <= total / 2 for n, total in frequencies):
+            strong = [a for a in concept.alternatives if a.weight >= 1 and a.stems]
+            if not any(self.is_topic(a.stems) for a in strong):
                 continue
             present = np.zeros(len(ranked.doc_ids), dtype=bool)
-            for alternative in concept.alternatives:
-                if alternative.weight >= 1:
-                    held = np.ones(len(ranked.doc_ids), dtype=bool)
-                    for stem in alternative.stems:
-                        held &= self.retriever.article_holds(ranked.doc_ids, stem)
-                    present |= held
+            for alternative in strong:
+                held = np.ones(len(ranked.doc_ids), dtype=bool)
+                for stem in alternative.stems:
+                    held &= self.retriever.article_holds(ranked.doc_ids, stem)
+                present |= held
             factor[~present] *= self.ranking.off_topic_article_factor
         if (factor == 1).all():
             return ranked
         scores = ranked.scores * factor
         order = np.lexsort((ranked.doc_ids, -scores))
         return Ranked(ranked.doc_ids[order], scores[order])
+
+    def is_topic(self, stems: Sequence[str]) -> bool:
+        """Do these words together tell articles apart (see demote_other_topics)?"""
+        for frequency in (self.retriever.title_frequency, self.retriever.article_frequency):
+            counts = [frequency(s) for s in stems]
+            if all(0 < n <= total / 2 for n, total in counts):
+                return True
+        return False
 
     def title_stems(self, title: str) -> frozenset[str]:
         stems = self._titles.get(title)

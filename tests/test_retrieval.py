@@ -241,3 +241,31 @@ def three_supplements(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_
 ])
 def test_a_question_naming_an_article_topic_is_answered_from_that_article(three_supplements: Engine, question: str, source: str) -> None:
     assert three_supplements.answer(question).results[0].source == source
+
+
+@pytest.mark.parametrize("question, section", [
+    # "vitamin D" typed is a synonym of "D3": a passage writing "vitamin D" twice (the magnesium
+    # article's "Magnesium and Vitamin D") must not outscore the seed's D3 food list by counting
+    # two words for one concept
+    ("foods high in vitamin d", "Vitamin D3 Sources"),
+    ("do eggs have vit d", "Vitamin D3 Sources"),
+    # "calcium" is in no title, but only the seed article uses it: the omega-3 dosing section
+    # ("How Much Should You Take Per Day?") never mentions calcium
+    ("calcium mg per day", "Calcium"),
+    ("how much calcium do adults need per day", "Calcium"),
+])
+def test_a_concept_counts_once_and_articles_without_it_rank_lower(three_supplements: Engine, question: str, section: str) -> None:
+    top = three_supplements.answer(question).results[0]
+    assert top.source == "vitamin-k2-d3-bone-density.txt" and section in (top.section, top.subsection)
+
+
+def test_a_word_in_a_section_title_counts_as_mentioned_by_its_article(three_supplements: Engine) -> None:
+    retriever = three_supplements.snapshot().searcher.retriever
+    index = three_supplements.snapshot().index
+    rich = stem("rich")
+    omega = [i for i, p in enumerate(index.passages) if p.article.startswith("Omega-3")]
+    magnesium = [i for i, p in enumerate(index.passages) if p.heading.startswith("Foods Rich in Magnesium")]
+    assert not any(rich in p.text.lower() for p in index.passages if p.article.startswith("Magnesium"))  # only its heading says it
+    assert retriever.article_holds(np.array(magnesium), rich).all()
+    assert not retriever.article_holds(np.array(omega), rich).any()
+    assert retriever.article_frequency(rich) == (2, 3)  # the seed's K2 list says "rich in MK-7"
