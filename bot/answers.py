@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from bot.models import heading_of
 
@@ -12,6 +12,16 @@ if TYPE_CHECKING:
 
 EMPTY_QUESTION = "Please type a question in words, for example: {examples}"
 NOTHING_FOUND = "Nothing in the articles matches that."
+MAX_UNKNOWN_SHOWN = 5
+
+
+def never_mentioned(words: Sequence[str]) -> str:
+    """'They never mention “anal” or “cancer”.' for the words of a question no article uses."""
+    quoted = [f"“{w}”" for w in words[:MAX_UNKNOWN_SHOWN]]
+    if not quoted:
+        return ""
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"They never mention {listed}."
 
 
 @dataclass(frozen=True)
@@ -61,12 +71,15 @@ class Answer:
     message: str = ""
     corrections: dict[str, str] = field(default_factory=dict)
     follow_up: bool = False
+    unknown: tuple[str, ...] = ()  # with no results: the question's words that no article uses
 
     def to_json(self, top_k: int | None = None) -> dict[str, Any]:
         results = self.results if top_k is None else self.results[:top_k]
         data: dict[str, Any] = {"question": self.question, "query": self.query, "results": [r.to_json() for r in results]}
         if self.message:
             data["message"] = self.message
+        if self.unknown:
+            data["unknown"] = list(self.unknown)
         return data
 
     @classmethod
@@ -75,6 +88,7 @@ class Answer:
         return cls(
             str(data["question"]), str(data["query"]), tuple(Result.from_json(r) for r in data.get("results", ())),
             str(data.get("message", "")), dict(data.get("corrections", {})), bool(data.get("follow_up", False)),
+            tuple(str(w) for w in data.get("unknown", ())),
         )
 
 

@@ -237,6 +237,13 @@ def benchmark_engine(bench: BenchSet, settings: "Settings") -> "Engine":
     return engine
 
 
+def answered_share(engine: "Engine", questions: Sequence[BenchQuestion]) -> float:
+    """The share of the questions the engine answers at all (asked of a corpus about something else, the false-answer rate)."""
+    if not questions:
+        return 0.0
+    return sum(1 for q in questions if engine.answer(q.text, None, limit=1).results) / len(questions)
+
+
 def run_benchmarks(settings: "Settings", root: Path | None = None) -> list[tuple[BenchSet, list[SystemRun]]]:
     """Each shared set: the bot and the rank-bm25 baseline on the same passages."""
     results = []

@@ -398,17 +398,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def eval_benchmarks(args: argparse.Namespace) -> int:
     """The shared health benchmarks: a table per set, or a note when the data is not there."""
-    from bot.benchmarks import benchmarks_dir, format_table, run_benchmarks
+    from bot.benchmarks import answered_share, benchmarks_dir, format_table, run_benchmarks
+    from bot.engine import Engine
 
     root = benchmarks_dir()
     if not (root / "questions-dev.json").is_file():
         print(f"note: benchmark data not found in {root} (set BOT_BENCHMARKS_DIR); skipped", file=sys.stderr)
         return 0
-    results = run_benchmarks(settings_for(args), root)
+    settings = settings_for(args)
+    results = run_benchmarks(settings, root)
+    own = Engine(settings)
+    own.open()
+    elsewhere = {bench.name: answered_share(own, bench.questions) for bench, _ in results}
     if args.json:
-        print(json.dumps({bench.name: {run.name: {k: round(v, 4) for k, v in run.metrics().items()} for run in runs} for bench, runs in results}))
+        report = {bench.name: {run.name: {k: round(v, 4) for k, v in run.metrics().items()} for run in runs} for bench, runs in results}
+        for name, share in elsewhere.items():
+            report[name]["answered_of_own_corpus"] = round(share, 4)
+        print(json.dumps(report))
     else:
         print("\n\n".join(format_table(bench.name, runs) for bench, runs in results))
+        print(f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these conditions):")
+        for name, share in elsewhere.items():
+            print(f"  {name}: the bot answers {share:.1%} (rank-bm25 would answer every one)")
     return 0
 
 # ----- stats ---------------------------------------------------------------------------------

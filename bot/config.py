@@ -42,6 +42,8 @@ class Ranking:
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
     min_coverage: float = 0.3  # share of the question's IDF mass a passage must match...
     min_evidence: float = 1.7  # ...or this much matched IDF, in units of the rarest word's (log(passages + 1))
+    max_unknown_share: float = 0.6  # when words no article uses carry more of the question's IDF mass...
+    strong_evidence: float = 3.0  # ...a passage needs this much matched IDF (same units as min_evidence) to answer
     known_family_weight: float = 0.5  # the same for question words the index has
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
     use_synonyms: bool = True

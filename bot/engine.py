@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Hashable, Sequence
 
-from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, result_of
+from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, never_mentioned, result_of
 from bot.builder import BuildReport
 from bot.config import Settings
 from bot.conversation import Conversations
@@ -55,7 +55,10 @@ class Engine:
         results = tuple(result_of(hit) for hit in hits)
         if results:
             self.conversations.remember(conversation, query.concepts)
-        return Answer(question, query.text, results, "" if results else NOTHING_FOUND, query.corrections, query.follow_up)
+            return Answer(question, query.text, results, "", query.corrections, query.follow_up)
+        unknown = tuple(c.label for c in snap.searcher.unknown_concepts(query.own_concepts()))
+        message = f"{NOTHING_FOUND} {never_mentioned(unknown)}".strip()
+        return Answer(question, query.text, (), message, query.corrections, query.follow_up, unknown)
 
     def reset(self, conversation: Hashable) -> None:
         self.conversations.reset(conversation)

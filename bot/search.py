@@ -69,6 +69,8 @@ class Searcher:
         coverage = self.coverage_vector(query, held, len(ranked.doc_ids))
         mass = self.question_mass(query) / math.log(len(self.passages) + 1)
         answers = (coverage >= self.ranking.min_coverage) | (coverage * mass >= self.ranking.min_evidence)
+        if self.unknown_share(query) > self.ranking.max_unknown_share:  # mostly about what no article mentions
+            answers &= coverage * mass >= self.ranking.strong_evidence
         hits: list[Hit] = []
         for row in np.flatnonzero(answers)[:limit].tolist():
             doc_id = int(ranked.doc_ids[row])
@@ -166,6 +168,23 @@ class Searcher:
                 part = min(1.0, alternative.weight) * sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
                 share = max(share, part)
         return share
+
+    def unknown_share(self, query: Query) -> float:
+        """The share of the question's IDF mass in concepts no article uses in any form.
+
+        A question is about its most specific words. When those are words the articles never
+        use ("what research is being done for anal cancer?" asked of a vitamin blog), matching
+        its other words ("research", "done") is a coincidence, not an answer, unless the match is
+        strong: a long message whose chatter the articles never use ("hi, my neighbour told me...")
+        but that names several of their rarest words ("aphids", "whitefly") is still answered.
+        """
+        unknown = sum(c.weight * sum(self.idf(s) for s in c.typed.stems) for c in self.unknown_concepts(query.concepts))
+        total = self.question_mass(query)
+        return unknown / total if total else 0.0
+
+    def unknown_concepts(self, concepts: Sequence[Concept]) -> list[Concept]:
+        """The concepts that no article uses, in any of their forms."""
+        return [c for c in concepts if not any(self.retriever.passage_frequency(s) for a in c.alternatives for s in a.stems)]
 
     def question_mass(self, query: Query) -> float:
         """The question's IDF mass: what coverage is a share of."""

@@ -11,8 +11,10 @@ from bot.benchmarks import (
     BenchQuestion,
     GoldAnswer,
     SystemRun,
+    answered_share,
     benchmarks_dir,
     is_benchmark_hit,
+    load_sets,
     normalise_for_match,
     paired_bootstrap,
     reciprocal,
@@ -20,6 +22,7 @@ from bot.benchmarks import (
     run_system,
 )
 from bot.config import Settings
+from bot.engine import Engine
 
 ANSWER = normalise_for_match(
     "Anaplasmosis is a disease caused by the bacterium Anaplasma phagocytophilum. This pathogen is "
@@ -71,3 +74,12 @@ def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     bot, baseline = results["liveqa-dev"]
     assert bot.mrr() >= 0.64
     assert bot.no_answer() <= 0.10
+
+
+@pytest.mark.skipif(not (benchmarks_dir() / "questions-dev.json").is_file(), reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)")
+def test_real_health_questions_asked_of_the_vitamin_article_are_mostly_refused(built_seed: Settings) -> None:
+    """Questions about conditions the vitamin article never mentions get "nothing found", not a vitamin passage."""
+    engine = Engine(built_seed)
+    engine.open()
+    shares = {bench.name: answered_share(engine, bench.questions) for bench in load_sets()}
+    assert shares["medquad-dev"] <= 0.10 and shares["liveqa-dev"] <= 0.20, shares

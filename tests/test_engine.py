@@ -117,6 +117,24 @@ def test_bad_questions_get_no_results_and_a_message(engine: Engine, question: st
     assert data["results"] == [] and data["message"] == answer.message
 
 
+@pytest.mark.parametrize("question, unknown", [
+    ("what research (or clinical trials) is being done for anal cancer?", {"anal", "cancer"}),
+    ("Hi, my son was diagnosed with epilepsy last year and his neurologist prescribed levetiracetam. "
+     "What side effects should we watch for and how long does he need to take it?", {"epilepsy", "levetiracetam"}),
+])
+def test_a_question_about_what_no_article_mentions_is_refused_naming_the_words(engine: Engine, question: str, unknown: set[str]) -> None:
+    answer = engine.answer(question)
+    assert answer.results == ()
+    assert unknown <= set(answer.unknown)
+    assert answer.message.startswith("Nothing in the articles matches that. They never mention “")
+    assert answer.to_json()["unknown"] == list(answer.unknown)
+
+
+def test_one_unknown_word_among_the_question_s_topic_words_is_still_answered(engine: Engine) -> None:
+    answer = engine.answer("is it safe to take ibuprofen with vitamin d")
+    assert answer.results and answer.unknown == ()
+
+
 def test_bad_questions_do_not_leave_context(engine: Engine) -> None:
     engine.answer("capital of australia", "c")
     follow = engine.answer("and d3?", "c")

@@ -179,6 +179,14 @@ def test_interpretation_line_only_for_follow_ups_and_corrections() -> None:
     assert text.startswith("🔎 Searching for: d3 foods (vitamn → vitamin; following on from your last question)")
 
 
+def test_no_answer_names_the_words_no_article_uses_escaped() -> None:
+    answer = Answer("what is <b>x</b> & y", "b x y", message="none", unknown=("<b>", "x&y"))
+    html = render.to_html(render.no_answer(answer, []))
+    text, _ = parsed(html)
+    assert "They never mention “<b>” or “x&y”." in text
+    assert "&lt;b&gt;" in html and "x&amp;y" in html
+
+
 def test_no_answer_suggests_topics_and_empty_question_shows_message() -> None:
     topics = ["Vitamin D3", "Vitamin <K2>", "Dosage & timing"]
     text, _ = parsed(render.to_html(render.no_answer(Answer("capital?", "capital", message="none"), topics)))

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.answers import Answer, Result
+from bot.answers import Answer, Result, never_mentioned
 from bot.text import word_spans
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the parsed text
@@ -242,6 +242,8 @@ def no_answer(answer: Answer, topics: Sequence[str]) -> Rich:
     if not answer.query:
         return plain("🤔 " + (answer.message or "Please type a question in words."))
     text = plain("🤷 I couldn't find anything about that in my articles.")
+    if answer.unknown:
+        text = text + plain(" " + never_mentioned(answer.unknown))
     if topics:
         text = text + "\n\nI can answer questions about topics such as:\n" + bullets(topics)
     return text + "\n\nSend /sources to see everything I know."
