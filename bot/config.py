@@ -32,6 +32,7 @@ class Ranking:
     heading_b: float = 0.2  # length normalisation of the section titles
     off_topic_article_factor: float = 0.7  # score factor for passages of articles that never name a topic the question names
     topic_rule_max_concepts: int = 4  # ...applied to questions of at most this many concepts
+    definition_boost: float = 0.5  # "what is X": passages that define X (an apposition, a gloss, "X is a") score this much more
     lead_boost: float = 0.5  # "what is X" with X an article's title: its first passage scores this much more
     article_idf_weight: float = 0.2  # share of a term's IDF taken among its own article's passages
     article_title_weight: float = 1.0  # weight of the article title relative to the body

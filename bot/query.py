@@ -55,6 +55,7 @@ class Query:
     corrections: dict[str, str] = field(default_factory=dict)
     follow_up: bool = False
     asks_definition: bool = False  # "what is X", "define X", "tell me about X"
+    defined_term: tuple[str, ...] = ()  # X's stems when X is one term: content words only, no "of" inside
 
     @property
     def text(self) -> str:
@@ -78,7 +79,7 @@ class QueryAnalyzer:
 
     def analyse(self, question: str, previous: tuple[Concept, ...] = ()) -> Query:
         """Analyse `question`; `previous` holds the concepts of the conversation's last turn."""
-        tokens = mark_answer_type_words(tokenize(question[:MAX_QUESTION_CHARS]))
+        tokens = mark_definition_opener(mark_answer_type_words(tokenize(question[:MAX_QUESTION_CHARS])))
         if self.ranking.use_synonyms:
             tokens = self.apply_rewrites(tokens)
         corrections: dict[str, str] = {}
@@ -88,7 +89,7 @@ class QueryAnalyzer:
         follow_up = bool(previous) and self.ranking.use_context and is_follow_up(tokens, concepts, self.title_stems)
         if follow_up:
             concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
-        return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens))
+        return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), defined_term(tokens))
 
     def apply_rewrites(self, tokens: list[Token]) -> list[Token]:
         """Replace abbreviations ("vit" => "vitamin") by their full form."""
@@ -175,6 +176,34 @@ def asks_definition(tokens: list[Token]) -> bool:
     """Does the question ask what something is ("what is X", "define X", "tell me about X")?"""
     words = tuple(t.surface for t in tokens)
     return any(words[: len(o)] == o for o in DEFINITION_OPENERS)
+
+
+LEADING_ARTICLES = frozenset({"a", "an", "the", "of"})  # "meaning of X", "what is the X"
+
+
+def defined_term(tokens: list[Token]) -> tuple[str, ...]:
+    """The stems of X in "what is X" when X is a single term ("bone remodelling", "vitamin K2").
+
+    X must be content words only, after an optional article: "what are the symptoms of anal
+    cancer" asks about symptoms, not for a definition, so it has no defined term.
+    """
+    words = tuple(t.surface for t in tokens)
+    opener = next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), None)
+    if opener is None:
+        return ()
+    rest = tokens[len(opener) :]
+    while rest and rest[0].surface in LEADING_ARTICLES:
+        rest = rest[1:]
+    if not rest or any(t.stop for t in rest):
+        return ()
+    return tuple(t.stem for t in rest)
+
+
+def mark_definition_opener(tokens: list[Token]) -> list[Token]:
+    """Treat "define", "explain", "tell me about"... at the start as question words, not topic words."""
+    words = tuple(t.surface for t in tokens)
+    opener = next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), ())
+    return [replace(t, stop=True) if i < len(opener) else t for i, t in enumerate(tokens)] if len(tokens) > len(opener) else tokens
 
 
 def mark_answer_type_words(tokens: list[Token]) -> list[Token]:

@@ -13,6 +13,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from bot.config import Ranking
+from bot.definitions import defines
 from bot.models import Passage
 from bot.query import Concept, Query
 from bot.retrieval import Ranked, Retriever
@@ -63,6 +64,8 @@ class Searcher:
             return []
         if query.asks_definition and self.ranking.lead_boost > 0:
             ranked = self.boost_leads(query, ranked)
+        if query.defined_term and self.ranking.definition_boost > 0:
+            ranked = self.boost_definitions(query, ranked)
         if self.ranking.off_topic_article_factor < 1:
             ranked = self.demote_other_topics(query, ranked)
         held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
@@ -91,6 +94,27 @@ class Searcher:
             passage = self.passages[doc_id]
             if passage.position == 0 and asked <= self.title_stems(passage.article):
                 scores[row] *= 1 + self.ranking.lead_boost
+        order = np.lexsort((ranked.doc_ids, -scores))
+        return Ranked(ranked.doc_ids[order], scores[order])
+
+    def boost_definitions(self, query: Query, ranked: Ranked) -> Ranked:
+        """For "what is X", prefer passages that say what X is ("X, a protein that...", "X (...)", "called X").
+
+        X is the question's defined term (see bot.query.defined_term): "what are the symptoms
+        of anal cancer" asks for symptoms, not for a definition.
+        """
+        phrase = query.defined_term
+        if not phrase:
+            return ranked
+        if any(set(phrase) <= self.title_stems(self.passages[d].article) for d in ranked.doc_ids.tolist()):
+            return ranked  # X is what an article is about: its opening defines it (boost_leads)
+        holding = np.ones(len(ranked.doc_ids), dtype=bool)
+        for stem in set(phrase):
+            holding &= self.retriever.holds(ranked.doc_ids, stem)
+        scores = ranked.scores.copy()
+        for row in np.flatnonzero(holding).tolist():
+            if defines(self.passages[int(ranked.doc_ids[row])].text, phrase):
+                scores[row] *= 1 + self.ranking.definition_boost
         order = np.lexsort((ranked.doc_ids, -scores))
         return Ranked(ranked.doc_ids[order], scores[order])
 

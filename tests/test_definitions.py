@@ -1,0 +1,84 @@
+"""Definition questions: which passages define a term, what X is in "what is X", and the ranking."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import Settings
+from bot.definitions import defines
+from bot.engine import Engine
+from bot.query import defined_term
+from bot.text import stem, tokenize
+
+
+@pytest.fixture
+def engine(built_seed: Settings) -> Engine:
+    engine = Engine(built_seed)
+    engine.open()
+    return engine
+
+
+def phrase(words: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in words.split())
+
+
+@pytest.mark.parametrize("text, term", [
+    ("Activates osteocalcin, a protein that binds calcium to the mineral matrix", "osteocalcin"),  # apposition
+    ("Promotes the activity of osteoblasts (bone-building cells) while", "osteoblasts"),  # gloss
+    ("Vitamin D3 (cholecalciferol) is a fat-soluble vitamin", "vitamin d3"),  # gloss, then copula
+    ("While Vitamin K2 (menaquinone) has emerged as the form", "menaquinone"),  # the gloss itself
+    ("This dynamic process, called bone remodeling, involves two cell types", "bone remodelling"),  # naming
+    ("Glaucoma is a group of eye diseases", "glaucoma"),
+    ("Osteoclasts are the cells that break down bone", "osteoclasts"),
+])
+def test_a_passage_that_says_what_the_term_is_defines_it(text: str, term: str) -> None:
+    assert defines(text, phrase(term))
+
+
+@pytest.mark.parametrize("text, term", [
+    ("Together they optimize osteoblasts and osteocalcin, promoting healthy bone formation", "osteocalcin"),
+    ("Activates osteocalcin, binding calcium to bone matrix", "osteocalcin"),
+    ("Glaucoma is common after sixty", "glaucoma"),
+    ("Bone remodeling slows with age", "bone remodelling"),
+    ("", "glaucoma"),
+])
+def test_a_passage_that_only_mentions_the_term_does_not_define_it(text: str, term: str) -> None:
+    assert not defines(text, phrase(term))
+
+
+@pytest.mark.parametrize("question, term", [
+    ("what is osteocalcin", "osteocalcin"),
+    ("What is bone remodelling?", "bone remodelling"),
+    ("what are the osteoclasts", "osteoclasts"),
+    ("define mk-7", "mk7"),
+    ("meaning of menaquinone", "menaquinone"),
+    ("tell me about vitamin k2", "vitamin k2"),
+])
+def test_the_defined_term_is_what_follows_the_opener(question: str, term: str) -> None:
+    assert defined_term(tokenize(question)) == phrase(term)
+
+
+@pytest.mark.parametrize("question", [
+    "what are the symptoms of anal cancer",  # asks for symptoms: "of" inside
+    "what is the best time to take k2",
+    "how does osteocalcin work",  # not a definition opener
+    "what is",
+])
+def test_a_question_that_is_not_what_is_one_term_has_no_defined_term(question: str) -> None:
+    assert defined_term(tokenize(question)) == ()
+
+
+def test_what_is_a_term_prefers_the_passage_that_defines_it(engine: Engine) -> None:
+    """Without the preference the infographic line "optimize osteoblasts and osteocalcin" ranks first."""
+    top = engine.answer("what is osteocalcin").results[0]
+    assert "osteocalcin, a protein" in top.text
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("define mk-7", "MK-7"),
+    ("describe osteocalcin", "osteocalcin"),
+])
+def test_a_definition_opener_is_not_searched_as_a_topic(engine: Engine, question: str, expected: str) -> None:
+    answer = engine.answer(question)
+    assert answer.results and expected in answer.results[0].text
+    assert not answer.query.startswith(("define", "describe"))
