@@ -20,7 +20,7 @@ EVAL_DIR = Path(__file__).parent / "eval"
 FIXTURE_ARTICLES = Path(__file__).parent / "fixtures" / "articles"
 
 # Floors for tests/eval/dev.jsonl on the seed corpus: the measured level minus a margin of
-# about four questions (measured: hit@1 0.910, hit@3 0.978, no-answer 0.941, follow-ups 0.941).
+# about four questions (measured: hit@1 0.921, hit@3 0.966, no-answer 1.000, follow-ups 0.941).
 # The follow-up floor has a margin of one question (15/17): with the conversation context
 # switched off the follow-ups score 0.824 (14/17), and that must fail the gate.
 FLOOR_HIT1 = 0.85
@@ -133,7 +133,7 @@ def test_multi_names_the_article(multi: tuple[Engine, EvalReport]) -> None:
     assert {"sleep-hygiene.md", "strength-training.html", "vitamin-k2-d3-bone-density.txt"} <= sources
 
 
-# Floors for tests/eval/multi.jsonl (seed + Markdown + HTML articles), measured 0.818 / 0.909;
+# Floors for tests/eval/multi.jsonl (seed + Markdown + HTML articles), measured 0.848 / 0.909;
 # the margin is three questions.
 FLOOR_MULTI_HIT1 = 0.72
 FLOOR_MULTI_HIT3 = 0.81
@@ -143,6 +143,31 @@ def test_multi_article_quality(multi: tuple[Engine, EvalReport]) -> None:
     _, report = multi
     assert report.hit_at(1) >= FLOOR_MULTI_HIT1, format_report(report)
     assert report.hit_at(3) >= FLOOR_MULTI_HIT3, format_report(report)
+
+
+# dev.jsonl on the seed plus a magnesium and an omega-3 article (tests/fixtures/topics/): the seed's
+# own questions must still be answered from the seed (issue 9 asks for hit@1 >= 0.85). Measured
+# 0.876; 0.753 before a typed phrase counted as one concept and topics could be any word only
+# some articles use.
+FLOOR_TOPICS_HIT1 = 0.85
+FIXTURE_TOPICS = Path(__file__).parent / "fixtures" / "topics"
+
+
+def test_the_seed_questions_hold_up_beside_articles_on_neighbouring_topics(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from conftest import copy_seed_corpus, settings_in
+
+    root = tmp_path_factory.mktemp("eval-topics")
+    corpus = copy_seed_corpus(root)
+    for path in sorted(FIXTURE_TOPICS.iterdir()):
+        shutil.copy(path, corpus / path.name)
+    settings = settings_in(root, corpus_dir=corpus)
+    build_index(settings)
+    engine = Engine(settings)
+    engine.open()
+    report = evaluate(engine, load_cases(EVAL_DIR / "dev.jsonl"))
+    print_report("dev.jsonl on seed + magnesium and omega-3 articles", report)
+    assert report.hit_at(1) >= FLOOR_TOPICS_HIT1, format_report(report)
+    assert report.no_answer_rate() >= FLOOR_NO_ANSWER, format_report(report)
 
 
 def test_every_expected_phrase_can_be_found(multi: tuple[Engine, EvalReport]) -> None:
