@@ -26,7 +26,8 @@ reindex: setup
 	$(BIN)/python run_bot.py reindex
 
 # dev.jsonl on corpus/, then multi.jsonl and holdout.jsonl on corpus/ plus the fixture articles, dev.jsonl again
-# on corpus/ plus the magnesium and omega-3 fixtures, then the shared MedQuAD/LiveQA sets
+# on corpus/ plus the magnesium and omega-3 fixtures, then the shared MedQuAD/LiveQA sets, then dev.jsonl
+# on corpus/ plus the shared MedQuAD pages
 eval: setup
 	$(BIN)/python run_bot.py eval --quiet
 	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/articles/* $$tmp/corpus/ && \
@@ -39,6 +40,12 @@ eval: setup
 	$(BIN)/python run_bot.py eval tests/eval/dev.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet; rc=$$?; rm -rf $$tmp; exit $$rc
 	@echo "== shared benchmarks (../shared/benchmarks/medquad or BOT_BENCHMARKS_DIR), beside plain rank-bm25"
 	$(BIN)/python run_bot.py eval --benchmarks
+	@med=$${BOT_BENCHMARKS_DIR:-../shared/benchmarks/medquad}/corpus-dev; \
+	if [ -d "$$med" ]; then \
+		tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* "$$med"/* $$tmp/corpus/ && \
+		echo "== dev.jsonl (corpus/ plus the 153 MedQuAD pages of $$med: the seed among many health articles)" && \
+		$(BIN)/python run_bot.py eval tests/eval/dev.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet; rc=$$?; rm -rf $$tmp; exit $$rc; \
+	else echo "note: $$med not found; the seed-among-many-articles check is skipped"; fi
 
 # The side-by-side benchmark (bench/run.py): this bot against rank-bm25, bm25s, tantivy and SQLite FTS5
 # on MedQuAD corpora of about 1k and 10k passages. More: make bench BENCH_ARGS="--sizes 1k,10k,100k --json bench.json"
