@@ -34,7 +34,8 @@ class Ranking:
     topic_rule_max_concepts: int = 4  # ...applied to questions of at most this many concepts
     definition_boost: float = 0.5  # "what is X": passages that define X (an apposition, a gloss, "X is a") score this much more
     lead_boost: float = 0.5  # "what is X" with X an article's title: its first passage scores this much more
-    article_idf_weight: float = 0.2  # share of a term's IDF taken among its own article's passages
+    article_idf_weight: float = 0.2  # share of a term's IDF taken among its own article's passages (3 articles or fewer)...
+    article_idf_weight_many: float = 0.5  # ...growing towards this share as the article count grows (see retrieval.article_idf_share)
     article_title_weight: float = 1.0  # weight of the article title relative to the body
     article_text_weight: float = 0.6  # weight of the whole article's text (Okapi, IDF over articles) relative to the body
     article_text_b: float = 0.75  # length normalisation of whole articles

@@ -25,6 +25,7 @@ from bot.indexing import ARTICLE_FIELDS, FieldArrays
 from bot.query import Alternative, Concept
 
 CACHE_TERMS = 4096
+FEW_ARTICLES = 3  # up to this many articles, article-level IDF can hardly tell articles apart
 DENSE_FACTOR = 16  # a concept whose postings exceed 1/16 of the passages is combined in dense arrays
 EMPTY_IDS = np.zeros(0, dtype=np.int32)
 EMPTY_VALUES = np.zeros(0, dtype=np.float64)
@@ -99,6 +100,21 @@ def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_art
     return WeightedField(indptr, arrays.docs[keep], impacts[keep] * np.float32(weight), True)
 
 
+def article_idf_share(ranking: Ranking, articles: int) -> float:
+    """The share of a term's IDF taken within its own article, for a corpus of `articles` articles.
+
+    Taking IDF within the article lets the words that pick a section outweigh the article's topic
+    words ("cheese" over "K2" inside the K2 article), but it also makes an article's own topic
+    word weigh almost nothing inside it. That is safe only when the article title and
+    whole-article fields can pick the article, which needs enough articles for their IDF to mean
+    something: with three articles a word in one of them has an Okapi IDF of 0.5, with 150 of 4.6.
+    So the share grows from `article_idf_weight` at three articles or fewer towards
+    `article_idf_weight_many` (0.2 + 0.3 * (1 - 3 / n): 0.41 at 10 articles, 0.49 at 150).
+    """
+    few, many = ranking.article_idf_weight, ranking.article_idf_weight_many
+    return few + (many - few) * max(0.0, 1 - FEW_ARTICLES / max(articles, 1))
+
+
 class ArrayRetriever:
     """BM25 over the index's numpy arrays, vectorised over each term's postings."""
 
@@ -107,6 +123,7 @@ class ArrayRetriever:
         self.term_ids = {term: i for i, term in enumerate(index.terms)}
         field_weights = {"body": 1.0, "heading": ranking.heading_weight, "title": ranking.article_title_weight}
         counts = np.bincount(index.passage_article, minlength=len(index.articles())).astype(np.int64)
+        ranking = replace(ranking, article_idf_weight=article_idf_share(ranking, len(counts)))
         self.fields: list[WeightedField] = []
         for name, arrays in index.fields.items():
             weight = field_weights.get(name, 0.0)

@@ -69,7 +69,7 @@ def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     settings = replace(Settings(), index_dir=tmp_path / "index", data_dir=tmp_path / "data")
     results = {bench.name: runs for bench, runs in run_benchmarks(settings)}
     bot, baseline = results["medquad-dev"]
-    assert bot.mrr() >= 0.85 and bot.mrr() > baseline.mrr() + 0.1
+    assert bot.mrr() >= 0.88 and bot.mrr() > baseline.mrr() + 0.1  # 0.869 with 20% of IDF taken within the article at any corpus size
     assert bot.no_answer() == 0.0
     bot, baseline = results["liveqa-dev"]
     assert bot.mrr() >= 0.64

@@ -269,3 +269,14 @@ def test_a_word_in_a_section_title_counts_as_mentioned_by_its_article(three_supp
     assert retriever.article_holds(np.array(magnesium), rich).all()
     assert not retriever.article_holds(np.array(omega), rich).any()
     assert retriever.article_frequency(rich) == (2, 3)  # the seed's K2 list says "rich in MK-7"
+
+
+def test_the_within_article_idf_share_grows_with_the_article_count() -> None:
+    from bot.config import Ranking
+    from bot.retrieval import article_idf_share
+
+    ranking = Ranking(article_idf_weight=0.2, article_idf_weight_many=0.5)
+    assert article_idf_share(ranking, 1) == article_idf_share(ranking, 3) == pytest.approx(0.2)
+    assert article_idf_share(ranking, 10) == pytest.approx(0.41)
+    assert 0.49 < article_idf_share(ranking, 150) < 0.5
+    assert article_idf_share(Ranking(article_idf_weight=0.2, article_idf_weight_many=0.2), 1000) == pytest.approx(0.2)
