@@ -86,10 +86,11 @@ class QueryAnalyzer:
         if self.ranking.use_spelling and self.speller is not None:
             tokens = [fixed for t in tokens for fixed in self.correct(t, corrections)]
         concepts = self.concepts(tokens)[:MAX_CONCEPTS]
-        follow_up = bool(previous) and self.ranking.use_context and is_follow_up(tokens, concepts, self.title_stems)
+        term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
+        follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.title_stems)
         if follow_up:
             concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
-        return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), defined_term(tokens))
+        return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), term)
 
     def apply_rewrites(self, tokens: list[Token]) -> list[Token]:
         """Replace abbreviations ("vit" => "vitamin") by their full form."""

@@ -82,3 +82,10 @@ def test_a_definition_opener_is_not_searched_as_a_topic(engine: Engine, question
     answer = engine.answer(question)
     assert answer.results and expected in answer.results[0].text
     assert not answer.query.startswith(("define", "describe"))
+
+
+def test_what_is_a_term_is_a_new_question_not_a_follow_up(engine: Engine) -> None:
+    engine.answer("what foods have k2", "chat")
+    answer = engine.answer("what is osteocalcin", "chat")
+    assert not answer.follow_up and answer.query == "osteocalcin"
+    assert engine.answer("what is it", "chat").follow_up  # a pronoun still points back
