@@ -17,7 +17,7 @@ from bot.definitions import defines
 from bot.models import Passage
 from bot.query import Concept, Query
 from bot.retrieval import Ranked, Retriever
-from bot.text import split_sentences, terms, words
+from bot.text import sentence_stems, terms
 
 POOL = 50  # ranked passages checked for coverage
 IDF_CACHE = 100_000
@@ -32,6 +32,29 @@ class Hit(NamedTuple):
     coverage: float
     matched: frozenset[str]
     sentence: str = ""
+
+
+@dataclass(frozen=True)
+class QuestionShare:
+    """The IDF-weighted share of a question that a set of stems holds (Searcher.coverage_of, precomputed)."""
+
+    concepts: tuple[tuple[float, tuple[tuple[float, tuple[tuple[str, float], ...], frozenset[str]], ...]], ...]
+    total: float
+    wanted: frozenset[str]
+
+    def __call__(self, present: frozenset[str] | set[str]) -> float:
+        if not self.total:
+            return 0.0
+        found = 0.0
+        for mass, alternatives in self.concepts:
+            best = 0.0
+            for scale, weights, covers in alternatives:
+                held = sum(w for s, w in weights if s in present)
+                if not held and covers and not covers.isdisjoint(present):
+                    held = sum(w for _, w in weights)  # a group member is present (sentence level)
+                best = max(best, scale * held)
+            found += mass * best
+        return found / self.total
 
 
 @dataclass
@@ -75,12 +98,13 @@ class Searcher:
         if self.unknown_share(query) > self.ranking.max_unknown_share:  # mostly about what no article mentions
             answers &= coverage * mass >= self.ranking.strong_evidence
         hits: list[Hit] = []
+        share = self.question_share(query)
         for row in np.flatnonzero(answers)[:limit].tolist():
             doc_id = int(ranked.doc_ids[row])
             passage = self.passages[doc_id]
             matched: set[str] = set()
             self.coverage_of(query, {s for s, flags in held.items() if flags[row]}, matched)
-            sentence, _ = self.best_sentence(passage.text, query)
+            sentence, _ = self.best_sentence(passage.text, query, share)
             hits.append(Hit(doc_id, passage, float(ranked.scores[row]), float(coverage[row]), frozenset(matched), sentence))
         return hits
 
@@ -228,13 +252,27 @@ class Searcher:
             found += mass * self.concept_share(concept, present, matched)
         return found / total if total else 0.0
 
-    def best_sentence(self, text: str, query: Query) -> tuple[str, float]:
+    def best_sentence(self, text: str, query: Query, share: QuestionShare | None = None) -> tuple[str, float]:
         """The sentence (or list item) of `text` that holds the most of the question, and that share."""
-        wanted = {s for c in query.concepts for a in c.alternatives for s in (*a.stems, *a.covers)}
+        share = share or self.question_share(query)
         best, best_share = "", -1.0
-        for sentence in split_sentences(text):
-            present = {stem for _, stem, stop in words(sentence) if not stop}
-            share = self.coverage_of(query, present) if present & wanted else 0.0
-            if share > best_share:
-                best, best_share = sentence, share
+        for sentence, present in sentence_stems(text):
+            value = share(present) if present & share.wanted else 0.0
+            if value > best_share:
+                best, best_share = sentence, value
         return best.lstrip("• ").strip(), max(best_share, 0.0)
+
+    def question_share(self, query: Query) -> QuestionShare:
+        """coverage_of compiled for one question: the IDF sums computed once, not per sentence."""
+        concepts = []
+        for concept in query.concepts:
+            mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
+            alternatives = []
+            for alternative in concept.alternatives:
+                if alternative.stems:
+                    weights = tuple((s, self.idf(s)) for s in alternative.stems)
+                    scale = min(1.0, alternative.weight) / sum(w for _, w in weights)
+                    alternatives.append((scale, weights, frozenset(alternative.covers)))
+            concepts.append((mass, tuple(alternatives)))
+        wanted = frozenset(s for c in query.concepts for a in c.alternatives for s in (*a.stems, *a.covers))
+        return QuestionShare(tuple(concepts), sum(m for m, _ in concepts), wanted)

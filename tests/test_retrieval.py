@@ -280,3 +280,16 @@ def test_the_within_article_idf_share_grows_with_the_article_count() -> None:
     assert article_idf_share(ranking, 10) == pytest.approx(0.41)
     assert 0.49 < article_idf_share(ranking, 150) < 0.5
     assert article_idf_share(Ranking(article_idf_weight=0.2, article_idf_weight_many=0.2), 1000) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("question", ["what foods have k2", "how much vitamin d3 should i take per day", "is bone alive", "why do bones need calcium and magnesium"])
+def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, question: str) -> None:
+    """best_sentence scores sentences with a compiled QuestionShare; it must agree with coverage_of."""
+    from bot.text import sentence_stems
+
+    snap = engine.snapshot()
+    query = snap.analyzer.analyse(question)
+    share = snap.searcher.question_share(query)
+    for passage in snap.index.passages:
+        for _, present in sentence_stems(passage.text):
+            assert share(present) == pytest.approx(snap.searcher.coverage_of(query, set(present)))
