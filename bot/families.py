@@ -7,6 +7,7 @@ still for a word the index has itself). The table is built with the index and st
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable
 
 from nltk.stem import LancasterStemmer
@@ -38,17 +39,25 @@ def family_table(words: Iterable[str], roots: dict[str, str] | None = None) -> d
     return {root: sorted(stems) for root, stems in sorted(members.items())}
 
 
+LANCASTER = LancasterStemmer()
+
+
+@lru_cache(maxsize=50_000)
+def lancaster_root(word: str) -> str:
+    """A question word's Lancaster root, or "" when it is too short to be trusted (cached: about 65 µs a word)."""
+    root = LANCASTER.stem(word)
+    return root if len(root) >= MIN_ROOT else ""
+
+
 class WordFamilies:
     """Looks up the index stems that share a Lancaster root with a word."""
 
     def __init__(self, members: dict[str, list[str]]) -> None:
-        self.lancaster = LancasterStemmer()
         self.members = members
 
     def root(self, word: str) -> str:
         """The word's Lancaster root, or "" when it is too short to be trusted."""
-        root = self.lancaster.stem(word)
-        return root if len(root) >= MIN_ROOT else ""
+        return lancaster_root(word)
 
     def relatives(self, word: str, word_stem: str) -> tuple[str, ...]:
         """Index stems of the same family as `word`, other than its own stem."""
