@@ -413,7 +413,7 @@ def eval_benchmarks(args: argparse.Namespace) -> int:
     if args.json:
         report = {bench.name: {run.name: {k: round(v, 4) for k, v in run.metrics().items()} for run in runs} for bench, runs in results}
         for name, share in elsewhere.items():
-            report[name]["answered_of_own_corpus"] = round(share, 4)
+            report[name]["bot asked of the own corpus"] = {"answered": round(share, 4)}
         print(json.dumps(report))
     else:
         print("\n\n".join(format_table(bench.name, runs) for bench, runs in results))

@@ -7,6 +7,7 @@ still for a word the index has itself). The table is built with the index and st
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Iterable
 
@@ -40,12 +41,14 @@ def family_table(words: Iterable[str], roots: dict[str, str] | None = None) -> d
 
 
 LANCASTER = LancasterStemmer()
+LANCASTER_LOCK = threading.Lock()  # NLTK's stemmer fills its rule table lazily: threads must not race on it
 
 
 @lru_cache(maxsize=50_000)
 def lancaster_root(word: str) -> str:
     """A question word's Lancaster root, or "" when it is too short to be trusted (cached: about 65 µs a word)."""
-    root = LANCASTER.stem(word)
+    with LANCASTER_LOCK:
+        root = LANCASTER.stem(word)
     return root if len(root) >= MIN_ROOT else ""
 
 

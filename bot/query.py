@@ -21,11 +21,21 @@ ANSWER_TYPE_WORDS = frozenset({"long", "often", "soon", "frequently", "far", "fa
 
 @dataclass(frozen=True)
 class Alternative:
-    """One way to match a concept: all its stems count together, scaled by weight."""
+    """One way to match a concept: all its stems count together, scaled by weight.
+
+    `weight` scales both the score and the share of the concept a match covers; `per_stem`
+    scales only the score: a typed phrase of n words scores the mean of its words (1/n) but
+    still covers its whole concept when all its words are present.
+    """
 
     stems: tuple[str, ...]
     weight: float
     covers: tuple[str, ...] = ()  # the words a group term stands for, to highlight them
+    per_stem: float = 1.0
+
+    @property
+    def score_weight(self) -> float:
+        return self.weight * self.per_stem
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,13 @@ class QueryAnalyzer:
 
     def analyse(self, question: str, previous: tuple[Concept, ...] = ()) -> Query:
         """Analyse `question`; `previous` holds the concepts of the conversation's last turn."""
-        tokens = mark_definition_opener(mark_answer_type_words(tokenize(question[:MAX_QUESTION_CHARS])))
+        tokens = mark_definition_opener(mark_answer_type_words(tokenize(clip_question(question))))
         if self.ranking.use_synonyms:
             tokens = self.apply_rewrites(tokens)
         corrections: dict[str, str] = {}
         if self.ranking.use_spelling and self.speller is not None:
             tokens = [fixed for t in tokens for fixed in self.correct(t, corrections)]
-        concepts = self.concepts(tokens)[:MAX_CONCEPTS]
+        concepts = self.concepts(tokens[definition_opener_length(tokens) :])[:MAX_CONCEPTS]
         term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
         follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.title_stems)
         if follow_up:
@@ -156,12 +166,12 @@ class QueryAnalyzer:
         """A concept for a phrase from a synonym group: the words typed, or any word of the group.
 
         The words typed count as one concept, like the group's term does: a phrase of n words
-        scores the mean of its words (weight 1/n), not their sum. Otherwise a passage that writes
+        scores the mean of its words (per_stem 1/n), not their sum. Otherwise a passage that writes
         "vitamin D" would score twice a passage that writes "D3" for the same concept.
         """
         phrase = tuple(t.stem for t in tokens)
         typed = tuple(t.stem for t in tokens if not t.stop)
-        alternatives: list[Alternative] = [Alternative(typed, 1.0 / len(typed))] if typed else []
+        alternatives: list[Alternative] = [Alternative(typed, 1.0, per_stem=1.0 / len(typed))] if typed else []
         weight = self.ranking.synonym_weight if typed else 1.0
         for group in self.synonyms.group_ids.get(phrase, []):
             members = tuple(sorted(self.synonyms.group_members.get(group, ())))
@@ -179,14 +189,16 @@ def asks_definition(tokens: list[Token]) -> bool:
     return any(words[: len(o)] == o for o in DEFINITION_OPENERS)
 
 
-LEADING_ARTICLES = frozenset({"a", "an", "the", "of"})  # "meaning of X", "what is the X"
+LEADING_ARTICLES = frozenset({"a", "an", "of"})  # "what is a T-score", "meaning of X"
 
 
 def defined_term(tokens: list[Token]) -> tuple[str, ...]:
     """The stems of X in "what is X" when X is a single term ("bone remodelling", "vitamin K2").
 
-    X must be content words only, after an optional article: "what are the symptoms of anal
-    cancer" asks about symptoms, not for a definition, so it has no defined term.
+    X must be content words only, after an optional "a", "an" or "of": "what are the symptoms
+    of anal cancer" asks about symptoms, not for a definition, so it has no defined term. "the"
+    points back to something already named ("what is the dosage", "what are the side effects"
+    after a question about magnesium), so "what is the X" has none either.
     """
     words = tuple(t.surface for t in tokens)
     opener = next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), None)
@@ -200,11 +212,28 @@ def defined_term(tokens: list[Token]) -> tuple[str, ...]:
     return tuple(t.stem for t in rest)
 
 
-def mark_definition_opener(tokens: list[Token]) -> list[Token]:
-    """Treat "define", "explain", "tell me about"... at the start as question words, not topic words."""
+def definition_opener_length(tokens: list[Token]) -> int:
+    """How many tokens "define", "explain", "tell me about"... take at the start (0 when nothing follows them)."""
     words = tuple(t.surface for t in tokens)
     opener = next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), ())
-    return [replace(t, stop=True) if i < len(opener) else t for i, t in enumerate(tokens)] if len(tokens) > len(opener) else tokens
+    return len(opener) if len(tokens) > len(opener) else 0
+
+
+def mark_definition_opener(tokens: list[Token]) -> list[Token]:
+    """Treat the opener as question words: never corrected, never searched (see definition_opener_length)."""
+    skip = definition_opener_length(tokens)
+    return [replace(t, stop=True) if i < skip else t for i, t in enumerate(tokens)]
+
+
+def clip_question(question: str) -> str:
+    """The first MAX_QUESTION_CHARS characters, without a word cut in half at the end."""
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question
+    clipped = question[:MAX_QUESTION_CHARS]
+    if question[MAX_QUESTION_CHARS].isalnum() and clipped[-1].isalnum():
+        head = clipped.rsplit(None, 1)
+        clipped = head[0] if len(head) == 2 else clipped
+    return clipped
 
 
 def mark_answer_type_words(tokens: list[Token]) -> list[Token]:

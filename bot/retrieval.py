@@ -197,8 +197,8 @@ class ArrayRetriever:
         if len(concept.alternatives) == 1:
             alt = concept.alternatives[0]
             ids, values = self.alternative_postings(alt)
-            return ids, values * (alt.weight * concept.weight)
-        parts = [(self.alternative_postings(alt), alt.weight) for alt in concept.alternatives]
+            return ids, values * (alt.score_weight * concept.weight)
+        parts = [(self.alternative_postings(alt), alt.score_weight) for alt in concept.alternatives]
         parts = [(p, w) for p, w in parts if len(p[0])]
         if not parts:
             return EMPTY_IDS, EMPTY_VALUES
@@ -289,6 +289,7 @@ class ArrayRetriever:
         return (self.article_text, self.article_headings, self.article_title)
 
     def article_frequency(self, term: str) -> tuple[int, int]:
+        """(articles that hold `term` in their text, section titles or title, articles in all)."""
         tid = self.term_ids.get(term)
         if tid is None:
             return 0, self.article_title.size

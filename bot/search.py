@@ -43,6 +43,7 @@ class QuestionShare:
     wanted: frozenset[str]
 
     def __call__(self, present: frozenset[str] | set[str]) -> float:
+        """The share of the question's IDF mass that `present` holds, as coverage_of computes it."""
         if not self.total:
             return 0.0
         found = 0.0
@@ -156,8 +157,8 @@ class Searcher:
             return ranked
         for concept in query.own_concepts():
             strong = [a for a in concept.alternatives if a.weight >= 1 and a.stems]
-            if not any(self.is_topic(a.stems) for a in strong):
-                continue
+            if not concept.typed.stems or concept.typed.covers or not any(self.is_topic(a.stems) for a in strong):
+                continue  # a phrase of question words only ("where can i get") names no topic
             present = np.zeros(len(ranked.doc_ids), dtype=bool)
             for alternative in strong:
                 held = np.ones(len(ranked.doc_ids), dtype=bool)
@@ -231,8 +232,12 @@ class Searcher:
         return unknown / total if total else 0.0
 
     def unknown_concepts(self, concepts: Sequence[Concept]) -> list[Concept]:
-        """The concepts that no article uses, in any of their forms."""
-        return [c for c in concepts if not any(self.retriever.passage_frequency(s) for a in c.alternatives for s in a.stems)]
+        """The concepts that no article uses, in any of their forms (text, section titles or article title)."""
+        return [c for c in concepts if not any(self.is_used(s) for a in c.alternatives for s in a.stems)]
+
+    def is_used(self, stem: str) -> bool:
+        """Does any article use this stem anywhere?"""
+        return self.retriever.passage_frequency(stem) > 0 or self.retriever.title_frequency(stem)[0] > 0
 
     def question_mass(self, query: Query) -> float:
         """The question's IDF mass: what coverage is a share of."""

@@ -49,7 +49,8 @@ def test_a_passage_that_only_mentions_the_term_does_not_define_it(text: str, ter
 @pytest.mark.parametrize("question, term", [
     ("what is osteocalcin", "osteocalcin"),
     ("What is bone remodelling?", "bone remodelling"),
-    ("what are the osteoclasts", "osteoclasts"),
+    ("what are osteoclasts", "osteoclasts"),
+    ("what is a t-score", "t score"),
     ("define mk-7", "mk7"),
     ("meaning of menaquinone", "menaquinone"),
     ("tell me about vitamin k2", "vitamin k2"),
@@ -63,6 +64,8 @@ def test_the_defined_term_is_what_follows_the_opener(question: str, term: str) -
     "what is the best time to take k2",
     "how does osteocalcin work",  # not a definition opener
     "what is",
+    "what is the dosage",  # "the" points back to the previous question's topic
+    "what are the side effects",
 ])
 def test_a_question_that_is_not_what_is_one_term_has_no_defined_term(question: str) -> None:
     assert defined_term(tokenize(question)) == ()
@@ -89,3 +92,9 @@ def test_what_is_a_term_is_a_new_question_not_a_follow_up(engine: Engine) -> Non
     answer = engine.answer("what is osteocalcin", "chat")
     assert not answer.follow_up and answer.query == "osteocalcin"
     assert engine.answer("what is it", "chat").follow_up  # a pronoun still points back
+
+
+def test_what_is_the_aspect_of_the_previous_topic_stays_a_follow_up(engine: Engine) -> None:
+    engine.answer("how much vitamin k2 per day", "chat")
+    answer = engine.answer("what are the side effects", "chat")
+    assert answer.follow_up and "k2" in answer.query

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -131,8 +132,11 @@ def test_a_question_about_what_no_article_mentions_is_refused_naming_the_words(e
 
 
 def test_one_unknown_word_among_the_question_s_topic_words_is_still_answered(engine: Engine) -> None:
-    answer = engine.answer("is it safe to take ibuprofen with vitamin d")
-    assert answer.results and answer.unknown == ()
+    snap = engine.snapshot()
+    query = snap.analyzer.analyse("is it safe to take ibuprofen with vitamin d")
+    assert [c.label for c in snap.searcher.unknown_concepts(query.concepts)] == ["ibuprofen"]
+    assert 0 < snap.searcher.unknown_share(query) <= engine.settings.ranking.max_unknown_share
+    assert engine.answer("is it safe to take ibuprofen with vitamin d").results
 
 
 def test_bad_questions_do_not_leave_context(engine: Engine) -> None:
@@ -222,3 +226,16 @@ def test_concurrent_questions_during_rebuilds(settings: Settings) -> None:
     assert len(builds_seen) >= 2  # the threads really did switch index builds while asking
     last = engine.answer("how long should a nap be")  # ends on the last build (with the sleep article)
     assert last.results and last.results[0].source == "sleep-hygiene.md"
+
+
+def test_a_word_only_an_article_title_uses_is_not_unknown(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "zinc.md").write_text("# Zinc\n\n## Sources\n\nOysters, beef and pumpkin seeds are good sources.\n", encoding="utf-8")
+    (corpus / "iron.md").write_text("# Iron\n\n## Sources\n\nLiver, lentils and spinach provide iron.\n", encoding="utf-8")
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    engine = Engine(settings)
+    engine.open()
+    answer = engine.answer("zinc sources")
+    assert "zinc" not in answer.unknown
+    assert answer.results and answer.results[0].source == "zinc.md"

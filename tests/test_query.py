@@ -125,3 +125,39 @@ def test_a_dictionary_word_is_never_corrected() -> None:
 def test_dictionary_words_in_questions_keep_their_spelling(snapshot: Snapshot) -> None:
     query = snapshot.analyzer.analyse("does glass help bones")
     assert "glass" not in query.corrections
+
+
+def test_word_family_roots_are_right_when_many_threads_ask_at_once() -> None:
+    """NLTK's Lancaster stemmer loads its rules on first use; racing threads once cached wrong roots."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nltk.stem import LancasterStemmer
+
+    from bot import families
+
+    words = ["absorption", "absorbing", "density", "denser", "diagnosis", "calcification", "supplementation", "deficiency"] * 4
+    expected = {w: LancasterStemmer().stem(w) for w in words}
+    for _ in range(20):
+        families.LANCASTER = LancasterStemmer()  # rules not loaded yet, as in a fresh process
+        families.lancaster_root.cache_clear()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            roots = dict(zip(words, pool.map(families.lancaster_root, words)))
+        assert all(roots[w] == (expected[w] if len(expected[w]) >= families.MIN_ROOT else "") for w in words)
+    families.lancaster_root.cache_clear()
+
+
+def test_a_long_question_is_clipped_between_words() -> None:
+    from bot.query import MAX_QUESTION_CHARS, clip_question
+
+    clipped = clip_question("osteocalcin " * 10_000)
+    assert len(clipped) <= MAX_QUESTION_CHARS and clipped.split()[-1] == "osteocalcin"
+    assert clip_question("a" * 2000) == "a" * MAX_QUESTION_CHARS  # one endless word: cut where it must be
+    assert clip_question("what is k2") == "what is k2"
+
+
+def test_a_definition_opener_in_a_synonym_group_is_not_searched(built_seed: Settings) -> None:
+    """"overview" is in the shipped article/overview/summary group; as an opener it is a question word."""
+    engine = Engine(built_seed)
+    engine.open()
+    assert engine.answer("overview of osteocalcin").query == "osteocalcin"
+    assert engine.answer("overview").query == "overview"  # alone, it is what is asked about

@@ -254,7 +254,7 @@ def test_a_question_naming_an_article_topic_is_answered_from_that_article(three_
     ("calcium mg per day", "Calcium"),
     ("how much calcium do adults need per day", "Calcium"),
 ])
-def test_a_concept_counts_once_and_articles_without_it_rank_lower(three_supplements: Engine, question: str, section: str) -> None:
+def test_a_concept_counts_once_and_the_article_using_every_concept_comes_first(three_supplements: Engine, question: str, section: str) -> None:
     top = three_supplements.answer(question).results[0]
     assert top.source == "vitamin-k2-d3-bone-density.txt" and section in (top.section, top.subsection)
 
