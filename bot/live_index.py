@@ -25,6 +25,7 @@ from bot.retrieval import ArrayRetriever
 from bot.search import Searcher
 from bot.spelling import SpellingCorrector
 from bot.synonyms import synonyms_from_texts
+from bot.text import stopwords
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Snapshot:
 def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) -> Snapshot:
     """The query side of a loaded index: analyser (with the build's own synonyms), retriever, searcher."""
     synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
-    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families))
+    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary, function_words=stopwords()), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families))
     retriever = ArrayRetriever(index, settings.ranking)
     return Snapshot(index, Searcher(index.passages, retriever, settings.ranking), analyzer, stamp)
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field, replace
 
 from bot.config import Ranking
 from bot.families import WordFamilies
-from bot.spelling import SpellingCorrector
+from bot.spelling import SpellingCorrector, common_stems
 from bot.synonyms import Phrase, SynonymTable
-from bot.text import Token, stem, tokenize
+from bot.text import Token, stem, stopwords, tokenize
 
 MAX_QUESTION_CHARS = 1000
 MAX_CONCEPTS = 24
@@ -84,7 +84,8 @@ class QueryAnalyzer:
         self.families = families
         self.speller = speller
         self.known_stems = known_stems
-        self.title_stems = title_stems
+        self.heading_stems = title_stems
+        self._topic_stems: frozenset[str] | None = None
         self.ranking = ranking
 
     def analyse(self, question: str, previous: tuple[Concept, ...] = ()) -> Query:
@@ -97,10 +98,21 @@ class QueryAnalyzer:
             tokens = [fixed for t in tokens for fixed in self.correct(t, corrections)]
         concepts = self.concepts(tokens[definition_opener_length(tokens) :])[:MAX_CONCEPTS]
         term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
-        follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.title_stems)
+        follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.topic_stems)
         if follow_up:
             concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
         return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), term)
+
+    @property
+    def topic_stems(self) -> frozenset[str]:
+        """Words of some heading or title that name a topic: "take" in "How Much Should You Take" does not.
+
+        Computed on the first follow-up check, so a process that answers one question does not
+        load the English word frequencies.
+        """
+        if self._topic_stems is None:
+            self._topic_stems = frozenset(self.heading_stems) - common_stems()
+        return self._topic_stems
 
     def apply_rewrites(self, tokens: list[Token]) -> list[Token]:
         """Replace abbreviations ("vit" => "vitamin") by their full form."""
@@ -129,7 +141,8 @@ class QueryAnalyzer:
         if not fixed:
             return [token]
         corrections[token.surface] = fixed
-        return [Token(word, stem(word), False, token.start, token.end) for word in fixed.split()]
+        stops = stopwords()
+        return [Token(word, stem(word), word in stops, token.start, token.end) for word in fixed.split()]
 
     def concepts(self, tokens: list[Token]) -> list[Concept]:
         """Group tokens into concepts, matching the longest synonym phrase first."""

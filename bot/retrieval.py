@@ -74,7 +74,6 @@ class WeightedField:
     docs: np.ndarray
     weights: np.ndarray
     per_article: bool
-    shows_term: bool = True  # False for the whole-article text: the passage itself may lack the term
 
 
 def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_article: bool, local_idf: np.ndarray | None = None, article_variant: str = "okapi") -> WeightedField:
@@ -139,7 +138,7 @@ class ArrayRetriever:
         self.passage_article = index.passage_article
         if ranking.article_text_weight > 0:
             whole = weighted_field(article_text, replace(ranking, b=ranking.article_text_b), ranking.article_text_weight, True, article_variant=ranking.article_text_variant)
-            self.fields.append(replace(whole, shows_term=False))
+            self.fields.append(whole)
         self.passage_fields = [f for f in self.fields if not f.per_article]
         self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         self.article_length = counts
@@ -244,11 +243,14 @@ class ArrayRetriever:
         return Ranked(unique[order].astype(np.int64), totals[order])
 
     def term_docs(self, term: str) -> np.ndarray:
-        """Sorted ids of the passages that hold a term in any field."""
+        """Sorted ids of the passages that hold a term in any field (a word of its article's title included)."""
         docs = self._docs.get(term)
         if docs is None:
             tid = self.term_ids.get(term)
-            parts = [] if tid is None else [self.field_postings(f, tid)[0] for f in self.fields if f.shows_term]
+            parts = [] if tid is None else [self.field_postings(f, tid)[0] for f in self.passage_fields]
+            if tid is not None:  # from the title's own postings: the weighted title field drops words of zero IDF
+                articles = self.article_title.docs[self.article_title.indptr[tid] : self.article_title.indptr[tid + 1]]
+                parts.append(self.expand_articles(articles, np.zeros(len(articles)))[0])
             docs = np.unique(np.concatenate(parts)) if parts else EMPTY_IDS
             if len(self._docs) >= CACHE_TERMS:
                 self._docs.clear()

@@ -98,6 +98,8 @@ class Searcher:
         answers = (coverage >= self.ranking.min_coverage) | (coverage * mass >= self.ranking.min_evidence)
         if self.unknown_share(query) > self.ranking.max_unknown_share:  # mostly about what no article mentions
             answers &= coverage * mass >= self.ranking.strong_evidence
+        if self.ranking.pair_needs_specific and len(query.concepts) == 2 and not query.follow_up:
+            answers &= self.holds_most_specific(query, held, len(ranked.doc_ids))
         hits: list[Hit] = []
         share = self.question_share(query)
         for row in np.flatnonzero(answers)[:limit].tolist():
@@ -217,6 +219,23 @@ class Searcher:
                 part = min(1.0, alternative.weight) * sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
                 share = max(share, part)
         return share
+
+    def holds_most_specific(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
+        """Which passages hold the question's most specific concept (the most IDF mass), in some form.
+
+        A two-concept question is a subject and what is asked about it: "capital of australia",
+        "can i sleep in on weekends". A passage with only the commoner word ("in Australia, the
+        prevalence...", a passage about sleep) does not answer it.
+        """
+        top = max(query.concepts, key=lambda c: c.weight * sum(self.idf(s) for s in c.typed.stems))
+        holds = np.zeros(rows, dtype=bool)
+        for alternative in top.alternatives:
+            if alternative.weight >= 1 and alternative.stems:
+                all_held = np.ones(rows, dtype=bool)
+                for stem in alternative.stems:
+                    all_held &= held[stem]
+                holds |= all_held
+        return holds
 
     def unknown_share(self, query: Query) -> float:
         """The share of the question's IDF mass in concepts no article uses in any form.

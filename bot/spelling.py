@@ -8,6 +8,8 @@ from itertools import combinations
 from nltk.metrics.distance import edit_distance
 from spellchecker import SpellChecker
 
+from bot.text import stem
+
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
 MIN_PART = 3  # each part of a split compound word has at least this many letters
 
@@ -32,6 +34,23 @@ def english_words() -> frozenset[str]:
     return frozenset(SpellChecker(distance=1).word_frequency.dictionary)
 
 
+COMMON_SHARE = 3e-4  # a word this frequent in general English (about the 400 commonest) names no topic
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """The few hundred commonest English words ("take", "day", "much", "best"), by pyspellchecker's frequencies."""
+    frequency = SpellChecker(distance=1).word_frequency
+    total = float(frequency.total_words)
+    return frozenset(word for word, count in frequency.dictionary.items() if count / total >= COMMON_SHARE)
+
+
+@lru_cache(maxsize=1)
+def common_stems() -> frozenset[str]:
+    """The stems of common_words()."""
+    return frozenset(stem(w) for w in common_words())
+
+
 class SpellingCorrector:
     """Symmetric-delete candidate lookup, verified with NLTK's edit distance (with transpositions).
 
@@ -39,8 +58,9 @@ class SpellingCorrector:
     of "grass", it is a word the articles do not use.
     """
 
-    def __init__(self, frequencies: dict[str, int], dictionary: frozenset[str] | None = None) -> None:
+    def __init__(self, frequencies: dict[str, int], dictionary: frozenset[str] | None = None, function_words: frozenset[str] = frozenset()) -> None:
         self.frequencies = frequencies
+        self.function_words = function_words  # also correction targets ("shuold" -> "should"), after index words
         self._dictionary = dictionary
         self._by_delete: dict[str, list[str]] | None = None
         self.correct = lru_cache(maxsize=10_000)(self._correct)
@@ -62,7 +82,7 @@ class SpellingCorrector:
         """
         if self._by_delete is None:
             index: dict[str, list[str]] = {}
-            for word in self.frequencies:
+            for word in (*self.frequencies, *(w for w in self.function_words if w not in self.frequencies)):
                 if len(word) >= MIN_LENGTH - 1 and word.isalpha():
                     for key in deletes(word, 1):
                         index.setdefault(key, []).append(word)
@@ -95,6 +115,6 @@ class SpellingCorrector:
         for candidate in candidates:
             distance = edit_distance(word, candidate, transpositions=True)
             if distance <= min(limit, max_distance(candidate)):
-                rank = (distance, -self.frequencies[candidate], candidate)
+                rank = (distance, -self.frequencies.get(candidate, 0), candidate)  # a function word loses ties
                 best = rank if best is None or rank < best else best
         return best[2] if best else None

@@ -293,3 +293,36 @@ def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, quest
     for passage in snap.index.passages:
         for _, present in sentence_stems(passage.text):
             assert share(present) == pytest.approx(snap.searcher.coverage_of(query, set(present)))
+
+
+@pytest.fixture
+def sleep_and_strength(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
+    """The seed plus the sleep and strength-training fixture articles (tests/fixtures/articles/)."""
+    corpus = seed_corpus(tmp_path)
+    for path in (Path(__file__).parent / "fixtures" / "articles").iterdir():
+        shutil.copy(path, corpus)
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    build_index(settings)
+    engine = Engine(settings)
+    engine.open()
+    return engine
+
+
+def test_a_two_concept_question_is_answered_only_by_passages_with_its_more_specific_concept(sleep_and_strength: Engine) -> None:
+    """"can i sleep in on weekends": passages about sleep that never mention weekends do not answer it."""
+    results = sleep_and_strength.answer("can i sleep in on weekends").results
+    assert results and all("weekend" in r.text.lower() for r in results)
+    assert sleep_and_strength.answer("shipping and returns").results == ()  # shop furniture: "returns" alone is not an answer
+
+
+def test_a_question_naming_only_common_words_of_a_heading_is_still_a_follow_up(three_supplements: Engine) -> None:
+    """"take" is in the omega-3 heading "How Much Should You Take Per Day?" but names no topic."""
+    three_supplements.answer("what does vitamin k2 do", "chat")
+    answer = three_supplements.answer("how much should i take", "chat")
+    assert answer.follow_up and "k2" in answer.query
+
+
+def test_a_misspelt_question_word_is_corrected_and_not_searched(engine: Engine) -> None:
+    answer = engine.answer("how much k2 shuold i take")
+    assert answer.corrections == {"shuold": "should"}
+    assert "shuold" not in answer.query and "should" not in answer.query
