@@ -219,17 +219,22 @@ def test_article_idf_counts_each_term_within_its_own_article() -> None:
     assert idf_of("beta", 1) == pytest.approx(np.log(4 / 1))
 
 
-@pytest.fixture
-def three_supplements(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
-    """The seed article plus a magnesium and an omega-3 article (tests/fixtures/topics/)."""
+def seed_plus_fixtures(tmp_path: Path, folder: str, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
+    """An engine over the seed corpus plus the articles of tests/fixtures/<folder>/."""
     corpus = seed_corpus(tmp_path)
-    for path in (Path(__file__).parent / "fixtures" / "topics").iterdir():
+    for path in (Path(__file__).parent / "fixtures" / folder).iterdir():
         shutil.copy(path, corpus)
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, corpus_dir=corpus)
     build_index(settings)
     engine = Engine(settings)
     engine.open()
     return engine
+
+
+@pytest.fixture
+def three_supplements(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
+    """The seed article plus a magnesium and an omega-3 article (tests/fixtures/topics/)."""
+    return seed_plus_fixtures(tmp_path, "topics", seed_corpus, make_settings)
 
 
 @pytest.mark.parametrize("question, source", [
@@ -298,14 +303,7 @@ def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, quest
 @pytest.fixture
 def sleep_and_strength(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
     """The seed plus the sleep and strength-training fixture articles (tests/fixtures/articles/)."""
-    corpus = seed_corpus(tmp_path)
-    for path in (Path(__file__).parent / "fixtures" / "articles").iterdir():
-        shutil.copy(path, corpus)
-    settings = make_settings(tmp_path, corpus_dir=corpus)
-    build_index(settings)
-    engine = Engine(settings)
-    engine.open()
-    return engine
+    return seed_plus_fixtures(tmp_path, "articles", seed_corpus, make_settings)
 
 
 def test_a_two_concept_question_is_answered_only_by_passages_with_its_more_specific_concept(sleep_and_strength: Engine) -> None:
