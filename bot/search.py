@@ -223,9 +223,9 @@ class Searcher:
     def holds_most_specific(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
         """Which passages hold the question's most specific concept (the most IDF mass), in some form.
 
-        A two-concept question is a subject and what is asked about it: "capital of australia",
-        "can i sleep in on weekends". A passage with only the commoner word ("in Australia, the
-        prevalence...", a passage about sleep) does not answer it.
+        A two-concept question is a subject and what is asked about it: "can i sleep in on
+        weekends", "which cheese has the most K2". A passage with only the commoner word (a
+        passage about sleep, a passage about K2) does not answer it.
         """
         top = max(query.concepts, key=lambda c: c.weight * sum(self.idf(s) for s in c.typed.stems))
         holds = np.zeros(rows, dtype=bool)
