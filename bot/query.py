@@ -196,10 +196,15 @@ class QueryAnalyzer:
 DEFINITION_OPENERS = (("what", "is"), ("what", "are"), ("what", "was"), ("define",), ("definition",), ("meaning",), ("explain",), ("describe",), ("overview",), ("tell", "me", "about"))
 
 
+def definition_opener(tokens: list[Token]) -> tuple[str, ...]:
+    """The opener a question starts with ("what is", "define", "tell me about"), or ()."""
+    words = tuple(t.surface for t in tokens)
+    return next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), ())
+
+
 def asks_definition(tokens: list[Token]) -> bool:
     """Does the question ask what something is ("what is X", "define X", "tell me about X")?"""
-    words = tuple(t.surface for t in tokens)
-    return any(words[: len(o)] == o for o in DEFINITION_OPENERS)
+    return bool(definition_opener(tokens))
 
 
 LEADING_ARTICLES = frozenset({"a", "an", "of"})  # "what is a T-score", "meaning of X"
@@ -213,9 +218,8 @@ def defined_term(tokens: list[Token]) -> tuple[str, ...]:
     points back to something already named ("what is the dosage", "what are the side effects"
     after a question about magnesium), so "what is the X" has none either.
     """
-    words = tuple(t.surface for t in tokens)
-    opener = next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), None)
-    if opener is None:
+    opener = definition_opener(tokens)
+    if not opener:
         return ()
     rest = tokens[len(opener) :]
     while rest and rest[0].surface in LEADING_ARTICLES:
@@ -227,8 +231,7 @@ def defined_term(tokens: list[Token]) -> tuple[str, ...]:
 
 def definition_opener_length(tokens: list[Token]) -> int:
     """How many tokens "define", "explain", "tell me about"... take at the start (0 when nothing follows them)."""
-    words = tuple(t.surface for t in tokens)
-    opener = next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), ())
+    opener = definition_opener(tokens)
     return len(opener) if len(tokens) > len(opener) else 0
 
 

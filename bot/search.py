@@ -193,7 +193,7 @@ class Searcher:
         total = np.float64(0.0)
         found = np.zeros(rows)
         for concept in query.concepts:
-            mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
+            mass = self.concept_mass(concept)
             share = np.zeros(rows)
             for alternative in concept.alternatives:
                 if alternative.stems:
@@ -227,7 +227,7 @@ class Searcher:
         weekends", "which cheese has the most K2". A passage with only the commoner word (a
         passage about sleep, a passage about K2) does not answer it.
         """
-        top = max(query.concepts, key=lambda c: c.weight * sum(self.idf(s) for s in c.typed.stems))
+        top = max(query.concepts, key=self.concept_mass)
         holds = np.zeros(rows, dtype=bool)
         for alternative in top.alternatives:
             if alternative.weight >= 1 and alternative.stems:
@@ -246,7 +246,7 @@ class Searcher:
         strong: a long message whose chatter the articles never use ("hi, my neighbour told me...")
         but that names several of their rarest words ("aphids", "whitefly") is still answered.
         """
-        unknown = sum(c.weight * sum(self.idf(s) for s in c.typed.stems) for c in self.unknown_concepts(query.concepts))
+        unknown = sum(self.concept_mass(c) for c in self.unknown_concepts(query.concepts))
         total = self.question_mass(query)
         return unknown / total if total else 0.0
 
@@ -260,7 +260,11 @@ class Searcher:
 
     def question_mass(self, query: Query) -> float:
         """The question's IDF mass: what coverage is a share of."""
-        return sum(c.weight * sum(self.idf(s) for s in c.typed.stems) for c in query.concepts)
+        return sum(self.concept_mass(c) for c in query.concepts)
+
+    def concept_mass(self, concept: Concept) -> float:
+        """A concept's share of the question: its weight times the IDF of the words typed for it."""
+        return concept.weight * sum(self.idf(s) for s in concept.typed.stems)
 
     def coverage_of(self, query: Query, present: set[str], matched: set[str] | None = None) -> float:
         """IDF-weighted share of the question's concepts found among `present` stems.
@@ -271,7 +275,7 @@ class Searcher:
         """
         total = found = 0.0
         for concept in query.concepts:  # question_mass, term by term
-            mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
+            mass = self.concept_mass(concept)
             total += mass
             found += mass * self.concept_share(concept, present, matched)
         return found / total if total else 0.0
@@ -290,7 +294,7 @@ class Searcher:
         """coverage_of compiled for one question: the IDF sums computed once, not per sentence."""
         concepts = []
         for concept in query.concepts:
-            mass = concept.weight * sum(self.idf(s) for s in concept.typed.stems)
+            mass = self.concept_mass(concept)
             alternatives = []
             for alternative in concept.alternatives:
                 if alternative.stems:

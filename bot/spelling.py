@@ -29,9 +29,15 @@ def deletes(word: str, distance: int) -> set[str]:
 
 
 @lru_cache(maxsize=1)
+def english_frequencies() -> dict[str, int]:
+    """pyspellchecker's bundled English word counts, loaded once (nothing is downloaded)."""
+    return dict(SpellChecker(distance=1).word_frequency.dictionary)
+
+
+@lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """A general English word list (pyspellchecker's bundled dictionary; nothing is downloaded)."""
-    return frozenset(SpellChecker(distance=1).word_frequency.dictionary)
+    return frozenset(english_frequencies())
 
 
 COMMON_SHARE = 3e-4  # a word this frequent in general English (about the 400 commonest) names no topic
@@ -40,9 +46,9 @@ COMMON_SHARE = 3e-4  # a word this frequent in general English (about the 400 co
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """The few hundred commonest English words ("take", "day", "much", "best"), by pyspellchecker's frequencies."""
-    frequency = SpellChecker(distance=1).word_frequency
-    total = float(frequency.total_words)
-    return frozenset(word for word, count in frequency.dictionary.items() if count / total >= COMMON_SHARE)
+    frequencies = english_frequencies()
+    total = float(sum(frequencies.values()))
+    return frozenset(word for word, count in frequencies.items() if count / total >= COMMON_SHARE)
 
 
 @lru_cache(maxsize=1)
