@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.config import Ranking
 from bot.families import WordFamilies
-from bot.spelling import SpellingCorrector, common_stems
+from bot.spelling import SpellingCorrector, common_stems, english_words
 from bot.synonyms import Phrase, SynonymTable
 from bot.text import Token, stem, stopwords, tokenize
 
@@ -166,6 +166,9 @@ class QueryAnalyzer:
         token = tokens[i]
         if token.stop:
             return None, 1
+        joined = self.joined_compound(tokens, i)
+        if joined is not None:
+            return joined, 2
         alternatives = [Alternative((token.stem,), 1.0)]
         known = token.stem in self.known_stems
         family_weight = self.ranking.known_family_weight if known else self.ranking.family_weight
@@ -174,6 +177,19 @@ class QueryAnalyzer:
                 if relative in self.known_stems:
                     alternatives.append(Alternative((relative,), family_weight))
         return Concept(token.surface, tuple(alternatives)), 1
+
+    def joined_compound(self, tokens: list[Token], i: int) -> Concept | None:
+        """"rib cage" when the index writes "ribcage": one concept, the two words typed or the joined word."""
+        weight = self.ranking.compound_weight
+        if weight <= 0 or i + 1 >= len(tokens) or tokens[i + 1].stop:
+            return None
+        first, second = tokens[i], tokens[i + 1]
+        word = first.surface + second.surface
+        joined = stem(word)
+        if joined not in self.known_stems or joined in (first.stem, second.stem) or word not in english_words():
+            return None
+        typed = Alternative((first.stem, second.stem), 1.0, per_stem=0.5)
+        return Concept(f"{first.surface} {second.surface}", (typed, Alternative((joined,), weight)))
 
     def synonym_concept(self, tokens: list[Token]) -> Concept:
         """A concept for a phrase from a synonym group: the words typed, or any word of the group.

@@ -239,3 +239,43 @@ def test_a_word_only_an_article_title_uses_is_not_unknown(tmp_path: Path, make_s
     answer = engine.answer("zinc sources")
     assert "zinc" not in answer.unknown
     assert answer.results and answer.results[0].source == "zinc.md"
+
+
+def compound_corpus(tmp_path: Path) -> Path:
+    """One article writes "ribcage"; another writes "rib" on its own."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ribcage-pain.md").write_text(
+        "# Ribcage pain\n\n## Causes\n\nPain in the ribcage often comes from a bruised muscle, a cracked bone or an inflamed joint.\n",
+        encoding="utf-8",
+    )
+    (corpus / "shingles.md").write_text(
+        "# Shingles\n\n## Symptoms\n\nA band of pain along one rib, then a rash of blisters on one side of the body.\n",
+        encoding="utf-8",
+    )
+    (corpus / "sleep.md").write_text("# Sleep\n\n## Habits\n\nGo to bed at the same time each night. Studies: clinicaltrials.gov.\n", encoding="utf-8")
+    return corpus
+
+
+@pytest.mark.parametrize("question", ["what causes rib cage pain", "rib cage pain"])
+def test_two_words_the_index_writes_as_one_find_that_word(tmp_path: Path, make_settings: Callable[..., Settings], question: str) -> None:
+    engine = Engine(make_settings(tmp_path, corpus_dir=compound_corpus(tmp_path)))
+    engine.open()
+    answer = engine.answer(question)
+    assert answer.results and answer.results[0].source == "ribcage-pain.md"
+    assert "rib cage" in answer.query  # the words typed stay one concept, shown as typed
+
+
+def test_compound_joining_can_be_turned_off(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(tmp_path, corpus_dir=compound_corpus(tmp_path))
+    engine = Engine(replace(settings, ranking=replace(settings.ranking, compound_weight=0.0)))
+    engine.open()
+    assert engine.answer("rib cage pain").results[0].source == "shingles.md"
+
+
+def test_two_words_are_joined_only_into_an_english_word(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """"clinicaltrials" from a web address is in the index, but it is no word: "clinical trials" stays two concepts."""
+    engine = Engine(make_settings(tmp_path, corpus_dir=compound_corpus(tmp_path)))
+    snapshot = engine.open()
+    assert [c.label for c in snapshot.analyzer.analyse("clinical trials for sleep").concepts] == ["clinical", "trials", "sleep"]
+    assert [c.label for c in snapshot.analyzer.analyse("rib cage pain").concepts] == ["rib cage", "pain"]
