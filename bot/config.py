@@ -37,6 +37,7 @@ class Ranking:
     article_idf_weight: float = 0.2  # share of a term's IDF taken among its own article's passages (3 articles or fewer)...
     article_idf_weight_many: float = 0.5  # ...growing towards this share as the article count grows (see retrieval.article_idf_share)
     article_title_weight: float = 1.0  # weight of the article title relative to the body
+    named_section_boost: float = 0.2  # passages whose section title the question names in full, when its words head sections in 2+ articles, score this much more
     article_text_weight: float = 0.6  # weight of the whole article's text (Okapi, IDF over articles) relative to the body
     article_text_b: float = 0.75  # length normalisation of whole articles
     article_text_variant: str = "okapi"  # IDF of the whole-article field: "okapi" (0 for words in half the articles) or "plus"

@@ -65,6 +65,10 @@ class Retriever(Protocol):
         """(articles whose title holds `term`, articles in all)."""
         ...
 
+    def section_title_frequency(self, term: str) -> tuple[int, int]:
+        """(articles with a section or subsection title that holds `term`, articles in all)."""
+        ...
+
 
 @dataclass(frozen=True)
 class WeightedField:
@@ -301,4 +305,9 @@ class ArrayRetriever:
     def title_frequency(self, term: str) -> tuple[int, int]:
         tid = self.term_ids.get(term)
         count = 0 if tid is None else int(self.article_title.indptr[tid + 1] - self.article_title.indptr[tid])
+        return count, self.article_title.size
+
+    def section_title_frequency(self, term: str) -> tuple[int, int]:
+        tid = self.term_ids.get(term)
+        count = 0 if tid is None else int(self.article_headings.indptr[tid + 1] - self.article_headings.indptr[tid])
         return count, self.article_title.size

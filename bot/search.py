@@ -69,6 +69,7 @@ class Searcher:
     def __post_init__(self) -> None:
         self._idf: dict[str, float] = {}
         self._titles: dict[str, frozenset[str]] = {}
+        self._section_kinds: dict[frozenset[str], bool] = {}
 
     def idf(self, stem: str) -> float:
         """IDF over passages; a term the index has never seen counts as the rarest possible."""
@@ -90,6 +91,8 @@ class Searcher:
             ranked = self.boost_leads(query, ranked)
         if query.defined_term and self.ranking.definition_boost > 0:
             ranked = self.boost_definitions(query, ranked)
+        if self.ranking.named_section_boost > 0:
+            ranked = self.boost_named_sections(query, ranked)
         if self.ranking.off_topic_article_factor < 1:
             ranked = self.demote_other_topics(query, ranked)
         held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
@@ -144,6 +147,36 @@ class Searcher:
                 scores[row] *= 1 + self.ranking.definition_boost
         order = np.lexsort((ranked.doc_ids, -scores))
         return Ranked(ranked.doc_ids[order], scores[order])
+
+    def boost_named_sections(self, query: Query, ranked: Ranked) -> Ranked:
+        """Prefer passages whose section title the question names in full, when that title is a kind of section.
+
+        "What is the outlook for Tourette syndrome?" names the section "Outlook", and "outlook"
+        heads sections in other articles too: it is a kind of section, not one article's subject.
+        The article title and text already pick the article; this picks the section within it.
+        A title with any word that heads no other article's section ("Calcium" in the vitamin
+        article) names a subject, not a kind of section, and is left to the text match.
+        """
+        named: set[str] = set()
+        for concept in query.own_concepts():
+            for alternative in concept.alternatives:
+                named.update(alternative.stems)
+                named.update(alternative.covers)
+        scores = ranked.scores.copy()
+        for row, doc_id in enumerate(ranked.doc_ids.tolist()):
+            passage = self.passages[doc_id]
+            title = self.title_stems(passage.subsection or passage.section)
+            if title and title <= named and self.is_section_kind(title):
+                scores[row] *= 1 + self.ranking.named_section_boost
+        order = np.lexsort((ranked.doc_ids, -scores))
+        return Ranked(ranked.doc_ids[order], scores[order])
+
+    def is_section_kind(self, stems: frozenset[str]) -> bool:
+        """Does every word of a section title head sections in at least two articles?"""
+        kind = self._section_kinds.get(stems)
+        if kind is None:
+            kind = self._section_kinds[stems] = all(self.retriever.section_title_frequency(s)[0] >= 2 for s in stems)
+        return kind
 
     def demote_other_topics(self, query: Query, ranked: Ranked) -> Ranked:
         """Passages from articles that never mention a topic the question names score less.

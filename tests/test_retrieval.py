@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 import sqlite3
 from pathlib import Path
 from typing import Callable
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from bot.builder import build_index
-from bot.config import Settings
+from bot.config import Ranking, Settings
 from bot.engine import Engine
 from bot.query import Alternative, Concept
 from bot.text import stem
@@ -324,3 +325,50 @@ def test_a_misspelt_question_word_is_corrected_and_not_searched(engine: Engine) 
     answer = engine.answer("how much k2 shuold i take")
     assert answer.corrections == {"shuold": "should"}
     assert "shuold" not in answer.query and "should" not in answer.query
+
+
+def condition_page(name: str, overview: str, outlook: str, treatment: str) -> str:
+    """A health page in the shape of the NIH pages: the topic as title, then kinds of sections."""
+    return f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n## Outlook\n\n{outlook}\n"
+
+
+@pytest.fixture
+def condition_pages(tmp_path: Path, make_settings: Callable[..., Settings]) -> Callable[[float], Engine]:
+    """Twelve condition pages, eight of them "... syndrome", each with Overview, Treatment and Outlook."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = ["Tourette syndrome", "Down syndrome", "Marfan syndrome", "Reye syndrome", "Turner syndrome", "Usher syndrome",
+             "Alport syndrome", "Noonan syndrome", "Gout", "Psoriasis", "Glaucoma", "Shingles"]
+    for name in names:
+        overview = "This syndrome is a disorder that causes tics; the syndrome starts in childhood." if name.startswith("Tourette") else \
+            "This syndrome is a long-term condition that a doctor can recognise from its signs."
+        page = condition_page(name, overview, "Most people do well over time, and the signs often ease with age.",
+                              "Medicines and therapy help; a doctor chooses them with you.")
+        (corpus / f"{name.split()[0].lower()}.md").write_text(page, encoding="utf-8")
+    base = make_settings(tmp_path, corpus_dir=corpus)
+
+    def engine_with(boost: float) -> Engine:
+        engine = Engine(replace(base, ranking=replace(base.ranking, named_section_boost=boost)))
+        engine.open()
+        return engine
+
+    return engine_with
+
+
+@pytest.mark.parametrize("question, section", [
+    ("What is the outlook for Tourette syndrome?", "Outlook"),
+    ("what are the treatments for tourette syndrome", "Treatment"),
+])
+def test_a_question_naming_a_kind_of_section_gets_that_section_of_the_article(condition_pages: Callable[[float], Engine], question: str, section: str) -> None:
+    top = condition_pages(Ranking().named_section_boost).answer(question).results[0]
+    assert (top.source, top.section) == ("tourette.md", section)
+    # the page's overview repeats the name: without the preference it comes first
+    plain = condition_pages(0.0).answer(question).results[0]
+    assert (plain.source, plain.section) == ("tourette.md", "Overview")
+
+
+def test_a_section_title_that_names_one_article_s_subject_is_not_preferred(three_supplements: Engine) -> None:
+    """"Calcium" heads a section of the vitamin article only: a subject, not a kind of section."""
+    searcher = three_supplements.snapshot().searcher
+    assert not searcher.is_section_kind(frozenset({stem("calcium")}))
+    assert searcher.is_section_kind(frozenset({stem("dosage")}))
