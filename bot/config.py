@@ -50,6 +50,7 @@ class Ranking:
     pair_needs_specific: bool = True  # a two-concept question is answered only by passages holding its more specific concept
     known_family_weight: float = 0.5  # the same for question words the index has
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
+    acronym_weight: float = 1.0  # weight of the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus"); 0 turns it off
     compound_weight: float = 1.0  # weight of an index word that joins two adjacent question words ("rib cage" -> "ribcage"); 0 turns it off
     use_synonyms: bool = True
     use_spelling: bool = True

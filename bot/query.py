@@ -79,8 +79,9 @@ class Query:
 class QueryAnalyzer:
     """Applies the shared text pipeline plus query-side steps, configured by Ranking."""
 
-    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking, families: WordFamilies | None = None) -> None:
+    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking, families: WordFamilies | None = None, acronyms: dict[str, tuple[str, ...]] | None = None) -> None:
         self.synonyms = synonyms
+        self.acronyms = acronyms or {}
         self.families = families
         self.speller = speller
         self.known_stems = known_stems
@@ -176,6 +177,9 @@ class QueryAnalyzer:
             for relative in self.families.relatives(token.surface, token.stem):
                 if relative in self.known_stems:
                     alternatives.append(Alternative((relative,), family_weight))
+        long_form = self.acronyms.get(token.stem)
+        if long_form and self.ranking.acronym_weight > 0:
+            alternatives.append(Alternative(long_form, self.ranking.acronym_weight, per_stem=1.0 / len(long_form)))
         return Concept(token.surface, tuple(alternatives)), 1
 
     def joined_compound(self, tokens: list[Token], i: int) -> Concept | None:

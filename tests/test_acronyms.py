@@ -1,0 +1,66 @@
+"""Acronyms the articles define, and questions that use them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from bot.acronyms import defined_acronyms, long_form
+from bot.config import Settings
+from bot.engine import Engine
+from bot.text import terms
+
+
+@pytest.mark.parametrize("short, before, expected", [
+    ("NPH", "Hydrocephalus means water on the brain. Normal pressure hydrocephalus", "normal pressure hydrocephalus"),
+    ("DVT", "blood clots such as deep vein thrombosis", "deep vein thrombosis"),
+    ("NSAIDs", "taking nonsteroidal anti-inflammatory drugs", "nonsteroidal anti-inflammatory drugs"),  # the plural s spells nothing
+    ("IBS", "people with the irritable bowel syndrome", "irritable bowel syndrome"),  # no more words than it needs
+])
+def test_the_long_form_is_the_shortest_run_of_words_that_spells_the_acronym(short: str, before: str, expected: str) -> None:
+    assert long_form(short, before) == expected
+
+
+@pytest.mark.parametrize("short, before", [
+    ("TB", "Tuberculosis"),  # one word: no long form to find
+    ("XYZ", "nothing here spells it"),
+    ("MRI", "scans of the arm"),  # "m" begins no word
+    ("AB", "the about"),  # a long form does not start with a stopword
+])
+def test_words_that_do_not_spell_the_acronym_are_no_long_form(short: str, before: str) -> None:
+    assert long_form(short, before) is None
+
+
+def test_defined_acronyms_map_the_acronym_stem_to_the_commonest_long_form() -> None:
+    texts = [
+        "Normal pressure hydrocephalus (NPH) is a build-up of fluid.",
+        "People with normal pressure hydrocephalus (NPH) walk unsteadily.",
+        "Night-time panic hours (NPH) is a joke in one forum post.",
+        "Surgery (see the percutaneous PER-kyoo-TAY-nee-us coronary intervention (PCI) page) helps.",  # a pronunciation guide, not a long form
+        "Vitamin D (the sunshine vitamin) and the word (ZEBRA) in brackets.",
+    ]
+    acronyms = defined_acronyms(texts)
+    assert acronyms[terms("NPH")[0]] == tuple(terms("normal pressure hydrocephalus"))
+    assert terms("PCI")[0] not in acronyms
+    assert terms("ZEBRA")[0] not in acronyms
+
+
+def test_a_question_using_an_acronym_finds_the_sections_that_write_it_out(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "nph.md").write_text(
+        "# Normal pressure hydrocephalus\n\n## Overview\n\nNormal pressure hydrocephalus (NPH) is a build-up of fluid in the brain.\n\n"
+        "## Exercise and support\n\nWalking groups and physical therapy help people with normal pressure hydrocephalus stay steady.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    engine = Engine(settings)
+    engine.open()
+    # the section never writes "NPH": only the long form the overview defines can find it
+    assert [r.section for r in engine.answer("nph therapy").results] == ["Exercise and support", "Overview"]
+    plain = Engine(replace(settings, ranking=replace(settings.ranking, acronym_weight=0.0)))
+    plain.open()
+    assert [r.section for r in plain.answer("nph therapy").results] == ["Overview"]
