@@ -141,6 +141,8 @@ class QueryAnalyzer:
         fixed = self.speller.correct(token.surface)
         if not fixed:
             return [token]
+        if " " in fixed and self.families is not None and self.families.relatives(token.surface, token.stem):
+            return [token]  # "asthmatics" is kin to "asthma", not "asthma tics": its word family finds it
         corrections[token.surface] = fixed
         stops = stopwords()
         return [Token(word, stem(word), word in stops, token.start, token.end) for word in fixed.split()]

@@ -161,3 +161,18 @@ def test_a_definition_opener_in_a_synonym_group_is_not_searched(built_seed: Sett
     engine.open()
     assert engine.answer("overview of osteocalcin").query == "osteocalcin"
     assert engine.answer("overview").query == "overview"  # alone, it is what is asked about
+
+
+def test_an_unknown_word_with_a_word_family_is_not_split_into_two_words(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """"asthmatics" is kin to "asthma": splitting it into "asthma tics" would search tics."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "asthma.md").write_text("# Asthma\n\n## Treatment\n\nInhalers open the airways during asthma attacks.\n", encoding="utf-8")
+    (corpus / "tourette.md").write_text("# Tourette syndrome\n\n## Overview\n\nTics are sudden movements or sounds.\n", encoding="utf-8")
+    query = Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer.analyse("inhalers for asthmatics")
+    assert "asthmatics" not in query.corrections
+    asthmatics = next(c for c in query.concepts if c.label == "asthmatics")
+    assert (stem("asthma"),) in [a.stems for a in asthmatics.alternatives]
+    assert "tics" not in labels(query)
+    # a word with no family is still split when both halves are index words
+    assert Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer.analyse("asthmainhalers").corrections == {"asthmainhalers": "asthma inhalers"}
