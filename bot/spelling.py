@@ -106,9 +106,25 @@ class SpellingCorrector:
                 return f"{left} {right}"
         return None
 
+    def swapped_function_word(self, word: str) -> str | None:
+        """"hwo" -> "how", "teh" -> "the": a three-letter word is only read as a function word with two letters swapped.
+
+        Anything looser would turn unknown abbreviations into function words ("ibs" -> "its")
+        and so hide that the articles never mention them.
+        """
+        if word in self.dictionary:
+            return None
+        swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)} - {word}
+        found = sorted(swaps & self.function_words, key=lambda w: (-english_frequencies().get(w, 0), w))
+        return found[0] if found else None  # "hwo": "how" and "who" are both a swap away; the commoner wins
+
     def _correct(self, word: str) -> str | None:
         """The known word (or two) closest to `word`, or None when there is none close enough."""
-        if self.knows(word) or len(word) < MIN_LENGTH or not word.isalpha() or not word.isascii():
+        if self.knows(word) or not word.isalpha() or not word.isascii():
+            return None
+        if len(word) == MIN_LENGTH - 1:
+            return self.swapped_function_word(word)
+        if len(word) < MIN_LENGTH:
             return None
         compound = self.split_compound(word)
         if compound:

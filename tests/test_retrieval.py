@@ -327,6 +327,13 @@ def test_a_misspelt_question_word_is_corrected_and_not_searched(engine: Engine) 
     assert "shuold" not in answer.query and "should" not in answer.query
 
 
+def test_a_three_letter_typo_of_a_question_word_is_read_as_that_word(engine: Engine) -> None:
+    """"hwo much" is "how much", the dosage question: left alone, "hwo" was searched as a rare word."""
+    answer = engine.answer("hwo much vitamin d should i take")
+    assert answer.corrections == {"hwo": "how"}
+    assert answer.results[0].section == "Optimal Dosage and Supplementation"
+
+
 def condition_page(name: str, overview: str, outlook: str, treatment: str) -> str:
     """A health page in the shape of the NIH pages: the topic as title, then kinds of sections."""
     return f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n## Outlook\n\n{outlook}\n"
