@@ -69,10 +69,10 @@ def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     settings = replace(Settings(), index_dir=tmp_path / "index", data_dir=tmp_path / "data")
     results = {bench.name: runs for bench, runs in run_benchmarks(settings)}
     bot, baseline = results["medquad-dev"]
-    assert bot.mrr() >= 0.88 and bot.mrr() > baseline.mrr() + 0.1  # 0.869 with 20% of IDF taken within the article at any corpus size
+    assert bot.mrr() >= 0.92 and bot.mrr() > baseline.mrr() + 0.1  # 0.892 without the preference for named kinds of section
     assert bot.no_answer() == 0.0
     bot, baseline = results["liveqa-dev"]
-    assert bot.mrr() >= 0.64
+    assert bot.mrr() >= 0.70  # 0.743 here; the target is 0.65
     assert bot.no_answer() <= 0.10
 
 
