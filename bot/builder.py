@@ -20,6 +20,7 @@ from bot.errors import BotError, IndexStoreError
 import numpy as np
 
 from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, remove_temporaries, write_index
+from bot.acronyms import defined_acronyms
 from bot.families import family_table, lancaster_roots
 from bot.bm25 import article_document_frequency
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
@@ -87,7 +88,7 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "index_store.py", "analysis.py")
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "index_store.py", "analysis.py")
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -237,7 +238,8 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
         "previous_build_dir": (previous or {}).get("build_dir", ""),
     }
     article_df = {name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS}
-    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df)
+    acronyms = defined_acronyms(p.text for p in passages)
+    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df, acronyms)
     return BuiltIndex(index, roots)
 
 

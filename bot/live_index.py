@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from bot.builder import BuildReport, build_if_stale, build_index, index_is_current
 from bot.config import Settings
 from bot.errors import BotError, IndexCorruptError, IndexMissingError
-from bot.acronyms import defined_acronyms
 from bot.families import WordFamilies
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest, read_previous_build
 from bot.query import QueryAnalyzer
@@ -44,7 +43,7 @@ class Snapshot:
 def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) -> Snapshot:
     """The query side of a loaded index: analyser (with the build's own synonyms), retriever, searcher."""
     synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
-    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary, function_words=stopwords()), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families), defined_acronyms(p.text for p in index.passages))
+    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary, function_words=stopwords()), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families), index.acronyms)
     retriever = ArrayRetriever(index, settings.ranking)
     return Snapshot(index, Searcher(index.passages, retriever, settings.ranking), analyzer, stamp)
 

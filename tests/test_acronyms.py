@@ -64,3 +64,16 @@ def test_a_question_using_an_acronym_finds_the_sections_that_write_it_out(tmp_pa
     plain = Engine(replace(settings, ranking=replace(settings.ranking, acronym_weight=0.0)))
     plain.open()
     assert [r.section for r in plain.answer("nph therapy").results] == ["Overview"]
+
+
+def test_the_build_stores_the_acronyms_its_articles_define(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """Made once at build time: a cold start at 100k passages must not decode every passage to find them."""
+    from bot.builder import build_index
+    from bot.index_store import read_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "dvt.md").write_text("# Blood clots\n\n## Overview\n\nA deep vein thrombosis (DVT) is a clot in a deep vein.\n", encoding="utf-8")
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    build_index(settings)
+    assert read_index(settings.index_dir).acronyms == {"dvt": tuple(terms("deep vein thrombosis"))}
