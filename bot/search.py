@@ -162,9 +162,15 @@ class Searcher:
             for alternative in concept.alternatives:
                 named.update(alternative.stems)
                 named.update(alternative.covers)
+        kinds = [s for s in named if self.is_section_kind(frozenset((s,)))]
+        if not kinds:
+            return ranked  # the question names no kind of section: nothing to read
+        may_name = np.zeros(len(ranked.doc_ids), dtype=bool)
+        for stem in kinds:
+            may_name |= self.retriever.holds(ranked.doc_ids, stem)
         scores = ranked.scores.copy()
-        for row, doc_id in enumerate(ranked.doc_ids.tolist()):
-            passage = self.passages[doc_id]
+        for row in np.flatnonzero(may_name).tolist():
+            passage = self.passages[int(ranked.doc_ids[row])]
             title = self.title_stems(passage.subsection or passage.section)
             if title and title <= named and self.is_section_kind(title):
                 scores[row] *= 1 + self.ranking.named_section_boost
