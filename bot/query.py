@@ -97,6 +97,8 @@ class QueryAnalyzer:
         corrections: dict[str, str] = {}
         if self.ranking.use_spelling and self.speller is not None:
             tokens = [fixed for t in tokens for fixed in self.correct(t, corrections)]
+            if corrections:  # "hwo long" is "how long" only once "hwo" is read
+                tokens = mark_definition_opener(mark_answer_type_words(tokens))
         concepts = self.concepts(tokens[definition_opener_length(tokens) :])[:MAX_CONCEPTS]
         term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
         follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.topic_stems)
@@ -180,7 +182,7 @@ class QueryAnalyzer:
                 if relative in self.known_stems:
                     alternatives.append(Alternative((relative,), family_weight))
         long_form = self.acronyms.get(token.stem)
-        if long_form and self.ranking.acronym_weight > 0:
+        if long_form and self.ranking.acronym_weight > 0 and token.surface not in english_words():  # "aids", "add": words first
             alternatives.append(Alternative(long_form, self.ranking.acronym_weight, per_stem=1.0 / len(long_form)))
         return Concept(token.surface, tuple(alternatives)), 1
 
@@ -192,7 +194,7 @@ class QueryAnalyzer:
         first, second = tokens[i], tokens[i + 1]
         word = first.surface + second.surface
         joined = stem(word)
-        if joined not in self.known_stems or joined in (first.stem, second.stem) or word not in english_words():
+        if joined not in self.known_stems or word not in english_words():
             return None
         typed = Alternative((first.stem, second.stem), 1.0, per_stem=0.5)
         return Concept(f"{first.surface} {second.surface}", (typed, Alternative((joined,), weight)))

@@ -66,7 +66,7 @@ class Retriever(Protocol):
         ...
 
     def section_title_frequency(self, term: str) -> tuple[int, int]:
-        """(articles with a section or subsection title that holds `term`, articles in all)."""
+        """(articles with a section or subsection title that holds `term`, not counting their own title; articles in all)."""
         ...
 
 
@@ -308,6 +308,10 @@ class ArrayRetriever:
         return count, self.article_title.size
 
     def section_title_frequency(self, term: str) -> tuple[int, int]:
+        """Counted over section titles other than the article's own title (a lead passage's section is the title)."""
         tid = self.term_ids.get(term)
-        count = 0 if tid is None else int(self.article_headings.indptr[tid + 1] - self.article_headings.indptr[tid])
-        return count, self.article_title.size
+        if tid is None:
+            return 0, self.article_title.size
+        headed = self.article_headings.docs[self.article_headings.indptr[tid] : self.article_headings.indptr[tid + 1]]
+        titled = self.article_title.docs[self.article_title.indptr[tid] : self.article_title.indptr[tid + 1]]
+        return len(np.setdiff1d(headed, titled)), self.article_title.size

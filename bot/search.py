@@ -171,16 +171,21 @@ class Searcher:
         scores = ranked.scores.copy()
         for row in np.flatnonzero(may_name).tolist():
             passage = self.passages[int(ranked.doc_ids[row])]
-            title = self.title_stems(passage.subsection or passage.section)
-            if title and title <= named and self.is_section_kind(title):
+            titles = (passage.section, passage.subsection) if passage.section != passage.article else (passage.subsection,)
+            if any(self.names_kind_of_section(self.title_stems(title), named) for title in titles if title):
                 scores[row] *= 1 + self.ranking.named_section_boost
         order = np.lexsort((ranked.doc_ids, -scores))
         return Ranked(ranked.doc_ids[order], scores[order])
+
+    def names_kind_of_section(self, title: frozenset[str], named: set[str]) -> bool:
+        return bool(title) and title <= named and self.is_section_kind(title)
 
     def is_section_kind(self, stems: frozenset[str]) -> bool:
         """Does every word of a section title head sections in at least two articles?"""
         kind = self._section_kinds.get(stems)
         if kind is None:
+            if len(self._section_kinds) >= IDF_CACHE:
+                self._section_kinds.clear()
             kind = self._section_kinds[stems] = all(self.retriever.section_title_frequency(s)[0] >= 2 for s in stems)
         return kind
 

@@ -12,6 +12,9 @@ from bot.text import stem
 
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
 MIN_PART = 3  # each part of a split compound word has at least this many letters
+# The only words a three-letter typo is read as ("hwo" -> "how"). Wider sets collide with
+# abbreviations: "nad" (NAD+) is a swap of "and", "itp" of "tip".
+SWAP_TARGETS = frozenset({"how", "who", "why", "the"})
 
 
 def max_distance(word: str) -> int:
@@ -107,15 +110,15 @@ class SpellingCorrector:
         return None
 
     def swapped_function_word(self, word: str) -> str | None:
-        """"hwo" -> "how", "teh" -> "the": a three-letter word is only read as a function word with two letters swapped.
+        """"hwo" -> "how", "teh" -> "the": a three-letter word is only read as one of SWAP_TARGETS with two letters swapped.
 
-        Anything looser would turn unknown abbreviations into function words ("ibs" -> "its")
-        and so hide that the articles never mention them.
+        Anything looser would turn unknown abbreviations into function words ("ibs" -> "its",
+        "nad" -> "and") and so hide that the articles never mention them.
         """
         if word in self.dictionary:
             return None
         swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)} - {word}
-        found = sorted(swaps & self.function_words, key=lambda w: (-english_frequencies().get(w, 0), w))
+        found = sorted(swaps & SWAP_TARGETS, key=lambda w: (-english_frequencies().get(w, 0), w))
         return found[0] if found else None  # "hwo": "how" and "who" are both a swap away; the commoner wins
 
     def _correct(self, word: str) -> str | None:

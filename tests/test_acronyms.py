@@ -77,3 +77,24 @@ def test_the_build_stores_the_acronyms_its_articles_define(tmp_path: Path, make_
     settings = make_settings(tmp_path, corpus_dir=corpus)
     build_index(settings)
     assert read_index(settings.index_dir).acronyms == {"dvt": tuple(terms("deep vein thrombosis"))}
+
+
+@pytest.mark.parametrize("short, before", [
+    ("PI", "a simple idea"),  # "p" is in "simple" but starts no word
+    ("AB", "see the about box"),  # "about box" would start with a stopword
+])
+def test_a_long_form_starts_a_word_and_not_with_a_stopword(short: str, before: str) -> None:
+    assert long_form(short, before) is None
+
+
+def test_an_acronym_that_is_also_an_english_word_is_read_as_the_word(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """"(AIDS)" defines an acronym, but "aids" in "cost of aids for hearing" is the word."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hiv.md").write_text("# HIV\n\n## Overview\n\nAcquired immunodeficiency syndrome (AIDS) is the late stage of HIV.\n", encoding="utf-8")
+    (corpus / "nph.md").write_text("# NPH\n\n## Overview\n\nNormal pressure hydrocephalus (NPH) is a build-up of fluid.\n", encoding="utf-8")
+    analyzer = Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer
+    aids = next(c for c in analyzer.analyse("cost of aids for hearing").concepts if c.label == "aids")
+    assert [a.stems for a in aids.alternatives] == [(terms("aids")[0],)]
+    nph = next(c for c in analyzer.analyse("nph walking").concepts if c.label == "nph")
+    assert tuple(terms("normal pressure hydrocephalus")) in [a.stems for a in nph.alternatives]

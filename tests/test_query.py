@@ -122,11 +122,21 @@ def test_a_dictionary_word_is_never_corrected() -> None:
     assert speller.correct("calcum") == "calcium"
 
 
-@pytest.mark.parametrize("typed, meant", [("hwo", "how"), ("teh", "the"), ("taht", "that"), ("ibs", None), ("nph", None), ("mcg", None)])
-def test_three_letter_words_are_only_read_as_function_words_with_two_letters_swapped(typed: str, meant: str | None) -> None:
+@pytest.mark.parametrize("typed, meant", [
+    ("hwo", "how"), ("teh", "the"), ("wyh", "why"), ("taht", "that"),
+    ("ibs", None), ("nph", None), ("nad", None), ("itp", None),  # abbreviations a swap away from "its", "and", "tip"
+    ("mcg", None), ("owh", None),  # words of the dictionary
+])
+def test_three_letter_words_are_only_read_as_question_words_with_two_letters_swapped(typed: str, meant: str | None) -> None:
     """"ibs" is one letter from "its", but reading it so would hide that no article mentions IBS."""
-    speller = SpellingCorrector({"vitamin": 3}, dictionary=frozenset({"mcg"}), function_words=frozenset({"how", "who", "the", "that", "its"}))
+    speller = SpellingCorrector({"vitamin": 3}, dictionary=frozenset({"mcg", "owh"}), function_words=frozenset({"how", "who", "the", "that", "its", "and", "tip"}))
     assert speller.correct(typed) == meant
+
+
+def test_a_corrected_how_still_marks_how_long(snapshot: Snapshot) -> None:
+    query = snapshot.analyzer.analyse("hwo long should i take vitamin d")
+    assert query.corrections == {"hwo": "how"}
+    assert "long" not in labels(query)
 
 
 def test_dictionary_words_in_questions_keep_their_spelling(snapshot: Snapshot) -> None:

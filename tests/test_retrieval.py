@@ -14,7 +14,9 @@ import pytest
 from bot.builder import build_index
 from bot.config import Ranking, Settings
 from bot.engine import Engine
+from bot import search
 from bot.query import Alternative, Concept
+from bot.search import Searcher
 from bot.text import stem
 
 
@@ -334,9 +336,11 @@ def test_a_three_letter_typo_of_a_question_word_is_read_as_that_word(engine: Eng
     assert answer.results[0].section == "Optimal Dosage and Supplementation"
 
 
-def condition_page(name: str, overview: str, outlook: str, treatment: str) -> str:
+def condition_page(name: str, overview: str, outlook: str, treatment: str, medicines: str = "") -> str:
     """A health page in the shape of the NIH pages: the topic as title, then kinds of sections."""
-    return f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n## Outlook\n\n{outlook}\n"
+    subsection = f"### Medicines\n\n{medicines}\n\n" if medicines else ""
+    return (f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n{subsection}## Outlook\n\n{outlook}\n\n"
+            "## Support groups\n\nLocal groups meet every month and share what helps.\n")
 
 
 @pytest.fixture
@@ -349,8 +353,9 @@ def condition_pages(tmp_path: Path, make_settings: Callable[..., Settings]) -> C
     for name in names:
         overview = "This syndrome is a disorder that causes tics; the syndrome starts in childhood." if name.startswith("Tourette") else \
             "This syndrome is a long-term condition that a doctor can recognise from its signs."
+        medicines = "Thyroid hormone and heart medicines treat what often comes with it." if name.startswith("Usher") else ""
         page = condition_page(name, overview, "Most people do well over time, and the signs often ease with age.",
-                              "Medicines and therapy help; a doctor chooses them with you.")
+                              "Medicines and therapy help; a doctor chooses them with you.", medicines)
         (corpus / f"{name.split()[0].lower()}.md").write_text(page, encoding="utf-8")
     base = make_settings(tmp_path, corpus_dir=corpus)
 
@@ -379,3 +384,58 @@ def test_a_section_title_that_names_one_article_s_subject_is_not_preferred(three
     searcher = three_supplements.snapshot().searcher
     assert not searcher.is_section_kind(frozenset({stem("calcium")}))
     assert searcher.is_section_kind(frozenset({stem("dosage")}))
+
+
+def scores_of(engine: Engine, question: str) -> dict[tuple[str, str, str], float]:
+    return {(r.source, r.section, r.subsection): r.score for r in engine.answer(question, None, limit=20).results}
+
+
+def test_a_section_title_is_preferred_only_when_named_in_full(condition_pages: Callable[[float], Engine]) -> None:
+    boosted, plain = condition_pages(Ranking().named_section_boost), condition_pages(0.0)
+    groups = ("tourette.md", "Support groups", "")
+    in_full = "support groups for tourette syndrome"
+    assert scores_of(boosted, in_full)[groups] == pytest.approx(scores_of(plain, in_full)[groups] * (1 + Ranking().named_section_boost))
+    in_part = "groups for tourette syndrome"  # names "groups", not "support"
+    assert scores_of(boosted, in_part)[groups] == pytest.approx(scores_of(plain, in_part)[groups])
+
+
+def test_a_subsection_under_a_named_kind_of_section_is_preferred_too(condition_pages: Callable[[float], Engine]) -> None:
+    medicines = ("usher.md", "Treatment", "Medicines")
+    question = "what are the treatments for usher syndrome"
+    boosted, plain = scores_of(condition_pages(Ranking().named_section_boost), question), scores_of(condition_pages(0.0), question)
+    assert boosted[medicines] == pytest.approx(plain[medicines] * (1 + Ranking().named_section_boost))
+
+
+def test_a_subject_section_is_not_preferred_when_the_question_also_names_a_kind(three_supplements: Engine) -> None:
+    """"Calcium" heads a section of the vitamin article alone; "dosage" is a kind (vitamin and omega-3 articles)."""
+    snapshot = three_supplements.snapshot()
+    query = snapshot.analyzer.analyse("calcium dosage")
+    plain = Searcher(snapshot.searcher.passages, snapshot.searcher.retriever, replace(snapshot.searcher.ranking, named_section_boost=0.0))
+    calcium = {h.doc_id: h.score for h in plain.search(query, 20) if h.passage.subsection == "Calcium"}
+    assert calcium, "the vitamin article's Calcium section answers"
+    boosted = {h.doc_id: h.score for h in snapshot.searcher.search(query, 20)}
+    assert all(boosted[d] == pytest.approx(score) for d, score in calcium.items())
+
+
+def test_an_article_s_own_title_is_not_a_section_title(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """A lead passage's section is the article title: three cancer titles do not make "cancer" a kind of section."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, lead in [("Cancer", "Cancer is the growth of abnormal cells; cancer can start almost anywhere."),
+                       ("Lung cancer", "Lung cancer starts in the lungs."), ("Breast cancer", "Breast cancer starts in the breast."),
+                       ("Gout", "Gout is a kind of arthritis.")]:
+        page = f"# {name}\n\n{lead}\n\n## Treatment\n\nSurgery, medicines and other care, chosen with a doctor.\n"
+        (corpus / f"{name.lower().replace(' ', '-')}.md").write_text(page, encoding="utf-8")
+    engine = Engine(make_settings(tmp_path, corpus_dir=corpus))
+    snapshot = engine.open()
+    assert snapshot.searcher.retriever.section_title_frequency(stem("cancer"))[0] == 0
+    assert snapshot.searcher.retriever.section_title_frequency(stem("treatment"))[0] == 4
+    assert engine.answer("treatment for lung cancer").results[0].source == "lung-cancer.md"
+
+
+def test_the_section_kind_cache_stays_bounded(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "IDF_CACHE", 10)
+    searcher = engine.snapshot().searcher
+    for i in range(25):
+        searcher.is_section_kind(frozenset({f"word{i}"}))
+    assert len(searcher._section_kinds) <= 10
