@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from bot.corpus import list_corpus, read_bytes
 from bot.errors import ArticleError, CorpusError
-from bot.indexing import heading_text, terms_of
+from bot.indexing import heading_text, terms_of, title_phrases
 from bot.models import Passage
 from bot.passages import build_passages
 from bot.readers import ARTICLE_EXTENSIONS, parse_article
@@ -90,7 +90,7 @@ def analyse(data: bytes, name: str, sha256: str, max_bytes: int, max_words: int,
         name, sha256, len(data), article.title, passages,
         tuple(tuple(terms_of(w, synonyms)) for w in body_words),
         tuple(tuple(terms_of(w, synonyms)) for w in heading_words),
-        tuple(terms_of(title_words, synonyms)),
+        tuple(terms_of(title_words, synonyms) + title_phrases(title_words)),
         tuple(tuple(sorted({s for s, _, stop in b + h if not stop})) for b, h in zip(body_words, heading_words)),
         tuple(sorted({s for s, _, stop in title_words if not stop})),
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.config import Ranking
 from bot.families import WordFamilies
+from bot.indexing import PHRASE_MARK
 from bot.spelling import SpellingCorrector, common_stems, english_words
 from bot.synonyms import Phrase, SynonymTable
 from bot.text import Token, stem, stopwords, tokenize
@@ -168,6 +169,9 @@ class QueryAnalyzer:
                 phrase: Phrase = tuple(t.stem for t in tokens[i : i + n])
                 if phrase in self.synonyms.groups and (n > 1 or not tokens[i].stop or len(phrase[0]) > 2):
                     return self.synonym_concept(tokens[i : i + n]), n
+        named = self.title_phrase(tokens, i)
+        if named is not None:
+            return named, 2
         token = tokens[i]
         if token.stop:
             return None, 1
@@ -185,6 +189,22 @@ class QueryAnalyzer:
         if long_form and self.ranking.acronym_weight > 0 and token.surface not in english_words():  # "aids", "add": words first
             alternatives.append(Alternative(long_form, self.ranking.acronym_weight, per_stem=1.0 / len(long_form)))
         return Concept(token.surface, tuple(alternatives)), 1
+
+    def title_phrase(self, tokens: list[Token], i: int) -> Concept | None:
+        """"down syndrome" when an article title says "Down syndrome": the content word and the title phrase together.
+
+        The stopword alone is never searched; the phrase term exists only in the titles that hold
+        it and their own articles' texts (bot.indexing.title_phrases). A passage with "syndrome"
+        alone matches part of the concept.
+        """
+        if i + 1 >= len(tokens) or tokens[i].stop == tokens[i + 1].stop:
+            return None
+        first, second = tokens[i], tokens[i + 1]
+        phrase = f"{first.stem}{PHRASE_MARK}{second.stem}"
+        if phrase not in self.known_stems:
+            return None
+        word = second if first.stop else first
+        return Concept(f"{first.surface} {second.surface}", (Alternative((word.stem,), 1.0), Alternative((word.stem, phrase), 1.0)))
 
     def joined_compound(self, tokens: list[Token], i: int) -> Concept | None:
         """"rib cage" when the index writes "ribcage": one concept, the two words typed or the joined word."""

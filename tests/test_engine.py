@@ -279,3 +279,33 @@ def test_two_words_are_joined_only_into_an_english_word(tmp_path: Path, make_set
     snapshot = engine.open()
     assert [c.label for c in snapshot.analyzer.analyse("clinical trials for sleep").concepts] == ["clinical", "trials", "sleep"]
     assert [c.label for c in snapshot.analyzer.analyse("rib cage pain").concepts] == ["rib cage", "pain"]
+
+
+def test_a_title_naming_something_with_a_stopword_is_found_by_it(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """"down" is a stopword, so "down syndrome" searched "syndrome" alone and found any syndrome."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pages = {
+        "asperger.md": ("Asperger syndrome", "Asperger syndrome is a developmental disorder; the syndrome affects social skills."),
+        "sick-sinus.md": ("Sick sinus syndrome", "Sick sinus syndrome is a heart rhythm disorder; the syndrome slows the heart."),
+        "down.md": ("Down syndrome", "Down syndrome is a genetic condition: an extra copy of chromosome 21 causes it. "
+                                     "Heart problems are common with it."),
+        "fatigue.md": ("Fatigue", "Feeling tired, weak or run down after an illness is common."),
+    }
+    for name, (title, text) in pages.items():
+        (corpus / name).write_text(f"# {title}\n\n## Overview\n\n{text}\n", encoding="utf-8")
+    engine = Engine(make_settings(tmp_path, corpus_dir=corpus))
+    engine.open()
+    assert engine.answer("what is down syndrome").results[0].source == "down.md"
+    assert engine.answer("heart problems in down syndrome").results[0].source == "down.md"  # sick sinus is about the heart too
+    assert "down" not in engine.answer("why do i feel run down").query.split()  # in running text it stays a stopword
+
+
+def test_title_phrases_join_a_stopword_to_its_neighbouring_word() -> None:
+    from bot.indexing import title_phrases
+    from bot.text import words
+
+    assert title_phrases(words("Down syndrome")) == ["down+syndrom"]
+    assert title_phrases(words("Vitamin A deficiency")) == ["vitamin+a", "a+defici"]
+    assert title_phrases(words("What is it")) == []  # stopwords only
+    assert title_phrases(words("Bone density")) == []  # content words only: both are indexed anyway
