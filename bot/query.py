@@ -191,11 +191,11 @@ class QueryAnalyzer:
         return Concept(token.surface, tuple(alternatives)), 1
 
     def title_phrase(self, tokens: list[Token], i: int) -> Concept | None:
-        """"down syndrome" when an article title says "Down syndrome": the content word and the title phrase together.
+        """"down syndrome" when an article title says "Down syndrome": the content word, or it and the title phrase.
 
         The stopword alone is never searched; the phrase term exists only in the titles that hold
-        it and their own articles' texts (bot.indexing.title_phrases). A passage with "syndrome"
-        alone matches part of the concept.
+        it (bot.indexing.title_phrases), so the articles it names score the word and the phrase,
+        and other passages the word alone.
         """
         if i + 1 >= len(tokens) or tokens[i].stop == tokens[i + 1].stop:
             return None
