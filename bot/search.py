@@ -162,7 +162,7 @@ class Searcher:
             for alternative in concept.alternatives:
                 named.update(alternative.stems)
                 named.update(alternative.covers)
-        kinds = [s for s in named if self.is_section_kind(frozenset((s,)))]
+        kinds = {s for s in named if self.is_section_kind(frozenset((s,)))}  # a title of these words only is named and a kind
         if not kinds:
             return ranked  # the question names no kind of section: nothing to read
         may_name = np.zeros(len(ranked.doc_ids), dtype=bool)
@@ -172,13 +172,10 @@ class Searcher:
         for row in np.flatnonzero(may_name).tolist():
             passage = self.passages[int(ranked.doc_ids[row])]
             titles = (passage.section, passage.subsection) if passage.section != passage.article else (passage.subsection,)
-            if any(self.names_kind_of_section(self.title_stems(title), named) for title in titles if title):
+            if any(stems and stems <= kinds for stems in (self.title_stems(t) for t in titles if t)):
                 scores[row] *= 1 + self.ranking.named_section_boost
         order = np.lexsort((ranked.doc_ids, -scores))
         return Ranked(ranked.doc_ids[order], scores[order])
-
-    def names_kind_of_section(self, title: frozenset[str], named: set[str]) -> bool:
-        return bool(title) and title <= named and self.is_section_kind(title)
 
     def is_section_kind(self, stems: frozenset[str]) -> bool:
         """Does every word of a section title head sections in at least two articles?"""
