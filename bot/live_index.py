@@ -43,7 +43,7 @@ class Snapshot:
 def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) -> Snapshot:
     """The query side of a loaded index: analyser (with the build's own synonyms), retriever, searcher."""
     synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
-    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary, function_words=stopwords()), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families), index.acronyms)
+    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary, function_words=stopwords()), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families), index.acronyms, index.related)
     retriever = ArrayRetriever(index, settings.ranking)
     return Snapshot(index, Searcher(index.passages, retriever, settings.ranking), analyzer, stamp)
 

@@ -80,9 +80,10 @@ class Query:
 class QueryAnalyzer:
     """Applies the shared text pipeline plus query-side steps, configured by Ranking."""
 
-    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking, families: WordFamilies | None = None, acronyms: dict[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking, families: WordFamilies | None = None, acronyms: dict[str, tuple[str, ...]] | None = None, related: dict[str, tuple[str, ...]] | None = None) -> None:
         self.synonyms = synonyms
         self.acronyms = acronyms or {}
+        self.related = related or {}
         self.families = families
         self.speller = speller
         self.known_stems = known_stems
@@ -101,6 +102,8 @@ class QueryAnalyzer:
             if corrections:  # "hwo long" is "how long" only once "hwo" is read
                 tokens = mark_definition_opener(mark_answer_type_words(tokens))
         concepts = self.concepts(tokens[definition_opener_length(tokens) :])[:MAX_CONCEPTS]
+        if self.related and self.ranking.related_weight > 0 and len(concepts) <= self.ranking.related_max_concepts:
+            concepts = self.concepts(tokens[definition_opener_length(tokens) :], related=True)  # a long message is redundant enough
         term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
         follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.topic_stems)
         if follow_up:
@@ -150,20 +153,20 @@ class QueryAnalyzer:
         stops = stopwords()
         return [Token(word, stem(word), word in stops, token.start, token.end) for word in fixed.split()]
 
-    def concepts(self, tokens: list[Token]) -> list[Concept]:
-        """Group tokens into concepts, matching the longest synonym phrase first."""
+    def concepts(self, tokens: list[Token], related: bool = False) -> list[Concept]:
+        """Group tokens into concepts, matching the longest synonym phrase first; `related` adds WordNet's related words."""
         concepts: list[Concept] = []
         seen: set[frozenset[str]] = set()
         i = 0
         while i < len(tokens):
-            concept, used = self.concept_at(tokens, i)
+            concept, used = self.concept_at(tokens, i, related)
             i += used
             if concept is not None and concept.stems and concept.stems not in seen:
                 seen.add(concept.stems)
                 concepts.append(concept)
         return concepts
 
-    def concept_at(self, tokens: list[Token], i: int) -> tuple[Concept | None, int]:
+    def concept_at(self, tokens: list[Token], i: int, related: bool = False) -> tuple[Concept | None, int]:
         if self.ranking.use_synonyms:
             for n in range(min(self.synonyms.longest, len(tokens) - i), 0, -1):
                 phrase: Phrase = tuple(t.stem for t in tokens[i : i + n])
@@ -185,10 +188,17 @@ class QueryAnalyzer:
             for relative in self.families.relatives(token.surface, token.stem):
                 if relative in self.known_stems:
                     alternatives.append(Alternative((relative,), family_weight))
+        if related:
+            alternatives += self.related_words(token, {alt.stems for alt in alternatives})
         long_form = self.acronyms.get(token.stem)
         if long_form and self.ranking.acronym_weight > 0 and token.surface not in english_words():  # "aids", "add": words first
             alternatives.append(Alternative(long_form, self.ranking.acronym_weight, per_stem=1.0 / len(long_form)))
         return Concept(token.surface, tuple(alternatives)), 1
+
+    def related_words(self, token: Token, have: set[tuple[str, ...]]) -> list[Alternative]:
+        """Index words sharing a WordNet sense with a word the index has ("important" -> "crucial"), at a low weight."""
+        weight = self.ranking.related_weight
+        return [Alternative((s,), weight) for s in self.related.get(token.stem, ()) if (s,) not in have]
 
     def title_phrase(self, tokens: list[Token], i: int) -> Concept | None:
         """"down syndrome" when an article title says "Down syndrome": the content word, or it and the title phrase.

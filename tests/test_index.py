@@ -110,7 +110,7 @@ def test_round_trip_same_answers(built: Settings) -> None:
 # ----- manifest and format -------------------------------------------------------------------
 def test_manifest_contents(built: Settings) -> None:
     manifest = json.loads((built.index_dir / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format_version"] == index_store.FORMAT_VERSION == 3
+    assert manifest["format_version"] == index_store.FORMAT_VERSION == 4
     assert manifest["format"] == index_store.FORMAT
     assert manifest["bm25"] == {"max_words": built.build.max_words}
     fingerprint = manifest["corpus"]["fingerprint"]
