@@ -95,7 +95,10 @@ class WordNet:
             return ()
         end = data.find(b"\n", start)
         fields = data[start : end if end >= 0 else len(data)].decode("utf-8", "replace").split()
-        count = min(int(fields[3], 16), (len(fields) - 4) // 2)
+        try:
+            count = min(int(fields[3], 16), (len(fields) - 4) // 2)
+        except (IndexError, ValueError):  # a damaged line: the synset is skipped, not the build
+            return ()
         return tuple(fields[4 + 2 * i].split("(")[0].lower() for i in range(count))
 
     def synonyms(self, word: str, senses: int = SENSES) -> set[str]:
@@ -137,8 +140,11 @@ def read_index(path: Path) -> dict[str, tuple[int, ...]]:
             if line.startswith(" "):  # the licence header
                 continue
             fields = line.split()
-            synsets, pointers = int(fields[2]), int(fields[3])
-            entries[fields[0]] = tuple(int(o) for o in fields[6 + pointers : 6 + pointers + synsets])
+            try:
+                synsets, pointers = int(fields[2]), int(fields[3])
+                entries[fields[0]] = tuple(int(o) for o in fields[6 + pointers : 6 + pointers + synsets])
+            except (IndexError, ValueError):  # a damaged line: that lemma is skipped
+                continue
     return entries
 
 
@@ -172,7 +178,7 @@ def load_wordnet(folder: Path | None) -> WordNet | None:
     try:
         with _LOCK:
             return _load(folder)
-    except (OSError, ValueError, IndexError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable files; an empty data file cannot be mapped
         log.warning("WordNet in %s could not be read (%s): questions will not search related words", folder, exc)
         return None
 

@@ -142,3 +142,26 @@ def test_an_index_built_without_wordnet_answers_and_is_rebuilt_when_wordnet_appe
     assert not index_is_current(installed)  # the WordNet a build read is part of its fingerprint
     build_index(installed)
     assert Engine(installed).snapshot().index.related[stem("important")] == (stem("crucial"),)
+
+
+def test_damaged_wordnet_lines_are_skipped_and_the_rest_is_read(tmp_path: Path) -> None:
+    folder = write_wordnet(tmp_path / "wordnet")
+    index = folder / "index.adj"
+    index.write_text(index.read_text(encoding="utf-8") + "broken a x\n", encoding="utf-8")
+    data = folder / "data.adj"
+    lines = data.read_bytes().split(b"\n")
+    lines[2] = lines[2][:12]  # the synset "crucial, important" cut short after its offset
+    data.write_bytes(b"\n".join(lines))
+    wordnet = WordNet(folder)
+    assert wordnet.synonyms("important") == {"significant"}
+    assert wordnet.synonyms("broken") == set()
+
+
+def test_an_unreadable_wordnet_builds_an_index_without_related_words(tmp_path: Path, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    folder = write_wordnet(tmp_path / "wordnet")
+    (folder / "data.noun").write_bytes(b"")  # an empty data file cannot be read
+    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path), wordnet_dir=folder)
+    with caplog.at_level(logging.WARNING):
+        build_index(settings)
+    assert "could not be read" in caplog.text
+    assert Engine(settings).answer("how important is sleep at night").results
