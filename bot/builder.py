@@ -22,7 +22,7 @@ import numpy as np
 from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, remove_temporaries, write_index
 from bot.acronyms import defined_acronyms
 from bot.families import family_table, lancaster_roots
-from bot.thesaurus import load_wordnet, related_table, shipped_wordnet_dir, wordnet_identity
+from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
 from bot.bm25 import article_document_frequency
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
@@ -115,10 +115,14 @@ def wordnet_folder(settings: Settings) -> Path | None:
 
 
 def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
-    """Everything besides the articles that a build depends on."""
+    """Everything besides the articles that analysing an article depends on (the analysis cache's key)."""
     params = sorted(settings.build.manifest().items())
-    wordnet = wordnet_identity(wordnet_folder(settings))
-    return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}|{wordnet}"
+    return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}"
+
+
+def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
+    """Everything besides the articles that a build depends on: what analysis does, and the WordNet copy."""
+    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}"
 
 
 def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = None) -> str:
@@ -130,7 +134,7 @@ def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = N
     for entry in (manifest or {}).get("corpus", {}).get("articles", []):
         if isinstance(entry, dict) and "mtime_ns" in entry:
             known[str(entry["name"])] = (int(entry["bytes"]), int(entry["mtime_ns"]), str(entry["sha256"]))
-    return corpus_fingerprint(current_digests(settings.corpus_dir, known), fingerprint_extra(settings, synonyms_for(settings)))
+    return corpus_fingerprint(current_digests(settings.corpus_dir, known), build_extra(settings, synonyms_for(settings)))
 
 
 @contextmanager
@@ -237,7 +241,7 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
         "pipeline_code_sha256": pipeline_code_digest(),
         "synonyms_sha256": synonyms.digest,
         "corpus": {
-            "fingerprint": corpus_fingerprint(digests, fingerprint_extra(settings, synonyms)),
+            "fingerprint": corpus_fingerprint(digests, build_extra(settings, synonyms)),
             "articles": [manifest_entry(a) for a in articles],
         },
         "corpus_dir": str(settings.corpus_dir.resolve()),
@@ -246,7 +250,7 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
     }
     article_df = {name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS}
     acronyms = defined_acronyms(p.text for p in passages)
-    related = related_table(words, set(terms), load_wordnet(wordnet_folder(settings)))
+    related = related_table(words, set(terms), wordnet_folder(settings))
     index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df, acronyms, related)
     return BuiltIndex(index, roots)
 

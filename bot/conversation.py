@@ -280,7 +280,7 @@ def concept_to_json(concept: Concept) -> dict[str, Any]:
         "weight": concept.weight,
         "carried": concept.carried,
         "alternatives": [
-            {"stems": list(a.stems), "weight": a.weight, "covers": list(a.covers), "per_stem": a.per_stem} for a in concept.alternatives
+            {"stems": list(a.stems), "weight": a.weight, "covers": list(a.covers), "per_stem": a.per_stem, "related": a.related} for a in concept.alternatives
         ],
     }
 
@@ -288,7 +288,7 @@ def concept_to_json(concept: Concept) -> dict[str, Any]:
 def concept_from_json(data: dict[str, Any]) -> Concept:
     """The concept `concept_to_json` wrote."""
     alternatives = tuple(
-        Alternative(tuple(str(s) for s in a["stems"]), float(a["weight"]), tuple(str(c) for c in a.get("covers", ())), float(a.get("per_stem", 1.0)))
+        Alternative(tuple(str(s) for s in a["stems"]), float(a["weight"]), tuple(str(c) for c in a.get("covers", ())), float(a.get("per_stem", 1.0)), bool(a.get("related", False)))
         for a in data["alternatives"]
     )
     return Concept(str(data["label"]), alternatives, float(data.get("weight", 1.0)), bool(data.get("carried", False)))

@@ -33,6 +33,7 @@ class Alternative:
     weight: float
     covers: tuple[str, ...] = ()  # the words a group term stands for, to highlight them
     per_stem: float = 1.0
+    related: bool = False  # a WordNet relative of the word typed: it ranks, but makes no passage an answer
 
     @property
     def score_weight(self) -> float:
@@ -51,6 +52,14 @@ class Concept:
     @property
     def stems(self) -> frozenset[str]:
         return frozenset(s for alt in self.alternatives for s in alt.stems)
+
+    @property
+    def own_stems(self) -> frozenset[str]:
+        """The stems of the concept's own forms, without WordNet's relatives (which may be shared by two concepts)."""
+        return frozenset(s for alt in self.alternatives if not alt.related for s in alt.stems)
+
+    def without_related(self) -> "Concept":
+        return replace(self, alternatives=tuple(a for a in self.alternatives if not a.related))
 
     @property
     def typed(self) -> Alternative:
@@ -103,7 +112,7 @@ class QueryAnalyzer:
                 tokens = mark_definition_opener(mark_answer_type_words(tokens))
         concepts = self.concepts(tokens[definition_opener_length(tokens) :])[:MAX_CONCEPTS]
         if self.related and self.ranking.related_weight > 0 and len(concepts) <= self.ranking.related_max_concepts:
-            concepts = self.concepts(tokens[definition_opener_length(tokens) :], related=True)  # a long message is redundant enough
+            concepts = self.concepts(tokens[definition_opener_length(tokens) :], related=True)[:MAX_CONCEPTS]  # a long message is redundant enough
         term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
         follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.topic_stems)
         if follow_up:
@@ -161,8 +170,8 @@ class QueryAnalyzer:
         while i < len(tokens):
             concept, used = self.concept_at(tokens, i, related)
             i += used
-            if concept is not None and concept.stems and concept.stems not in seen:
-                seen.add(concept.stems)
+            if concept is not None and concept.own_stems and concept.own_stems not in seen:
+                seen.add(concept.own_stems)
                 concepts.append(concept)
         return concepts
 
@@ -198,7 +207,7 @@ class QueryAnalyzer:
     def related_words(self, token: Token, have: set[tuple[str, ...]]) -> list[Alternative]:
         """Index words sharing a WordNet sense with a word the index has ("important" -> "crucial"), at a low weight."""
         weight = self.ranking.related_weight
-        return [Alternative((s,), weight) for s in self.related.get(token.stem, ()) if (s,) not in have]
+        return [Alternative((s,), weight, related=True) for s in self.related.get(token.surface, ()) if (s,) not in have]
 
     def title_phrase(self, tokens: list[Token], i: int) -> Concept | None:
         """"down syndrome" when an article title says "Down syndrome": the content word, or it and the title phrase.
@@ -332,11 +341,11 @@ def has_follow_up_cue(tokens: list[Token]) -> bool:
 
 
 def carry_over(previous: tuple[Concept, ...], current: list[Concept], weight: float) -> list[Concept]:
-    """Previous concepts not already asked about, at reduced weight."""
-    asked = set().union(*(c.stems for c in current)) if current else set()
+    """Previous concepts not already asked about, at reduced weight: the topic carries over, not its WordNet relatives."""
+    asked = set().union(*(c.own_stems for c in current)) if current else set()
     carried = []
     for concept in previous:
         new_weight = concept.weight * weight
-        if new_weight >= MIN_CARRIED_WEIGHT and not (concept.stems & asked):
-            carried.append(replace(concept, weight=new_weight, carried=True))
+        if new_weight >= MIN_CARRIED_WEIGHT and not (concept.own_stems & asked):
+            carried.append(replace(concept.without_related(), weight=new_weight, carried=True))
     return carried

@@ -237,7 +237,7 @@ class Searcher:
             mass = self.concept_mass(concept)
             share = np.zeros(rows)
             for alternative in concept.alternatives:
-                if alternative.stems:
+                if alternative.stems and not alternative.related:  # a WordNet relative ranks; it answers nothing
                     weights = [self.idf(s) for s in alternative.stems]
                     part = sum(w * held[s] for w, s in zip(weights, alternative.stems)) / sum(weights)
                     share = np.maximum(share, min(1.0, alternative.weight) * part)
@@ -246,7 +246,7 @@ class Searcher:
         return found / total if total else found
 
     def concept_share(self, concept: Concept, present: set[str], matched: set[str] | None = None) -> float:
-        """How much of a concept `present` holds: the best alternative's IDF-weighted share."""
+        """How much of a concept `present` holds: the best alternative's IDF-weighted share (WordNet relatives are matched, not counted)."""
         share = 0.0
         for alternative in concept.alternatives:
             hit = [s for s in alternative.stems if s in present]
@@ -256,7 +256,7 @@ class Searcher:
                 matched.update(s for s in hit if s not in alternative.covers)
                 if hit and alternative.covers:
                     matched.update(s for s in alternative.covers if s in present)
-            if alternative.stems:
+            if alternative.stems and not alternative.related:
                 part = min(1.0, alternative.weight) * sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
                 share = max(share, part)
         return share
@@ -338,7 +338,7 @@ class Searcher:
             mass = self.concept_mass(concept)
             alternatives = []
             for alternative in concept.alternatives:
-                if alternative.stems:
+                if alternative.stems and not alternative.related:
                     weights = tuple((s, self.idf(s)) for s in alternative.stems)
                     scale = min(1.0, alternative.weight) / sum(w for _, w in weights)
                     alternatives.append((scale, weights, frozenset(alternative.covers)))

