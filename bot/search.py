@@ -230,7 +230,11 @@ class Searcher:
         return stems
 
     def coverage_vector(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
-        """coverage_of for many passages at once, from which stems each passage holds."""
+        """The answer decision's coverage for many passages at once, from which stems each passage holds.
+
+        It is coverage_of without WordNet's relatives: they rank passages and pick the answer
+        sentence, but a passage that holds only a relative of a question word is no answer.
+        """
         total = np.float64(0.0)
         found = np.zeros(rows)
         for concept in query.concepts:
@@ -246,7 +250,7 @@ class Searcher:
         return found / total if total else found
 
     def concept_share(self, concept: Concept, present: set[str], matched: set[str] | None = None) -> float:
-        """How much of a concept `present` holds: the best alternative's IDF-weighted share (WordNet relatives are matched, not counted)."""
+        """How much of a concept `present` holds: the best alternative's IDF-weighted share."""
         share = 0.0
         for alternative in concept.alternatives:
             hit = [s for s in alternative.stems if s in present]
@@ -256,7 +260,7 @@ class Searcher:
                 matched.update(s for s in hit if s not in alternative.covers)
                 if hit and alternative.covers:
                     matched.update(s for s in alternative.covers if s in present)
-            if alternative.stems and not alternative.related:
+            if alternative.stems:
                 part = min(1.0, alternative.weight) * sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
                 share = max(share, part)
         return share
@@ -338,7 +342,7 @@ class Searcher:
             mass = self.concept_mass(concept)
             alternatives = []
             for alternative in concept.alternatives:
-                if alternative.stems and not alternative.related:
+                if alternative.stems:
                     weights = tuple((s, self.idf(s)) for s in alternative.stems)
                     scale = min(1.0, alternative.weight) / sum(w for _, w in weights)
                     alternatives.append((scale, weights, frozenset(alternative.covers)))

@@ -213,3 +213,17 @@ def test_a_passage_holding_only_a_relative_is_no_answer(tmp_path: Path, make_set
     build_index(settings)
     # the growth section says "crucial", never "important": it ranks with the relative, it does not answer by it
     assert [r.section for r in Engine(settings).answer("important").results] == ["Timing"]
+
+
+def test_the_answer_sentence_is_the_one_with_the_relative(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    corpus = sleep_corpus(tmp_path)
+    (corpus / "sleep.md").write_text(
+        "# Children's sleep\n\n## Bedtime habits\n\nGo to bed at the same hour every night, and keep screens out of the bedroom "
+        "so that sleep comes easily. A dark, quiet room helps sleep.\n\n## Growth\n\nGrowth hormone is released at night. "
+        "Sleep is crucial during childhood.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, corpus_dir=corpus)
+    build_index(settings)
+    growth = next(r for r in Engine(settings).answer("how important is sleep at night").results if r.section == "Growth")
+    assert growth.answer == "Sleep is crucial during childhood."  # "night" alone ties with "sleep" alone; "crucial" decides
