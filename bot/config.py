@@ -104,6 +104,7 @@ class Settings:
     @property
     def corpus_synonyms(self) -> Path:
         return self.synonyms_file or self.corpus_dir / "synonyms.conf"
+
     def with_paths(self, corpus: str | Path | None = None, index: str | Path | None = None) -> "Settings":
         """A copy with CLI-given directories applied."""
         changes: dict[str, Path] = {}

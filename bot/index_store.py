@@ -11,7 +11,7 @@ Layout of an index directory (format version 4)::
     build-<id>/vocabulary.json        # surface words -> passage counts (spelling correction)
     build-<id>/families.json          # Lancaster root -> index stems (word families, bot.families)
     build-<id>/acronyms.json          # acronym stem -> the stems of the long form the articles define (bot.acronyms)
-    build-<id>/thesaurus.json         # index stem -> index stems WordNet gives a shared sense (bot.thesaurus)
+    build-<id>/thesaurus.json         # word the articles use -> index stems of its WordNet synonyms (bot.thesaurus)
     build-<id>/synonyms.json          # the synonym rules the build used; questions are read with the same rules
 
 The arrays are plain ``.npy`` files (no pickle) in the style of bm25s; ``bot.indexing`` says
@@ -116,7 +116,7 @@ class SearchIndex:
     synonym_rules: list[str]  # the synonym rule files as they were when the index was built
     article_df: dict[str, np.ndarray]  # per passage field and posting: passages of its article holding the term
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # acronym stem -> long-form stems (bot.acronyms)
-    related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # index stem -> index stems sharing a WordNet sense (bot.thesaurus)
+    related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word as written -> index stems of its WordNet synonyms (bot.thesaurus)
 
     @property
     def build_id(self) -> str:
