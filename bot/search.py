@@ -160,7 +160,8 @@ class Searcher:
         named: set[str] = set()
         for concept in query.own_concepts():
             for alternative in concept.alternatives:
-                named.update(alternative.stems)
+                if not alternative.related:  # a relative does not name a section
+                    named.update(alternative.stems)
                 named.update(alternative.covers)
         kinds = {s for s in named if self.is_section_kind(frozenset((s,)))}  # a title of these words only is named and a kind
         if not kinds:
@@ -199,7 +200,7 @@ class Searcher:
         if len(query.own_concepts()) > self.ranking.topic_rule_max_concepts:  # a long message names many things in passing
             return ranked
         for concept in query.own_concepts():
-            strong = [a for a in concept.alternatives if a.weight >= 1 and a.stems]
+            strong = [a for a in concept.alternatives if a.weight >= 1 and a.stems and not a.related]
             if not concept.typed.stems or concept.typed.covers or not any(self.is_topic(a.stems) for a in strong):
                 continue  # a phrase of question words only ("where can i get") names no topic
             present = np.zeros(len(ranked.doc_ids), dtype=bool)
@@ -275,7 +276,7 @@ class Searcher:
         top = max(query.concepts, key=self.concept_mass)
         holds = np.zeros(rows, dtype=bool)
         for alternative in top.alternatives:
-            if alternative.weight >= 1 and alternative.stems:
+            if alternative.weight >= 1 and alternative.stems and not alternative.related:
                 all_held = np.ones(rows, dtype=bool)
                 for stem in alternative.stems:
                     all_held &= held[stem]

@@ -57,14 +57,18 @@ def wordnet_files(folder: Path) -> list[Path]:
 
 
 def has_wordnet(folder: Path | None) -> bool:
-    return folder is not None and all(path.is_file() for path in wordnet_files(folder)[: 2 * len(PARTS_OF_SPEECH)])
+    """Does `folder` hold WordNet's lemma indexes and synset data? (False too when it cannot be looked at.)"""
+    try:
+        return folder is not None and all(path.is_file() for path in wordnet_files(folder)[: 2 * len(PARTS_OF_SPEECH)])
+    except OSError:  # a folder of another user, a name too long: no WordNet, not a crash
+        return False
 
 
 def wordnet_identity(folder: Path | None) -> str:
     """What a build's fingerprint records of the WordNet it reads: each file's size and time, not its folder.
 
-    A changed, added or removed file makes indexes stale; the same files in another folder (a
-    re-created virtual environment) do not.
+    A changed, added or removed file makes indexes stale. Moving the folder does not; installing
+    the package again (a re-created virtual environment) gives new file times and one rebuild.
     """
     if not has_wordnet(folder):
         return "none"
@@ -130,7 +134,7 @@ class WordNet:
     def synonyms(self, word: str) -> set[str]:
         """The other one-word members of `word`'s first senses, in the senses where `word` itself is written in lower case.
 
-        WordNet writes symbols and names capitalised ("Mg" for magnesium, "AIDS"): a sense in
+        WordNet writes symbols and names capitalised ("Mg" for magnesium, "Zen"): a sense in
         which the word is capitalised is not the sense of a lower-case word, and capitalised
         members are not words of a lower-case sense.
         """
@@ -140,7 +144,7 @@ class WordNet:
             for offset in self.senses[pos].get(word, ()):
                 members = self.synsets[pos].get(offset, ())
                 if not any(m.islower() and m in forms for m in members):
-                    continue  # the word is capitalised in this sense: a symbol or a name ("Mg", "AIDS")
+                    continue  # the word is capitalised in this sense: a symbol or a name ("Mg", "Cancer")
                 found.update(m for m in members if m.islower() and m.isalpha() and len(m) >= MIN_LETTERS)
         found.discard(word)
         return found
@@ -157,7 +161,9 @@ def read_index(path: Path, wanted: set[str]) -> dict[str, tuple[int, ...]]:
             fields = rest.split()
             try:  # fields: pos synset_cnt p_cnt ptr_symbol... sense_cnt tagsense_cnt offset...
                 synsets, pointers = int(fields[1]), int(fields[2])
-                entries[lemma] = tuple(int(o) for o in fields[5 + pointers : 5 + pointers + synsets])
+                offsets = fields[5 + pointers : 5 + pointers + synsets]
+                if all(is_offset(o) for o in offsets):
+                    entries[lemma] = tuple(int(o) for o in offsets)
             except (IndexError, ValueError):  # a damaged line: that lemma is skipped
                 continue
     return entries
@@ -175,7 +181,7 @@ def read_synsets(path: Path, wanted: set[int]) -> dict[int, tuple[str, ...]]:
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             head, _, _ = line.partition(" ")
-            if not head.isdigit() or int(head) not in wanted:
+            if not is_offset(head) or int(head) not in wanted:
                 continue
             fields = line.split()
             try:  # fields: offset lex_filenum ss_type w_cnt (hex) word lex_id [word lex_id...] ...
@@ -184,6 +190,11 @@ def read_synsets(path: Path, wanted: set[int]) -> dict[int, tuple[str, ...]]:
                 continue
             synsets[int(head)] = tuple(fields[4 + 2 * i].split("(")[0] for i in range(count))  # "important(a)": a position marker
     return synsets
+
+
+def is_offset(field: str) -> bool:
+    """A synset offset: eight ASCII digits in WordNet 3.0 (at most ten accepted; "²" and 5,000-digit runs are not)."""
+    return 0 < len(field) <= 10 and field.isascii() and field.isdigit()
 
 
 def read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
@@ -208,7 +219,7 @@ def related_table(words: Iterable[str], index_stems: set[str] | frozenset[str], 
     words = [w for w in words if stem(w) in index_stems]
     try:
         wordnet = WordNet(folder, words)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with WordNet's files, the build goes on without it
         log.warning("WordNet in %s could not be read (%s): questions will not search related words", folder, exc)
         return {}
     table: dict[str, tuple[str, ...]] = {}
