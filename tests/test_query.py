@@ -193,3 +193,21 @@ def test_an_unknown_word_with_a_word_family_is_not_split_into_two_words(tmp_path
     assert "tics" not in labels(query)
     # a word with no family is still split when both halves are index words
     assert Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer.analyse("asthmainhalers").corrections == {"asthmainhalers": "asthma inhalers"}
+
+
+def concept(word: str, weight: float = 1.0) -> Concept:
+    return Concept(word, (Alternative((stem(word),), 1.0),), weight)
+
+
+def test_context_carries_what_the_follow_up_does_not_ask_again_at_half_weight() -> None:
+    from bot.query import carry_over
+
+    previous = (concept("calcium"), concept("osteocalcin"), concept("magnesium", 0.5))
+    carried = carry_over(previous, [concept("osteocalcin")], 0.5)
+    # "osteocalcin" is asked again, so it is not carried; "magnesium" was carried once already (0.25 < 0.3)
+    assert [(c.label, c.weight, c.carried) for c in carried] == [("calcium", 0.5, True)]
+    assert [c.label for c in carry_over(previous, [], 0.5)] == ["calcium", "osteocalcin"]
+
+
+def test_a_word_typed_twice_is_one_concept(snapshot: Snapshot) -> None:
+    assert labels(snapshot.analyzer.analyse("osteocalcin and osteocalcin again")) == ["osteocalcin"]
