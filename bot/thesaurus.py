@@ -86,7 +86,7 @@ def wordnet_identity(folder: Path | None) -> str:
 def base_forms(word: str, pos: str, exceptions: dict[str, tuple[str, ...]], lemmas: set[str] | dict[str, tuple[int, ...]]) -> list[str]:
     """The lemmas `word` may be a form of ("ages" -> "age"), as WordNet's morphy finds them.
 
-    An irregular form in the exception list takes only its listed bases ("axes" -> "axis", not
+    An irregular form in the exception list takes only its listed bases ("axes" -> "ax", "axis"; not
     "axe"); nouns ending in "ss" are not singulars of anything ("boss").
     """
     forms = [word] if word in lemmas else []
