@@ -59,6 +59,9 @@ class Concept:
         return frozenset(s for alt in self.alternatives if not alt.related for s in alt.stems)
 
     def without_related(self) -> "Concept":
+        """The concept with its own forms only."""
+        if not any(a.related for a in self.alternatives):
+            return self
         return replace(self, alternatives=tuple(a for a in self.alternatives if not a.related))
 
     @property
@@ -111,8 +114,8 @@ class QueryAnalyzer:
             if corrections:  # "hwo long" is "how long" only once "hwo" is read
                 tokens = mark_definition_opener(mark_answer_type_words(tokens))
         concepts = self.concepts(tokens[definition_opener_length(tokens) :])[:MAX_CONCEPTS]
-        if self.related and self.ranking.related_weight > 0 and len(concepts) <= self.ranking.related_max_concepts:
-            concepts = self.concepts(tokens[definition_opener_length(tokens) :], related=True)[:MAX_CONCEPTS]  # a long message is redundant enough
+        if len(concepts) > self.ranking.related_max_concepts:  # a long message is redundant enough
+            concepts = [c.without_related() for c in concepts]
         term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
         follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.topic_stems)
         if follow_up:
@@ -162,20 +165,20 @@ class QueryAnalyzer:
         stops = stopwords()
         return [Token(word, stem(word), word in stops, token.start, token.end) for word in fixed.split()]
 
-    def concepts(self, tokens: list[Token], related: bool = False) -> list[Concept]:
-        """Group tokens into concepts, matching the longest synonym phrase first; `related` adds WordNet's related words."""
+    def concepts(self, tokens: list[Token]) -> list[Concept]:
+        """Group tokens into concepts, matching the longest synonym phrase first."""
         concepts: list[Concept] = []
         seen: set[frozenset[str]] = set()
         i = 0
         while i < len(tokens):
-            concept, used = self.concept_at(tokens, i, related)
+            concept, used = self.concept_at(tokens, i)
             i += used
             if concept is not None and concept.own_stems and concept.own_stems not in seen:
                 seen.add(concept.own_stems)
                 concepts.append(concept)
         return concepts
 
-    def concept_at(self, tokens: list[Token], i: int, related: bool = False) -> tuple[Concept | None, int]:
+    def concept_at(self, tokens: list[Token], i: int) -> tuple[Concept | None, int]:
         if self.ranking.use_synonyms:
             for n in range(min(self.synonyms.longest, len(tokens) - i), 0, -1):
                 phrase: Phrase = tuple(t.stem for t in tokens[i : i + n])
@@ -197,8 +200,7 @@ class QueryAnalyzer:
             for relative in self.families.relatives(token.surface, token.stem):
                 if relative in self.known_stems:
                     alternatives.append(Alternative((relative,), family_weight))
-        if related:
-            alternatives += self.related_words(token, {alt.stems for alt in alternatives})
+        alternatives += self.related_words(token, {alt.stems for alt in alternatives})
         long_form = self.acronyms.get(token.stem)
         if long_form and self.ranking.acronym_weight > 0 and token.surface not in english_words():  # "aids", "add": words first
             alternatives.append(Alternative(long_form, self.ranking.acronym_weight, per_stem=1.0 / len(long_form)))
@@ -207,6 +209,8 @@ class QueryAnalyzer:
     def related_words(self, token: Token, have: set[tuple[str, ...]]) -> list[Alternative]:
         """Index words sharing a WordNet sense with a word the index has ("important" -> "crucial"), at a low weight."""
         weight = self.ranking.related_weight
+        if weight <= 0:
+            return []
         return [Alternative((s,), weight, related=True) for s in self.related.get(token.surface, ()) if (s,) not in have]
 
     def title_phrase(self, tokens: list[Token], i: int) -> Concept | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -136,9 +137,16 @@ def sleep_corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-def test_a_question_finds_the_passage_that_says_it_in_other_words(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+@pytest.fixture
+def sleep_settings(tmp_path: Path, make_settings: Callable[..., Settings]) -> Settings:
+    """Settings whose index is built from the sleep and coffee articles, with the shipped WordNet."""
     settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
     build_index(settings)
+    return settings
+
+
+def test_a_question_finds_the_passage_that_says_it_in_other_words(sleep_settings: Settings) -> None:
+    settings = sleep_settings
     engine = Engine(settings)
     # "crucial" answers "how important": without WordNet the bedtime section's two "sleep"s win
     assert engine.answer("how important is sleep at night").results[0].section == "Growth"
@@ -146,9 +154,8 @@ def test_a_question_finds_the_passage_that_says_it_in_other_words(tmp_path: Path
     assert plain.answer("how important is sleep at night").results[0].section == "Bedtime habits"
 
 
-def test_related_words_are_searched_for_short_questions_only(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
-    build_index(settings)
+def test_related_words_are_searched_for_short_questions_only(sleep_settings: Settings) -> None:
+    settings = sleep_settings
     analyzer = Engine(settings).snapshot().analyzer
     short = analyzer.analyse("how important is sleep at night")
     important = next(c for c in short.concepts if c.label == "important")
@@ -190,16 +197,14 @@ def test_a_changed_wordnet_in_the_same_folder_is_read_again(tmp_path: Path, make
     assert Engine(settings).snapshot().index.related["brewing"] == (stem("grind"),)
 
 
-def test_words_related_to_each_other_stay_two_concepts(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
-    build_index(settings)
+def test_words_related_to_each_other_stay_two_concepts(sleep_settings: Settings) -> None:
+    settings = sleep_settings
     query = Engine(settings).snapshot().analyzer.analyse("is sleep important or crucial")
     assert [c.label for c in query.concepts] == ["sleep", "important", "crucial"]
 
 
-def test_a_follow_up_carries_the_topic_without_its_relatives(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
-    build_index(settings)
+def test_a_follow_up_carries_the_topic_without_its_relatives(sleep_settings: Settings) -> None:
+    settings = sleep_settings
     engine = Engine(settings)
     assert engine.answer("how important is sleep", "chat").results
     follow = engine.snapshot().analyzer.analyse("and coffee?", engine.conversations.previous("chat"))
@@ -208,9 +213,8 @@ def test_a_follow_up_carries_the_topic_without_its_relatives(tmp_path: Path, mak
     assert not any(a.related for c in carried for a in c.alternatives)
 
 
-def test_a_passage_holding_only_a_relative_is_no_answer(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
-    build_index(settings)
+def test_a_passage_holding_only_a_relative_is_no_answer(sleep_settings: Settings) -> None:
+    settings = sleep_settings
     # the growth section says "crucial", never "important": it ranks with the relative, it does not answer by it
     assert [r.section for r in Engine(settings).answer("important").results] == ["Timing"]
 
@@ -250,8 +254,6 @@ def test_a_wordnet_folder_that_cannot_be_looked_at_means_no_wordnet(tmp_path: Pa
 
 
 def test_an_index_built_with_a_configured_wordnet_stays_current_until_a_file_changes(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    import os
-
     folder = write_wordnet(tmp_path / "wordnet")
     settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path), wordnet_dir=folder)
     build_index(settings)
@@ -262,9 +264,8 @@ def test_an_index_built_with_a_configured_wordnet_stays_current_until_a_file_cha
     assert not index_is_current(settings)
 
 
-def test_a_follow_up_naming_a_relative_still_carries_the_topic(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
-    build_index(settings)
+def test_a_follow_up_naming_a_relative_still_carries_the_topic(sleep_settings: Settings) -> None:
+    settings = sleep_settings
     engine = Engine(settings)
     assert engine.answer("how important is sleep", "chat").results
     # "crucial" is a relative of "important", not the same concept: "important" is still carried
@@ -272,9 +273,8 @@ def test_a_follow_up_naming_a_relative_still_carries_the_topic(tmp_path: Path, m
     assert "important" in {c.label for c in follow.concepts if c.carried}
 
 
-def test_a_relative_never_holds_a_two_concept_question_s_subject_even_at_full_weight(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
-    build_index(settings)
+def test_a_relative_never_holds_a_two_concept_question_s_subject_even_at_full_weight(sleep_settings: Settings) -> None:
+    settings = sleep_settings
     heavy = Engine(replace(settings, ranking=replace(settings.ranking, related_weight=1.0)))
     # "important" is the question's more specific concept; the growth section only says "crucial"
     assert "Growth" not in [r.section for r in heavy.answer("is sleep important").results]
