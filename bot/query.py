@@ -263,10 +263,26 @@ class QueryAnalyzer:
 DEFINITION_OPENERS = (("what", "is"), ("what", "are"), ("what", "was"), ("define",), ("definition",), ("meaning",), ("explain",), ("describe",), ("overview",), ("tell", "me", "about"))
 
 
+# "do you have information about X", "any info on X": asking for information is asking what X is
+INFORMATION_WORDS = frozenset({"information", "info", "details", "facts"})
+ABOUT_WORDS = frozenset({"about", "on", "regarding", "concerning"})
+REQUEST_WORDS = frozenset({"please", "pls", "need", "want", "like", "looking", "give", "send", "share", "find", "get", "hi", "hello", "hey"})
+
+
 def definition_opener(tokens: list[Token]) -> tuple[str, ...]:
-    """The opener a question starts with ("what is", "define", "tell me about"), or ()."""
+    """The opener a question starts with ("what is", "define", "tell me about", "any info on"), or ()."""
     words = tuple(t.surface for t in tokens)
-    return next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), ())
+    return next((o for o in DEFINITION_OPENERS if words[: len(o)] == o), ()) or information_request(tokens)
+
+
+def information_request(tokens: list[Token]) -> tuple[str, ...]:
+    """ "do you have information about", "I need details on": request words, then "information" and "about"; or ()."""
+    for i, token in enumerate(tokens[:-1]):
+        if token.surface in INFORMATION_WORDS and tokens[i + 1].surface in ABOUT_WORDS:
+            return tuple(t.surface for t in tokens[: i + 2])
+        if not (token.stop or token.surface in REQUEST_WORDS):
+            return ()
+    return ()
 
 
 def asks_definition(tokens: list[Token]) -> bool:

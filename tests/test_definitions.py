@@ -54,6 +54,9 @@ def test_a_passage_that_only_mentions_the_term_does_not_define_it(text: str, ter
     ("define mk-7", "mk7"),
     ("meaning of menaquinone", "menaquinone"),
     ("tell me about vitamin k2", "vitamin k2"),
+    ("do you have information about vitamin k2", "vitamin k2"),  # a request for information is one too
+    ("any info on menaquinone?", "menaquinone"),
+    ("I need details regarding osteocalcin", "osteocalcin"),
 ])
 def test_the_defined_term_is_what_follows_the_opener(question: str, term: str) -> None:
     assert defined_term(tokenize(question)) == phrase(term)
@@ -66,6 +69,8 @@ def test_the_defined_term_is_what_follows_the_opener(question: str, term: str) -
     "what is",
     "what is the dosage",  # "the" points back to the previous question's topic
     "what are the side effects",
+    "what information is on the label",  # "information" not followed by "about"/"on"
+    "calcium information about bones",  # "information about" after a topic word
 ])
 def test_a_question_that_is_not_what_is_one_term_has_no_defined_term(question: str) -> None:
     assert defined_term(tokenize(question)) == ()
@@ -85,6 +90,24 @@ def test_a_definition_opener_is_not_searched_as_a_topic(engine: Engine, question
     answer = engine.answer(question)
     assert answer.results and expected in answer.results[0].text
     assert not answer.query.startswith(("define", "describe"))
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("any info on k2?", "K2"),
+    ("do you have information about vitamin d3", "D3"),
+    ("please, details on osteocalcin", "osteocalcin"),
+])
+def test_a_request_for_information_about_a_topic_is_answered_from_that_topic(engine: Engine, question: str, expected: str) -> None:
+    """"information" is how the question asks, not what it asks about: the article never says it, and must not refuse."""
+    answer = engine.answer(question)
+    assert answer.results and expected in answer.results[0].text
+    assert "information" not in answer.query and not answer.unknown
+
+
+def test_information_about_the_previous_topic_is_a_follow_up(engine: Engine) -> None:
+    engine.answer("what foods have k2", "chat")
+    answer = engine.answer("any more info on that?", "chat")
+    assert answer.follow_up and "k2" in answer.query and answer.results
 
 
 def test_what_is_a_term_is_a_new_question_not_a_follow_up(engine: Engine) -> None:
