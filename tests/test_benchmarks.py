@@ -91,7 +91,7 @@ def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     assert bot.no_answer() <= 0.10
     bot, baseline = results["medquad-liveqa-pages"]  # held out: never tuned on
     assert len(bot.scored()) > 2000
-    assert bot.mrr() >= 0.80 and bot.mrr() > baseline.mrr() + 0.2  # 0.834 and 0.536 here
+    assert bot.mrr() >= 0.80 and bot.mrr() > baseline.mrr() + 0.2  # 0.851 and 0.536 here
     assert bot.no_answer() <= 0.01  # 1 of 2,345 here
 
 
