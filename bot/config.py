@@ -47,6 +47,7 @@ class Ranking:
     min_evidence: float = 1.7  # ...or this much matched IDF, in units of the rarest word's (log(passages + 1))
     max_unknown_share: float = 0.6  # when words no article uses carry more of the question's IDF mass...
     strong_evidence: float = 3.0  # ...a passage needs this much matched IDF (same units as min_evidence) to answer
+    unknown_name_max_concepts: int = 4  # so does a question of at most this many concepts about a name no article uses, beside no topic word (0: off)
     pair_needs_specific: bool = True  # a two-concept question is answered only by passages holding its more specific concept
     known_family_weight: float = 0.5  # the same for question words the index has
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks

@@ -17,9 +17,11 @@ from bot.definitions import defines
 from bot.models import Passage
 from bot.query import Concept, Query
 from bot.retrieval import Ranked, Retriever
+from bot.spelling import common_stems, english_words
 from bot.text import sentence_stems, terms
 
 POOL = 50  # ranked passages checked for coverage
+NAME_LETTERS = 4  # a shorter word outside the dictionary is as likely an abbreviation ("dr", "tv") as a name
 IDF_CACHE = 100_000
 
 
@@ -82,7 +84,7 @@ class Searcher:
 
     def search(self, query: Query, limit: int = 10) -> list[Hit]:
         """Passages ranked by score, keeping only those that cover enough of the question."""
-        if not query.concepts or not self.passages:
+        if not query.concepts or not self.passages or self.asks_about_unknown_name(query):
             return []
         ranked = self.retriever.rank(query.concepts, max(limit, POOL))
         if not len(ranked.doc_ids):
@@ -296,6 +298,37 @@ class Searcher:
         total = self.question_mass(query)
         return unknown / total if total else 0.0
 
+    def asks_about_unknown_name(self, query: Query) -> bool:
+        """A short question about a name no article uses, its other words naming no topic ("side effects or risks of atenolol").
+
+        A word that no article uses and no English dictionary lists (a drug, a product, a name)
+        is what such a question is about: "side effects" and "risks" only say what it asks about
+        it, so however well they match, nothing answers it. Beside a topic word ("is it safe to take metformin with vitamin d") the question is
+        weighed by its share of unknown words, as is a dictionary word that no article uses
+        ("why does bone density matter"): it may be chatter.
+        """
+        concepts = query.own_concepts()
+        if len(concepts) > self.ranking.unknown_name_max_concepts:
+            return False
+        unknown = self.unknown_concepts(concepts)
+        if not any(is_unknown_name(word) for concept in unknown for word in concept.label.split()):
+            return False
+        known = [c for c in concepts if c not in unknown]
+        return not any(self.names_topic(s) for c in known for a in c.alternatives if not a.related for s in a.stems)
+
+    def names_topic(self, stem: str) -> bool:
+        """Does this word name what some article or section is about, not what is asked about it?
+
+        A word of an article title does, and so does a section-title word unless it heads
+        sections in two or more articles ("Side Effects", "Dosage": a kind of section). The
+        commonest English words name nothing.
+        """
+        if stem in common_stems():
+            return False
+        if self.retriever.title_frequency(stem)[0] > 0:
+            return True
+        return self.retriever.section_title_frequency(stem)[0] == 1
+
     def unknown_concepts(self, concepts: Sequence[Concept]) -> list[Concept]:
         """The concepts that no article uses, in any of their forms (text, section titles or article title)."""
         return [c for c in concepts if not any(self.is_used(s) for a in c.alternatives for s in a.stems)]
@@ -350,3 +383,8 @@ class Searcher:
             concepts.append((mass, tuple(alternatives)))
         wanted = frozenset(s for c in query.concepts for a in c.alternatives for s in (*a.stems, *a.covers))
         return QuestionShare(tuple(concepts), sum(m for m, _ in concepts), wanted)
+
+
+def is_unknown_name(word: str) -> bool:
+    """A word of letters that no English dictionary lists: a drug, a product or a name ("atenolol", "ozempic")."""
+    return len(word) >= NAME_LETTERS and word.isalpha() and word.lower() not in english_words()

@@ -15,6 +15,7 @@ from bot.builder import build_index
 from bot.config import Settings
 from bot.engine import Engine
 from bot.index_store import read_manifest
+from bot.search import is_unknown_name
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 K2_QUESTION = "what foods have K2?"
@@ -137,6 +138,44 @@ def test_one_unknown_word_among_the_question_s_topic_words_is_still_answered(eng
     assert [c.label for c in snap.searcher.unknown_concepts(query.concepts)] == ["ibuprofen"]
     assert 0 < snap.searcher.unknown_share(query) <= engine.settings.ranking.max_unknown_share
     assert engine.answer("is it safe to take ibuprofen with vitamin d").results
+
+
+@pytest.mark.parametrize("word, name", [("atenolol", True), ("Ozempic", True), ("matter", False), ("ibuprofen", False), ("dr", False), ("k2", False), ("zxq", False)])
+def test_an_unknown_name_is_a_word_of_four_letters_or_more_that_no_dictionary_lists(word: str, name: bool) -> None:
+    assert is_unknown_name(word) is name
+
+
+@pytest.mark.parametrize("question", ["what are the side effects or risks of atenolol", "gabapentin risks"])
+def test_a_short_question_about_a_name_no_article_uses_is_refused(engine: Engine, question: str) -> None:
+    """A drug the article never mentions is what the question is about: "side effects" and "risks" only say what about it."""
+    answer = engine.answer(question)
+    assert answer.results == ()
+    assert [w for w in answer.unknown if w not in ("risks",)] and set(answer.unknown) <= {"atenolol", "gabapentin"}
+
+
+@pytest.mark.parametrize("question", [
+    "is it safe to take metformin with vitamin d",  # a name beside a topic the article covers
+    "why does bone density matter as you get older",  # "matter": a dictionary word no article uses, not a name
+])
+def test_an_unknown_word_beside_a_topic_or_in_the_dictionary_is_weighed_by_its_share(engine: Engine, question: str) -> None:
+    assert engine.answer(question).results
+
+
+def test_a_kind_of_section_names_no_topic_beside_an_unknown_name(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """"Side Effects" heads a section in every article: it says what is asked, not about what."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, dose in (("zinc", "25 mg"), ("iron", "18 mg")):
+        (corpus / f"{name}.md").write_text(
+            f"# {name.title()}\n\n## Dosage\n\nAdults take {dose} a day with food.\n\n"
+            f"## Side Effects\n\nToo much {name} can upset the stomach; side effects fade when the dose is lowered.\n",
+            encoding="utf-8",
+        )
+    engine = Engine(make_settings(tmp_path, corpus_dir=corpus))
+    engine.open()
+    answer = engine.answer("side effects of ozempic at a high dose")
+    assert answer.results == () and answer.unknown == ("ozempic",)
+    assert engine.answer("side effects of zinc at a high dose").results  # the name is an article's title: answered
 
 
 def test_bad_questions_do_not_leave_context(engine: Engine) -> None:

@@ -316,6 +316,12 @@ def test_a_two_concept_question_is_answered_only_by_passages_with_its_more_speci
     assert sleep_and_strength.answer("shipping and returns").results == ()  # shop furniture: "returns" alone is not an answer
 
 
+def test_a_dictionary_word_no_article_uses_is_not_taken_for_a_name(sleep_and_strength: Engine) -> None:
+    """"buy" is in no article and no other word names a topic, but it is an English word: the paraphrase is answered."""
+    results = sleep_and_strength.answer("what do i need to buy to lift at home").results
+    assert results and results[0].source == "strength-training.html"
+
+
 def test_a_question_naming_only_common_words_of_a_heading_is_still_a_follow_up(three_supplements: Engine) -> None:
     """"take" is in the omega-3 heading "How Much Should You Take Per Day?" but names no topic."""
     three_supplements.answer("what does vitamin k2 do", "chat")
