@@ -105,14 +105,15 @@ class QueryAnalyzer:
 
     def analyse(self, question: str, previous: tuple[Concept, ...] = ()) -> Query:
         """Analyse `question`; `previous` holds the concepts of the conversation's last turn."""
-        tokens = mark_definition_opener(mark_answer_type_words(tokenize(clip_question(question))))
+        tokens = tokenize(clip_question(question))
         if self.ranking.use_synonyms:
-            tokens = self.apply_rewrites(tokens)
+            tokens = self.apply_rewrites(tokens)  # "info" is "information" before the question words are marked
+        tokens = mark_question_words(tokens)
         corrections: dict[str, str] = {}
         if self.ranking.use_spelling and self.speller is not None:
             tokens = [fixed for t in tokens for fixed in self.correct(t, corrections)]
             if corrections:  # "hwo long" is "how long" only once "hwo" is read
-                tokens = mark_definition_opener(mark_answer_type_words(tokens))
+                tokens = mark_question_words(tokens)
         concepts = self.concepts(tokens[definition_opener_length(tokens) :])[:MAX_CONCEPTS]
         if len(concepts) > self.ranking.related_max_concepts:  # a long message is redundant enough
             concepts = [c.without_related() for c in concepts]
@@ -276,13 +277,34 @@ def definition_opener(tokens: list[Token]) -> tuple[str, ...]:
 
 
 def information_request(tokens: list[Token]) -> tuple[str, ...]:
-    """ "do you have information about", "I need details on": request words, then "information" and "about"; or ()."""
-    for i, token in enumerate(tokens[:-1]):
-        if token.surface in INFORMATION_WORDS and tokens[i + 1].surface in ABOUT_WORDS:
+    """ "do you have information about", "I need details on": request words, then "information" and "about"; or ().
+
+    "and any info on foods?" opens with a follow-up cue: it asks about the last topic's foods,
+    not what foods are, so it has no opener (its request words are still not searched).
+    """
+    if starts_follow_up(tokens):
+        return ()
+    for i in range(len(tokens) - 1):
+        if is_request_phrase(tokens, i):
             return tuple(t.surface for t in tokens[: i + 2])
-        if not (token.stop or token.surface in REQUEST_WORDS):
+        if not (tokens[i].stop or tokens[i].surface in REQUEST_WORDS):
             return ()
     return ()
+
+
+def is_request_phrase(tokens: list[Token], i: int) -> bool:
+    """"information about", "info on", "details regarding" at token i."""
+    return i + 1 < len(tokens) and tokens[i].surface in INFORMATION_WORDS and tokens[i + 1].surface in ABOUT_WORDS
+
+
+def mark_request_phrases(tokens: list[Token]) -> list[Token]:
+    """Treat "info" in "any info on X" as a question word wherever it stands: it asks, it names no topic."""
+    return [replace(t, stop=True) if is_request_phrase(tokens, i) else t for i, t in enumerate(tokens)]
+
+
+def mark_question_words(tokens: list[Token]) -> list[Token]:
+    """Mark the words that say how the question asks, not what about: "how long", "what is", "any info on"."""
+    return mark_request_phrases(mark_definition_opener(mark_answer_type_words(tokens)))
 
 
 def asks_definition(tokens: list[Token]) -> bool:
@@ -356,8 +378,13 @@ def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[
 
 def has_follow_up_cue(tokens: list[Token]) -> bool:
     """Opens with "and"/"what about"... or uses a pronoun."""
-    words = tuple(t.surface for t in tokens)
-    return any(words[: len(o)] == o for o in FOLLOW_UP_OPENERS) or any(w in PRONOUNS for w in words)
+    return starts_follow_up(tokens) or any(t.surface in PRONOUNS for t in tokens)
+
+
+def starts_follow_up(tokens: list[Token]) -> bool:
+    """Opens with "and", "also", "what about"..."""
+    words = tuple(t.surface for t in tokens[:2])
+    return any(words[: len(o)] == o for o in FOLLOW_UP_OPENERS)
 
 
 def carry_over(previous: tuple[Concept, ...], current: list[Concept], weight: float) -> list[Concept]:

@@ -17,7 +17,7 @@ from bot.definitions import defines
 from bot.models import Passage
 from bot.query import Concept, Query
 from bot.retrieval import Ranked, Retriever
-from bot.spelling import common_stems, english_words
+from bot.spelling import common_stems, english_words, one_edit_from_english
 from bot.text import sentence_stems, terms
 
 POOL = 50  # ranked passages checked for coverage
@@ -313,15 +313,17 @@ class Searcher:
         unknown = self.unknown_concepts(concepts)
         if not any(is_unknown_name(word) for concept in unknown for word in concept.label.split()):
             return False
-        known = [c for c in concepts if c not in unknown]
-        return not any(self.names_topic(s) for c in known for a in c.alternatives if not a.related for s in a.stems)
+        known = [c for c in query.concepts if c not in unknown]  # a follow-up's carried topic counts
+        return not any(self.names_topic(s) for c in known for s in c.typed.stems)
 
     def names_topic(self, stem: str) -> bool:
-        """Does this word name what some article or section is about, not what is asked about it?
+        """Does this typed word name what some article or section is about, not what is asked about it?
 
         A word of an article title does, and so does a section-title word unless it heads
         sections in two or more articles ("Side Effects", "Dosage": a kind of section). The
-        commonest English words name nothing.
+        commonest English words name nothing. Kinds of section show only across articles: in a
+        one-article corpus every section-title word names a topic, "Dosage" too, and where one
+        article of several has "Side Effects", the words look like its topic.
         """
         if stem in common_stems():
             return False
@@ -386,5 +388,10 @@ class Searcher:
 
 
 def is_unknown_name(word: str) -> bool:
-    """A word of letters that no English dictionary lists: a drug, a product or a name ("atenolol", "ozempic")."""
-    return len(word) >= NAME_LETTERS and word.isalpha() and word.lower() not in english_words()
+    """A word of letters that no English dictionary lists, nor a typo of one: a drug, a product or a name ("atenolol", "ozempic").
+
+    One letter off an English word ("drnking", "sorre") is a typo the spelling corrector could
+    not fix, because the articles do not use the word either; it is not a name.
+    """
+    word = word.lower()
+    return len(word) >= NAME_LETTERS and word.isalpha() and word not in english_words() and not one_edit_from_english(word)

@@ -43,6 +43,20 @@ def english_words() -> frozenset[str]:
     return frozenset(english_frequencies())
 
 
+def one_edit_from_english(word: str) -> bool:
+    """Is `word` one deletion, insertion, substitution or swap of adjacent letters away from an English word ("drnking")?"""
+    words = english_words()
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = (
+        [left + right[1:] for left, right in splits if right]
+        + [left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1]
+        + [left + c + right[1:] for left, right in splits if right for c in letters]
+        + [left + c + right for left, right in splits for c in letters]
+    )
+    return any(edit != word and edit in words for edit in edits)
+
+
 COMMON_SHARE = 3e-4  # a word this frequent in general English (about the 400 commonest) names no topic
 
 

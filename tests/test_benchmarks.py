@@ -47,7 +47,7 @@ def test_page_questions_ask_each_answers_own_question_and_accept_every_answer_it
     """The held-out set: MedQuAD's question for each LiveQA-corpus answer; pages that repeat a question share it."""
     answers = {
         "A_1_Sec1": {"file": "A_1_x.md", "question": "What causes X ?", "text": "X is caused by Y."},
-        "B_2_Sec1": {"file": "B_2_x.md", "question": " What causes X ? ", "text": "Y causes X."},
+        "B_2_Sec1": {"file": "B_2_x.md", "question": " What  causes x ? ", "text": "Y causes X."},  # case and spaces differ
         "A_1_Sec2": {"file": "A_1_x.md", "question": "How to prevent X ?", "text": "Avoid Y."},
         "C_3_Sec1": {"file": "C_3_y.md", "question": "", "text": "no question written"},
     }
@@ -89,10 +89,10 @@ def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     bot, baseline = results["liveqa-dev"]
     assert bot.mrr() >= 0.70  # 0.743 here; the issue's target is 0.65
     assert bot.no_answer() <= 0.10
-    bot, baseline = results["medquad-liveqa-pages"]  # held out: never tuned on
-    assert len(bot.scored()) > 2000
-    assert bot.mrr() >= 0.80 and bot.mrr() > baseline.mrr() + 0.2  # 0.851 and 0.536 here
-    assert bot.no_answer() <= 0.01  # 1 of 2,345 here
+    bot, baseline = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
+    assert len(bot.scored()) > 2000  # 2,316
+    assert bot.mrr() >= 0.80 and bot.mrr() > baseline.mrr() + 0.2  # 0.857 and 0.542 here
+    assert bot.no_answer() <= 0.01  # 1 of 2,316 here ("What is (are) ?")
 
 
 @pytest.mark.skipif(not (benchmarks_dir() / "questions-dev.json").is_file(), reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)")

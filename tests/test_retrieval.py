@@ -316,10 +316,31 @@ def test_a_two_concept_question_is_answered_only_by_passages_with_its_more_speci
     assert sleep_and_strength.answer("shipping and returns").results == ()  # shop furniture: "returns" alone is not an answer
 
 
-def test_a_dictionary_word_no_article_uses_is_not_taken_for_a_name(sleep_and_strength: Engine) -> None:
-    """"buy" is in no article and no other word names a topic, but it is an English word: the paraphrase is answered."""
-    results = sleep_and_strength.answer("what do i need to buy to lift at home").results
-    assert results and results[0].source == "strength-training.html"
+@pytest.mark.parametrize("question, source", [
+    ("what do i need to buy to lift at home", "strength-training.html"),  # "buy": an English word
+    ("when should i stop drnking coffee", "sleep-hygiene.md"),  # one letter off an English word: a typo, not a name
+    ("is it normal to feel sorre after lifting", "strength-training.html"),
+])
+def test_a_dictionary_word_or_its_typo_is_not_taken_for_a_name(sleep_and_strength: Engine, question: str, source: str) -> None:
+    """No article uses the word and no other word names a topic, but it is English (or one letter off): answered."""
+    results = sleep_and_strength.answer(question).results
+    assert results and results[0].source == source
+
+
+def test_a_synonym_of_a_section_title_word_names_no_topic(three_supplements: Engine) -> None:
+    """"risks" shares a synonym group with "side effects", which heads an omega-3 section; only the words typed can name a topic."""
+    answer = three_supplements.answer("what are the risks of taking atenolol")
+    assert answer.results == () and "atenolol" in answer.unknown
+
+
+def test_any_info_after_a_follow_up_cue_stays_a_follow_up(three_supplements: Engine) -> None:
+    """"and any info on foods?" asks what "and foods?" asks: the request words change nothing."""
+    three_supplements.answer("how much magnesium should i take", "chat")
+    answer = three_supplements.answer("and any info on foods?", "chat")
+    assert answer.follow_up and "magnesium" in answer.query and "information" not in answer.query
+    three_supplements.answer("how much magnesium should i take", "plain")
+    plain = three_supplements.answer("and foods?", "plain")
+    assert answer.query == plain.query and answer.results == plain.results
 
 
 def test_a_question_naming_only_common_words_of_a_heading_is_still_a_follow_up(three_supplements: Engine) -> None:
