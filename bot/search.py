@@ -303,9 +303,10 @@ class Searcher:
 
         A word that no article uses and no English dictionary lists (a drug, a product, a name)
         is what such a question is about: "side effects" and "risks" only say what it asks about
-        it, so however well they match, nothing answers it. Beside a topic word ("is it safe to take metformin with vitamin d") the question is
-        weighed by its share of unknown words, as is a dictionary word that no article uses
-        ("why does bone density matter"): it may be chatter.
+        it, so however well they match, nothing answers it. Beside a topic word ("is it safe to
+        take metformin with vitamin d") the question is weighed by its share of unknown words,
+        as is a dictionary word that no article uses ("why does bone density matter"): it may
+        be chatter.
         """
         concepts = query.own_concepts()
         if len(concepts) > self.ranking.unknown_name_max_concepts:
