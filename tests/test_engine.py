@@ -140,7 +140,7 @@ def test_one_unknown_word_among_the_question_s_topic_words_is_still_answered(eng
     assert engine.answer("is it safe to take ibuprofen with vitamin d").results
 
 
-@pytest.mark.parametrize("word, name", [("atenolol", True), ("Ozempic", True), ("matter", False), ("ibuprofen", False), ("dr", False), ("k2", False), ("zxq", False), ("drnking", False), ("sorre", False), ("mattre", False)])
+@pytest.mark.parametrize("word, name", [("atenolol", True), ("Ozempic", True), ("matter", False), ("ibuprofen", False), ("dr", False), ("k2", False), ("zxq", False), ("qzxv", True), ("drnking", False), ("sorre", False), ("mattre", False)])
 def test_an_unknown_name_is_a_word_of_four_letters_or_more_that_no_dictionary_lists(word: str, name: bool) -> None:
     assert is_unknown_name(word) is name
 
@@ -153,8 +153,20 @@ def test_a_short_question_about_a_name_no_article_uses_is_refused(engine: Engine
     assert [w for w in answer.unknown if w not in ("risks",)] and set(answer.unknown) <= {"atenolol", "gabapentin"}
 
 
-def test_an_unknown_name_beside_a_topic_is_weighed_by_its_share(engine: Engine) -> None:
-    assert engine.answer("is it safe to take metformin with vitamin d").results  # vitamin D is the article's topic
+@pytest.mark.parametrize("question", [
+    "is it safe to take metformin with vitamin d",  # vitamin D: a word of the article's title
+    "is it safe to take metformin with calcium",  # calcium: a section title of the (one) article
+])
+def test_an_unknown_name_beside_a_topic_is_weighed_by_its_share(engine: Engine, question: str) -> None:
+    assert engine.answer(question).results
+
+
+def test_a_request_for_information_about_nothing_gets_a_message(engine: Engine) -> None:
+    """"any info on" asks about nothing: no answer, and no claim that the articles never mention "information"."""
+    answer = engine.answer("any info on")
+    assert answer.results == () and answer.message.strip() and answer.unknown == ()
+    ending = engine.answer("i need info")  # "info" last, with no "on" after it
+    assert ending.results == () and ending.message.strip()
 
 
 def test_an_unknown_name_in_a_follow_up_is_weighed_with_the_topic_carried_over(engine: Engine) -> None:
