@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from bot.corpus import list_corpus, read_bytes
 from bot.errors import ArticleError, CorpusError
 from bot.indexing import heading_text, terms_of, title_phrases
@@ -108,6 +110,8 @@ class AnalysisCache:
         self.salt = salt
         self.used: set[str] = set()
         self.pending: list[tuple[str, str]] = []
+        self.used_vectors: set[str] = set()
+        self.pending_vectors: list[tuple[str, bytes]] = []
         self.db: sqlite3.Connection | None = None
         for attempt in range(2):
             try:
@@ -115,6 +119,7 @@ class AnalysisCache:
                 self.db = sqlite3.connect(path)
                 self.db.execute("CREATE TABLE IF NOT EXISTS articles (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS roots (word TEXT PRIMARY KEY, root TEXT NOT NULL)")
+                self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data BLOB NOT NULL)")
                 return
             except sqlite3.DatabaseError as exc:
                 self.close()
@@ -151,6 +156,29 @@ class AnalysisCache:
         self.used.add(key)
         self.pending.append((key, json.dumps(article.to_json(), ensure_ascii=False, separators=(",", ":"))))
 
+    def vector_key(self, article: AnalysedArticle, model: str) -> str:
+        return hashlib.sha256(f"{self.key(article.name, article.sha256)}\0{model}".encode("utf-8", "surrogateescape")).hexdigest()
+
+    def load_vectors(self, article: AnalysedArticle, model: str, dimensions: int) -> np.ndarray | None:
+        """The article's passage vectors from an earlier build with the same model, if cached."""
+        key = self.vector_key(article, model)
+        self.used_vectors.add(key)
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT data FROM vectors WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            log.debug("ignoring cached vectors for %s: %s", article.name, exc)
+            return None
+        if not row or len(row[0]) != len(article.passages) * dimensions * 2:  # float16
+            return None
+        return np.frombuffer(row[0], dtype=np.float16).reshape(len(article.passages), dimensions)
+
+    def store_vectors(self, article: AnalysedArticle, model: str, vectors: np.ndarray) -> None:
+        key = self.vector_key(article, model)
+        self.used_vectors.add(key)
+        self.pending_vectors.append((key, vectors.astype(np.float16).tobytes()))
+
     def commit(self) -> None:
         """Write the new entries and drop the ones this build did not use, in one transaction."""
         if self.db is None:
@@ -162,9 +190,15 @@ class AnalysisCache:
                 self.db.execute("DELETE FROM used")
                 self.db.executemany("INSERT OR IGNORE INTO used (key) VALUES (?)", ((k,) for k in self.used))
                 self.db.execute("DELETE FROM articles WHERE key NOT IN (SELECT key FROM used)")
+                if self.used_vectors:  # a build that computed no vectors keeps those of other models
+                    self.db.executemany("INSERT OR REPLACE INTO vectors (key, data) VALUES (?, ?)", self.pending_vectors)
+                    self.db.execute("DELETE FROM used")
+                    self.db.executemany("INSERT OR IGNORE INTO used (key) VALUES (?)", ((k,) for k in self.used_vectors))
+                    self.db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM used)")
         except sqlite3.Error as exc:
             log.debug("cannot update the analysis cache: %s", exc)
         self.pending.clear()
+        self.pending_vectors.clear()
 
     def roots(self) -> dict[str, str]:
         """Lancaster roots of words seen by earlier builds."""

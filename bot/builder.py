@@ -23,6 +23,8 @@ from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchInde
 from bot.acronyms import defined_acronyms
 from bot.families import family_table, lancaster_roots
 from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
+from bot.encoder import EncoderUnavailable, SentenceEncoder, load_encoder, model_identity, shipped_model_path
+from bot.vectors import passage_vectors
 from bot.bm25 import article_document_frequency
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
@@ -76,6 +78,8 @@ class BuildReport:
                 lines.append(f"{label.capitalize()}: {', '.join(names)}")
         if self.passage_delta:
             lines.append(f"Passages: {self.passage_delta:+d} since the last build.")
+        if self.manifest.get("encoder_problem"):
+            lines.append(f"No passage vectors, so answers are ranked by words alone: {self.manifest['encoder_problem']}")
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped)} file(s) that are not articles:")
             lines.extend(f"  {name}: {reason}" for name, reason in self.skipped)
@@ -89,7 +93,7 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py")
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py", "encoder.py", "vectors.py")
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -114,6 +118,22 @@ def wordnet_folder(settings: Settings) -> Path | None:
     return settings.wordnet_dir or shipped_wordnet_dir()
 
 
+def encoder_path(settings: Settings) -> Path | None:
+    """The sentence model a build encodes passages with: the configured file, else the shipped one."""
+    return settings.encoder_model or shipped_model_path()
+
+
+def encoder_for_build(settings: Settings) -> tuple[SentenceEncoder | None, str]:
+    """The sentence model, or None and why not (ranking by words alone): turned off, or it cannot be used."""
+    if not settings.semantic:
+        return None, ""
+    try:
+        return load_encoder(encoder_path(settings)), ""
+    except EncoderUnavailable as exc:
+        log.warning("building without passage vectors (ranking by words alone): %s", exc)
+        return None, str(exc)
+
+
 def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
     """Everything besides the articles that analysing an article depends on (the analysis cache's key)."""
     params = sorted(settings.build.manifest().items())
@@ -121,8 +141,9 @@ def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
 
 
 def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
-    """Everything besides the articles that a build depends on: what analysis does, and the WordNet copy."""
-    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}"
+    """Everything besides the articles that a build depends on: what analysis does, the WordNet copy and the sentence model."""
+    encoder = model_identity(encoder_path(settings)) if settings.semantic else "off"
+    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}|encoder:{encoder}"
 
 
 def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = None) -> str:
@@ -197,6 +218,7 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
             articles, skipped = analyse_corpus(settings.corpus_dir, settings.max_article_bytes, settings.build.max_words, synonyms, cache, progress)
             cache.commit()  # kept even if the build fails later: those articles were analysed
             built = assemble_index(settings, articles, synonyms, cache, previous, progress)
+            cache.commit()  # the passage vectors just encoded
             built.manifest["build_seconds"] = round(time.perf_counter() - started, 4)
             if progress:
                 progress(0, 1, "writing")
@@ -251,7 +273,12 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
     article_df = {name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS}
     acronyms = defined_acronyms(p.text for p in passages)
     related = related_table(words, set(terms), wordnet_folder(settings))
-    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df, acronyms, related)
+    encoder, problem = encoder_for_build(settings)
+    vectors = passage_vectors(articles, encoder, cache, progress) if encoder else None
+    manifest["encoder"] = encoder.identity if encoder else ""
+    if problem:
+        manifest["encoder_problem"] = problem
+    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df, acronyms, related, vectors)
     return BuiltIndex(index, roots)
 
 

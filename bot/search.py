@@ -1,11 +1,13 @@
 """Decide which ranked passages answer a Query: coverage of the question, and the best sentence.
 
 The retriever (:mod:`bot.retrieval`) ranks passages; this module looks only at the top few
-(`POOL`), so its cost does not grow with the corpus.
+(`POOL`), so its cost does not grow with the corpus. The words decide whether a passage answers;
+the sentence model (:mod:`bot.encoder`), when the index has vectors, re-orders those that do.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -14,11 +16,14 @@ import numpy as np
 
 from bot.config import Ranking
 from bot.definitions import defines
+from bot.encoder import DIMENSIONS, SentenceEncoder
 from bot.models import Passage
 from bot.query import Concept, Query
 from bot.retrieval import Ranked, Retriever
 from bot.spelling import common_stems, english_words, one_edit_from_english
 from bot.text import sentence_stems, terms
+
+log = logging.getLogger(__name__)
 
 POOL = 50  # ranked passages checked for coverage
 NAME_LETTERS = 4  # a shorter word outside the dictionary is as likely an abbreviation ("dr", "tv") as a name
@@ -67,6 +72,7 @@ class Searcher:
     passages: Sequence[Passage]
     retriever: Retriever
     ranking: Ranking
+    encoder: SentenceEncoder | None = None  # ranks the answering passages by meaning too, when the index has vectors
 
     def __post_init__(self) -> None:
         self._idf: dict[str, float] = {}
@@ -105,16 +111,41 @@ class Searcher:
             answers &= coverage * mass >= self.ranking.strong_evidence
         if self.ranking.pair_needs_specific and len(query.concepts) == 2 and not query.follow_up:
             answers &= self.holds_most_specific(query, held, len(ranked.doc_ids))
+        rows, scores = self.rerank_by_meaning(query, ranked, np.flatnonzero(answers), limit)
         hits: list[Hit] = []
         share = self.question_share(query)
-        for row in np.flatnonzero(answers)[:limit].tolist():
+        for row, score in zip(rows[:limit].tolist(), scores[:limit].tolist()):
             doc_id = int(ranked.doc_ids[row])
             passage = self.passages[doc_id]
             matched: set[str] = set()
             self.coverage_of(query, {s for s, flags in held.items() if flags[row]}, matched)
             sentence, _ = self.best_sentence(passage.text, query, share)
-            hits.append(Hit(doc_id, passage, float(ranked.scores[row]), float(coverage[row]), frozenset(matched), sentence))
+            hits.append(Hit(doc_id, passage, score, float(coverage[row]), frozenset(matched), sentence))
         return hits
+
+    def rerank_by_meaning(self, query: Query, ranked: Ranked, rows: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """The answering rows, best first, with their final scores: words and meaning blended.
+
+        The best `meaning_pool` of them are re-ordered by (1 − w) · score / best score + w · cosine
+        similarity of the question's and the passage's sentence vectors (w = `meaning_weight`).
+        The decision to answer stays with the words: meaning only re-orders what they found.
+        """
+        scores = ranked.scores[rows]
+        weight = self.ranking.meaning_weight
+        pool = rows[: max(self.ranking.meaning_pool, limit)]
+        if self.encoder is None or weight <= 0 or len(pool) < 2 or not query.question:
+            return rows, scores
+        vectors = self.retriever.passage_vectors(ranked.doc_ids[pool])
+        if vectors is None or vectors.shape[1] != DIMENSIONS:
+            return rows, scores
+        try:
+            asked = self.encoder.encode([query.meaning_text])[0]
+        except Exception as exc:  # onnxruntime's own error types: answer by words alone rather than not at all
+            log.warning("ranking by words alone, the sentence model failed: %s", exc)
+            return rows, scores
+        blended = (1 - weight) * scores[: len(pool)] / max(float(scores.max()), 1e-9) + weight * (vectors @ asked)
+        order = np.argsort(-blended, kind="stable")
+        return pool[order], blended[order]
 
     def boost_leads(self, query: Query, ranked: Ranked) -> Ranked:
         """For "what is X" where X is what an article is about (its title), prefer that article's opening."""

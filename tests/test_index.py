@@ -119,7 +119,7 @@ def test_manifest_contents(built: Settings) -> None:
     assert built_at.tzinfo is not None
     assert manifest["counts"]["articles"] == 1
     assert manifest["counts"]["passages"] == len(read_index(built.index_dir).passages)
-    assert set(manifest["sha256"]) == set(index_store.DATA_FILES)
+    assert set(manifest["sha256"]) == set(index_store.DATA_FILES) | {index_store.VECTORS}
     article = manifest["corpus"]["articles"][0]
     assert article["name"] == "vitamin-k2-d3-bone-density.txt"
     assert "Dietary Sources of K2 and D3" in article["sections"]
