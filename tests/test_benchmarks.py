@@ -78,20 +78,21 @@ def test_paired_bootstrap_interval_brackets_the_mean_and_excludes_zero_for_a_cle
     assert same == (0.0, 0.0, 0.0)
 
 
+@pytest.mark.timeout(900)  # two builds that encode 6,600 passages with the sentence model
 @pytest.mark.skipif(not (benchmarks_dir() / "questions-dev.json").is_file(), reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)")
 def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     """MedQuAD and real LiveQA questions: well above plain rank-bm25, and real questions answered."""
     settings = replace(Settings(), index_dir=tmp_path / "index", data_dir=tmp_path / "data")
     results = {bench.name: runs for bench, runs in run_benchmarks(settings)}
     bot, baseline = results["medquad-dev"]
-    assert bot.mrr() >= 0.92 and bot.mrr() > baseline.mrr() + 0.1  # 0.892 without the preference for named kinds of section
+    assert bot.mrr() >= 0.94 and bot.mrr() > baseline.mrr() + 0.1  # 0.955 here, 0.938 by words alone
     assert bot.no_answer() == 0.0
     bot, baseline = results["liveqa-dev"]
-    assert bot.mrr() >= 0.70  # 0.743 here; the issue's target is 0.65
+    assert bot.mrr() >= 0.72  # 0.765 here, 0.745 by words alone; the issue's target is 0.65
     assert bot.no_answer() <= 0.10
     bot, baseline = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
     assert len(bot.scored()) > 2000  # 2,316
-    assert bot.mrr() >= 0.80 and bot.mrr() > baseline.mrr() + 0.2  # 0.857 and 0.542 here
+    assert bot.mrr() >= 0.88 and bot.mrr() > baseline.mrr() + 0.3  # 0.918 and 0.542 here, 0.857 by words alone
     assert bot.no_answer() <= 0.01  # 1 of 2,316 here ("What is (are) ?")
 
 
