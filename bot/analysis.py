@@ -156,26 +156,22 @@ class AnalysisCache:
         self.used.add(key)
         self.pending.append((key, json.dumps(article.to_json(), ensure_ascii=False, separators=(",", ":"))))
 
-    def vector_key(self, article: AnalysedArticle, model: str) -> str:
-        return hashlib.sha256(f"{self.key(article.name, article.sha256)}\0{model}".encode("utf-8", "surrogateescape")).hexdigest()
-
-    def load_vectors(self, article: AnalysedArticle, model: str, dimensions: int) -> np.ndarray | None:
-        """The article's passage vectors from an earlier build with the same model, if cached."""
-        key = self.vector_key(article, model)
+    def load_vectors(self, key: str, rows: int, dimensions: int) -> np.ndarray | None:
+        """Vectors stored under `key` (see bot.vectors.article_vector_key), if they are there and whole."""
         self.used_vectors.add(key)
         if self.db is None:
             return None
         try:
             row = self.db.execute("SELECT data FROM vectors WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
-            log.debug("ignoring cached vectors for %s: %s", article.name, exc)
+            log.debug("ignoring cached vectors %s: %s", key, exc)
             return None
-        if not row or len(row[0]) != len(article.passages) * dimensions * 2:  # float16
+        if not row or not isinstance(row[0], bytes) or len(row[0]) != rows * dimensions * 2:  # float16; a damaged entry is encoded again
             return None
-        return np.frombuffer(row[0], dtype=np.float16).reshape(len(article.passages), dimensions)
+        vectors = np.frombuffer(row[0], dtype=np.float16).reshape(rows, dimensions)
+        return vectors if np.isfinite(vectors).all() else None
 
-    def store_vectors(self, article: AnalysedArticle, model: str, vectors: np.ndarray) -> None:
-        key = self.vector_key(article, model)
+    def store_vectors(self, key: str, vectors: np.ndarray) -> None:
         self.used_vectors.add(key)
         self.pending_vectors.append((key, vectors.astype(np.float16).tobytes()))
 

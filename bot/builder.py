@@ -23,7 +23,7 @@ from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchInde
 from bot.acronyms import defined_acronyms
 from bot.families import family_table, lancaster_roots
 from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
-from bot.encoder import EncoderUnavailable, SentenceEncoder, load_encoder, model_identity, shipped_model_path
+from bot.encoder import EncoderUnavailable, SentenceEncoder, load_encoder, model_identity, runtime_identity, shipped_model_path
 from bot.vectors import passage_vectors
 from bot.bm25 import article_document_frequency
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
@@ -93,7 +93,7 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py", "encoder.py", "vectors.py")
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py", "encoder.py", "vectors.py", "data/minilm-vocab.txt")
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -142,7 +142,7 @@ def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
 
 def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
     """Everything besides the articles that a build depends on: what analysis does, the WordNet copy and the sentence model."""
-    encoder = model_identity(encoder_path(settings)) if settings.semantic else "off"
+    encoder = f"{model_identity(encoder_path(settings))}|{runtime_identity()}" if settings.semantic else "off"
     return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}|encoder:{encoder}"
 
 
@@ -274,7 +274,13 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
     acronyms = defined_acronyms(p.text for p in passages)
     related = related_table(words, set(terms), wordnet_folder(settings))
     encoder, problem = encoder_for_build(settings)
-    vectors = passage_vectors(articles, encoder, cache, progress) if encoder else None
+    vectors = None
+    if encoder is not None:
+        try:
+            vectors = passage_vectors(articles, encoder, cache, progress)
+        except Exception as exc:  # onnxruntime's own error types: build by words alone rather than not at all
+            log.warning("building without passage vectors (ranking by words alone): the sentence model failed: %s", exc)
+            encoder, problem = None, f"the sentence model failed: {exc}"
     manifest["encoder"] = encoder.identity if encoder else ""
     if problem:
         manifest["encoder_problem"] = problem

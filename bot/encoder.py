@@ -13,6 +13,7 @@ sentence-transformers computes it, so the dot product of two vectors is their co
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import unicodedata
@@ -33,7 +34,7 @@ VOCABULARY = Path(__file__).resolve().parent / "data" / "minilm-vocab.txt"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # the model's own limit (sentence-transformers' max_seq_length); longer text is cut
 MAX_WORD_CHARS = 100  # a longer "word" is one unknown piece, as in BERT
-BATCH = 32
+BATCH = 8  # texts per run: larger batches of long passages took more memory (1.6 GB at 32) and no less time
 
 
 class EncoderUnavailable(BotError):
@@ -59,6 +60,14 @@ def model_identity(path: Path | None) -> str:
     except OSError:
         info = None
     return f"{MODEL_ID}:{info.st_size}:{info.st_mtime_ns}" if info else "none"
+
+
+def runtime_identity() -> str:
+    """The installed onnxruntime's version, or "missing": a build made without it is redone once it is there."""
+    try:
+        return f"onnxruntime:{importlib.metadata.version('onnxruntime')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "onnxruntime:missing"
 
 
 def is_punctuation(ch: str) -> bool:

@@ -39,6 +39,7 @@ from typing import Any, Sequence, overload
 
 import numpy as np
 
+from bot.encoder import DIMENSIONS
 from bot.errors import IndexCorruptError, IndexMissingError, IndexStoreError
 from bot.indexing import FIELDS, PASSAGE_FIELDS, FieldArrays
 from bot.models import Passage
@@ -328,7 +329,7 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
     n_articles = len(manifest.get("corpus", {}).get("articles", []))
     consistent = len(passages) == len(passage_article) == fields["body"].size == fields["heading"].size and fields["title"].size == n_articles
     consistent = consistent and all(len(article_df[f]) == len(fields[f].docs) for f in PASSAGE_FIELDS)
-    consistent = consistent and (vectors is None or (vectors.ndim == 2 and vectors.shape[0] == len(passages) and vectors.dtype == np.float16))
+    consistent = consistent and (vectors is None or (vectors.shape == (len(passages), DIMENSIONS) and vectors.dtype == np.float16))
     if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
         raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ)", index_dir=index_dir)
     return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules, article_df, acronyms, related, vectors)

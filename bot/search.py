@@ -128,12 +128,14 @@ class Searcher:
 
         The best `meaning_pool` of them are re-ordered by (1 − w) · score / best score + w · cosine
         similarity of the question's and the passage's sentence vectors (w = `meaning_weight`).
-        The decision to answer stays with the words: meaning only re-orders what they found.
+        Any further rows keep their order below them, scored as if their cosine were −1, so the
+        first results do not depend on how many are asked for. The decision to answer stays with
+        the words: meaning only re-orders what they found.
         """
         scores = ranked.scores[rows]
         weight = self.ranking.meaning_weight
-        pool = rows[: max(self.ranking.meaning_pool, limit)]
-        if self.encoder is None or weight <= 0 or len(pool) < 2 or not query.question:
+        pool = rows[: self.ranking.meaning_pool]
+        if self.encoder is None or weight <= 0 or not len(pool) or not query.question:
             return rows, scores
         vectors = self.retriever.passage_vectors(ranked.doc_ids[pool])
         if vectors is None or vectors.shape[1] != DIMENSIONS:
@@ -143,9 +145,11 @@ class Searcher:
         except Exception as exc:  # onnxruntime's own error types: answer by words alone rather than not at all
             log.warning("ranking by words alone, the sentence model failed: %s", exc)
             return rows, scores
-        blended = (1 - weight) * scores[: len(pool)] / max(float(scores.max()), 1e-9) + weight * (vectors @ asked)
+        share = scores / max(float(scores.max()), 1e-9)
+        blended = (1 - weight) * share[: len(pool)] + weight * (vectors @ asked)
         order = np.argsort(-blended, kind="stable")
-        return pool[order], blended[order]
+        rest = (1 - weight) * share[len(pool) :] - weight
+        return np.concatenate((pool[order], rows[len(pool) :])), np.concatenate((blended[order], rest))
 
     def boost_leads(self, query: Query, ranked: Ranked) -> Ranked:
         """For "what is X" where X is what an article is about (its title), prefer that article's opening."""

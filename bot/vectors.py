@@ -2,19 +2,24 @@
 
 A passage's vector reads its article title, its section titles and its text, so that a passage
 under "Symptoms" of "Botulism" is about botulism's symptoms even where its text names neither.
-Vectors are cached per article (name, content and model) in the analysis cache, so re-indexing
-after one article changed encodes that article's passages only.
+Vectors are cached per article in the analysis cache under a key made of exactly what they depend
+on: the texts the model reads, the model, and the code and vocabulary that run it. Re-indexing
+after one article changed encodes that article's passages only; editing the synonyms encodes
+nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from bot.analysis import AnalysedArticle, AnalysisCache
-from bot.encoder import DIMENSIONS, SentenceEncoder
+from bot.encoder import DIMENSIONS, VOCABULARY, SentenceEncoder
 from bot.models import Passage
 
 log = logging.getLogger(__name__)
@@ -33,26 +38,45 @@ def passage_meaning_text(passage: Passage) -> str:
     return ". ".join(p.strip().rstrip(".") for p in parts if p.strip())
 
 
+@lru_cache(maxsize=1)
+def vector_code_digest() -> str:
+    """SHA-256 over the code and the vocabulary that turn text into vectors."""
+    digest = hashlib.sha256()
+    for path in (Path(__file__).with_name("encoder.py"), Path(__file__), VOCABULARY):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def article_vector_key(texts: Sequence[str], model: str) -> str:
+    """The cache key of one article's vectors: its passages' texts as the model reads them, the model, the code."""
+    digest = hashlib.sha256(f"{model}\0{vector_code_digest()}".encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
 def passage_vectors(articles: Sequence[AnalysedArticle], encoder: SentenceEncoder, cache: AnalysisCache, progress: Progress | None = None) -> np.ndarray:
     """One float16 unit vector per passage, in index order, taking unchanged articles' vectors from the cache."""
-    found = [cache.load_vectors(a, encoder.identity, DIMENSIONS) for a in articles]
-    missing = [a for a, v in zip(articles, found) if v is None]
-    texts = [passage_meaning_text(p) for a in missing for p in a.passages]
-    fresh = np.zeros((len(texts), DIMENSIONS), dtype=np.float16)
-    for start in range(0, len(texts), ENCODE_CHUNK):
+    texts = [[passage_meaning_text(p) for p in a.passages] for a in articles]
+    keys = [article_vector_key(t, encoder.identity) for t in texts]
+    found = [cache.load_vectors(key, len(t), DIMENSIONS) for key, t in zip(keys, texts)]
+    missing = [t for t, v in zip(texts, found) if v is None]
+    pending = [text for t in missing for text in t]
+    fresh = np.zeros((len(pending), DIMENSIONS), dtype=np.float16)
+    for start in range(0, len(pending), ENCODE_CHUNK):
         if progress:
-            progress(start, len(texts), "encoding passages")
-        fresh[start : start + ENCODE_CHUNK] = encoder.encode(texts[start : start + ENCODE_CHUNK])
-    if progress and texts:
-        progress(len(texts), len(texts), "encoding passages")
-    if texts:
-        log.info("encoded %s passages of %s article(s); %s article(s) from the cache", len(texts), len(missing), len(articles) - len(missing))
+            progress(start, len(pending), "encoding passages")
+        fresh[start : start + ENCODE_CHUNK] = encoder.encode(pending[start : start + ENCODE_CHUNK])
+    if progress and pending:
+        progress(len(pending), len(pending), "encoding passages")
+    log.info("encoded %s passages of %s article(s); %s article(s) from the cache", len(pending), len(missing), len(articles) - len(missing))
     offset = 0
     parts: list[np.ndarray] = []
-    for article, vectors in zip(articles, found):
+    for key, t, vectors in zip(keys, texts, found):
         if vectors is None:
-            vectors = fresh[offset : offset + len(article.passages)]
-            offset += len(article.passages)
-            cache.store_vectors(article, encoder.identity, vectors)
+            vectors = fresh[offset : offset + len(t)]
+            offset += len(t)
+            cache.store_vectors(key, vectors)
         parts.append(vectors)
     return np.concatenate(parts) if parts else np.zeros((0, DIMENSIONS), dtype=np.float16)

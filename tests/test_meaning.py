@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pytest
 
-from bot.builder import build_index, index_is_current
+from bot.builder import build_extra, build_index, index_is_current, synonyms_for
 from bot.config import Settings
-from bot.encoder import DIMENSIONS, MODEL_ID
+from bot.encoder import DIMENSIONS, MODEL_ID, SentenceEncoder, load_encoder, runtime_identity
 from bot.engine import Engine
 from bot.errors import IndexCorruptError
-from bot.index_store import read_build, read_index, read_manifest
+from bot.index_store import npy_bytes, read_build, read_index, read_manifest
+from bot.live_index import query_encoder
+from bot.search import Searcher
+from conftest import SEED_ARTICLE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
+SEED_NAME = SEED_ARTICLE.name
 
 
 def test_the_index_holds_one_unit_vector_per_passage(built_seed: Settings) -> None:
@@ -83,3 +89,101 @@ def test_a_follow_up_is_read_for_meaning_with_its_carried_topic(built_seed: Sett
     assert follow.follow_up and follow.meaning_text.startswith("and how much should i take?")
     assert "k2" in follow.meaning_text.lower().split("?", 1)[1]
     assert first.meaning_text == "what foods have K2?"
+
+
+@pytest.mark.parametrize("damage", ["x" * (34 * DIMENSIONS * 2), 12345, b"\x00\x7c" * (34 * DIMENSIONS)])
+def test_a_damaged_cache_entry_is_encoded_again(built_seed: Settings, damage: object, caplog: pytest.LogCaptureFixture) -> None:
+    """Text or a number where the bytes should be, or infinities (0x7c00): the build encodes the article again."""
+    before = read_index(built_seed.index_dir).vectors
+    with sqlite3.connect(built_seed.index_dir / "analysis-cache.sqlite3") as db:
+        assert db.execute("UPDATE vectors SET data = ?", (damage,)).rowcount == 1
+    with (built_seed.corpus_dir / SEED_NAME).open("a", encoding="utf-8") as handle:
+        handle.write("\n")  # the index is stale, the passages' texts are not
+    with caplog.at_level(logging.INFO, logger="bot.vectors"):
+        build_index(built_seed)
+    assert "encoded 34 passages of 1 article(s); 0 article(s) from the cache" in caplog.text
+    assert before is not None and np.array_equal(read_index(built_seed.index_dir).vectors, before)
+
+
+def test_editing_the_synonyms_encodes_nothing_again(built_seed: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Vectors read the passages' texts, which synonyms do not change."""
+    with (built_seed.corpus_dir / "synonyms.conf").open("a", encoding="utf-8") as handle:
+        handle.write("\nbone, skeleton\n")
+    with caplog.at_level(logging.INFO, logger="bot.vectors"):
+        build_index(built_seed)
+    assert "encoded 0 passages of 0 article(s); 1 article(s) from the cache" in caplog.text
+
+
+def test_a_build_by_words_alone_keeps_the_cached_vectors(built_seed: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    build_index(replace(built_seed, semantic=False))
+    assert read_index(built_seed.index_dir).vectors is None
+    with caplog.at_level(logging.INFO, logger="bot.vectors"):
+        build_index(built_seed)
+    assert "encoded 0 passages of 0 article(s); 1 article(s) from the cache" in caplog.text
+
+
+def test_the_runtime_is_part_of_the_fingerprint(built_seed: Settings) -> None:
+    """A build made while onnxruntime was missing or broken is redone once another version is there."""
+    assert runtime_identity().startswith("onnxruntime:") and runtime_identity() != "onnxruntime:missing"
+    assert runtime_identity() in build_extra(built_seed, synonyms_for(built_seed))
+    assert "onnxruntime" not in build_extra(replace(built_seed, semantic=False), synonyms_for(built_seed))
+
+
+def test_vectors_of_the_wrong_width_make_the_build_inconsistent(built_seed: Settings) -> None:
+    manifest = read_manifest(built_seed.index_dir)
+    build_dir = built_seed.index_dir / manifest["build_dir"]
+    narrow = npy_bytes(np.zeros((34, 256), dtype=np.float16))
+    (build_dir / "vectors.npy").write_bytes(narrow)
+    manifest["sha256"]["vectors.npy"] = hashlib.sha256(narrow).hexdigest()
+    with pytest.raises(IndexCorruptError, match="inconsistent"):
+        read_build(build_dir, manifest)
+
+
+def test_without_a_usable_model_at_question_time_the_bot_ranks_by_words_alone(built_seed: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    index = read_index(built_seed.index_dir)
+    with caplog.at_level(logging.WARNING):
+        assert query_encoder(index, replace(built_seed, encoder_model=built_seed.index_dir / "missing.onnx")) is None
+    assert "ranking by words alone: cannot read the sentence model" in caplog.text
+    assert query_encoder(index, built_seed) is not None
+    assert query_encoder(index, replace(built_seed, ranking=replace(built_seed.ranking, meaning_weight=0.0))) is None
+
+
+class RecordingEncoder:
+    """The real encoder, remembering what it was asked to read."""
+
+    def __init__(self, encoder: SentenceEncoder) -> None:
+        self.encoder = encoder
+        self.identity = encoder.identity
+        self.read: list[str] = []
+
+    def encode(self, texts: Sequence[str], max_tokens: int = 256) -> np.ndarray:
+        self.read.extend(texts)
+        return self.encoder.encode(texts, max_tokens)
+
+
+def test_the_ranking_reads_a_follow_up_with_its_carried_topic(built_seed: Settings) -> None:
+    snap = Engine(built_seed).snapshot()
+    recorder = RecordingEncoder(load_encoder(None))
+    searcher = Searcher(snap.searcher.passages, snap.searcher.retriever, snap.searcher.ranking, recorder)  # type: ignore[arg-type]
+    first = snap.analyzer.analyse("what foods have K2?")
+    assert searcher.search(first) and recorder.read == ["what foods have K2?"]
+    follow = snap.analyzer.analyse("how much should i take", first.concepts)
+    assert searcher.search(follow) and recorder.read[-1] == follow.meaning_text != "how much should i take"
+
+
+def test_the_first_results_do_not_depend_on_how_many_are_asked_for(built_seed: Settings) -> None:
+    """Only the best `meaning_pool` are re-ordered; the rest follow in word order, below them."""
+    snap = Engine(built_seed).snapshot()
+    searcher = Searcher(snap.searcher.passages, snap.searcher.retriever, replace(snap.searcher.ranking, meaning_pool=3), snap.searcher.encoder)
+    query = snap.analyzer.analyse("how much vitamin d3 should i take")
+    few, many = searcher.search(query, 3), searcher.search(query, 10)
+    assert len(many) > 5 and [h.doc_id for h in few] == [h.doc_id for h in many[:3]]
+    scores = [h.score for h in many]
+    assert scores == sorted(scores, reverse=True)
+    by_words = [h.doc_id for h in Searcher(snap.searcher.passages, snap.searcher.retriever, snap.searcher.ranking).search(query, 10)]
+    assert [h.doc_id for h in many[3:]] == [d for d in by_words if d not in {h.doc_id for h in many[:3]}]
+
+
+def test_a_single_answer_is_scored_on_the_same_scale(built_seed: Settings) -> None:
+    results = Engine(built_seed).answer("is gouda a good source", None, limit=10).results
+    assert len(results) >= 1 and all(-1.0 <= r.score <= 1.0 for r in results)
