@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 ENCODE_CHUNK = 256  # passages encoded between progress reports
+PASSAGE_TOKENS = 256  # word pieces of a passage the model reads (its own limit; a 160-word passage with its titles fits)
 
 
 def passage_meaning_text(passage: Passage) -> str:
@@ -50,7 +51,7 @@ def vector_code_digest() -> str:
 
 def article_vector_key(texts: Sequence[str], model: str) -> str:
     """The cache key of one article's vectors: its passages' texts as the model reads them, the model, the code."""
-    digest = hashlib.sha256(f"{model}\0{vector_code_digest()}".encode())
+    digest = hashlib.sha256(f"{model}\0{PASSAGE_TOKENS}\0{vector_code_digest()}".encode())
     for text in texts:
         digest.update(b"\0" + text.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
@@ -67,7 +68,7 @@ def passage_vectors(articles: Sequence[AnalysedArticle], encoder: SentenceEncode
     for start in range(0, len(pending), ENCODE_CHUNK):
         if progress:
             progress(start, len(pending), "encoding passages")
-        fresh[start : start + ENCODE_CHUNK] = encoder.encode(pending[start : start + ENCODE_CHUNK])
+        fresh[start : start + ENCODE_CHUNK] = encoder.encode(pending[start : start + ENCODE_CHUNK], PASSAGE_TOKENS)
     if progress and pending:
         progress(len(pending), len(pending), "encoding passages")
     log.info("encoded %s passages of %s article(s); %s article(s) from the cache", len(pending), len(missing), len(articles) - len(missing))
