@@ -193,6 +193,7 @@ class SentenceEncoder:
         return out
 
     def encode_ids(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """One batch of token id sequences, padded to the longest, to mean-pooled unit vectors."""
         width = max(len(s) for s in sequences)
         ids = np.zeros((len(sequences), width), dtype=np.int64)
         mask = np.zeros((len(sequences), width), dtype=np.int64)
