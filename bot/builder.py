@@ -24,7 +24,7 @@ from bot.acronyms import defined_acronyms
 from bot.families import family_table, lancaster_roots
 from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
 from bot.encoder import EncoderUnavailable, SentenceEncoder, load_encoder, model_identity, runtime_identity, shipped_model_path
-from bot.vectors import passage_vectors
+from bot.vectors import passage_vectors, vector_code_digest
 from bot.bm25 import article_document_frequency
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
@@ -93,7 +93,7 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py", "encoder.py", "vectors.py", "data/minilm-vocab.txt")
+PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py")
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -142,7 +142,7 @@ def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
 
 def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
     """Everything besides the articles that a build depends on: what analysis does, the WordNet copy and the sentence model."""
-    encoder = f"{model_identity(encoder_path(settings))}|{runtime_identity()}" if settings.semantic else "off"
+    encoder = f"{model_identity(encoder_path(settings))}|{runtime_identity()}|{vector_code_digest()}" if settings.semantic else "off"
     return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}|encoder:{encoder}"
 
 

@@ -111,7 +111,7 @@ class Searcher:
             answers &= coverage * mass >= self.ranking.strong_evidence
         if self.ranking.pair_needs_specific and len(query.concepts) == 2 and not query.follow_up:
             answers &= self.holds_most_specific(query, held, len(ranked.doc_ids))
-        rows, scores = self.rerank_by_meaning(query, ranked, np.flatnonzero(answers), limit)
+        rows, scores = self.rerank_by_meaning(query, ranked, np.flatnonzero(answers))
         hits: list[Hit] = []
         share = self.question_share(query)
         for row, score in zip(rows[:limit].tolist(), scores[:limit].tolist()):
@@ -123,7 +123,7 @@ class Searcher:
             hits.append(Hit(doc_id, passage, score, float(coverage[row]), frozenset(matched), sentence))
         return hits
 
-    def rerank_by_meaning(self, query: Query, ranked: Ranked, rows: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    def rerank_by_meaning(self, query: Query, ranked: Ranked, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The answering rows, best first, with their final scores: words and meaning blended.
 
         The best `meaning_pool` of them are re-ordered by (1 − w) · score / best score + w · cosine

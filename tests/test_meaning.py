@@ -21,6 +21,7 @@ from bot.errors import IndexCorruptError
 from bot.index_store import npy_bytes, read_build, read_index, read_manifest
 from bot.live_index import query_encoder
 from bot.search import Searcher
+from bot.vectors import vector_code_digest
 from conftest import SEED_ARTICLE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
@@ -122,10 +123,11 @@ def test_a_build_by_words_alone_keeps_the_cached_vectors(built_seed: Settings, c
     assert "encoded 0 passages of 0 article(s); 1 article(s) from the cache" in caplog.text
 
 
-def test_the_runtime_is_part_of_the_fingerprint(built_seed: Settings) -> None:
+def test_the_runtime_and_the_encoding_code_are_part_of_the_fingerprint(built_seed: Settings) -> None:
     """A build made while onnxruntime was missing or broken is redone once another version is there."""
     assert runtime_identity().startswith("onnxruntime:") and runtime_identity() != "onnxruntime:missing"
     assert runtime_identity() in build_extra(built_seed, synonyms_for(built_seed))
+    assert vector_code_digest() in build_extra(built_seed, synonyms_for(built_seed))  # the encoding code and vocabulary too
     assert "onnxruntime" not in build_extra(replace(built_seed, semantic=False), synonyms_for(built_seed))
 
 
