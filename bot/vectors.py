@@ -67,10 +67,10 @@ def passage_vectors(articles: Sequence[AnalysedArticle], encoder: SentenceEncode
     fresh = np.zeros((len(pending), DIMENSIONS), dtype=np.float16)
     for start in range(0, len(pending), ENCODE_CHUNK):
         if progress:
-            progress(start, len(pending), "encoding passages")
+            progress(start, len(pending), "encoding")
         fresh[start : start + ENCODE_CHUNK] = encoder.encode(pending[start : start + ENCODE_CHUNK], PASSAGE_TOKENS)
     if progress and pending:
-        progress(len(pending), len(pending), "encoding passages")
+        progress(len(pending), len(pending), "encoding")
     log.info("encoded %s passages of %s article(s); %s article(s) from the cache", len(pending), len(missing), len(articles) - len(missing))
     offset = 0
     parts: list[np.ndarray] = []

@@ -604,12 +604,15 @@ def test_progress_lines_on_a_pipe_name_the_stage() -> None:
     progress = progress_printer(stream)
     for n in range(1, 41):
         progress(n, 40, f"reading article-{n}.md")
+    for n in range(0, 2001, 256):
+        progress(min(n, 2000), 2000, "encoding")  # the passages, for the sentence model: most of a cold build
     for n in range(1, 11):
         progress(n, 10, "writing")
     progress.finish()
     lines = stream.getvalue().splitlines()
     assert 5 <= len(lines) <= 12, lines
     assert "reading" in lines[0] and "100%" in lines[-1]
+    assert sum("encoding" in line for line in lines) >= 5, lines
     assert any("writing" in line for line in lines)
 
 
