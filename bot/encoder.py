@@ -161,7 +161,7 @@ class WordPieceTokenizer:
 class SentenceEncoder:
     """Texts to unit-length sentence vectors with the shipped model."""
 
-    def __init__(self, model_path: Path, vocabulary: Path = VOCABULARY, threads: int = 0) -> None:
+    def __init__(self, model_path: Path, vocabulary: Path = VOCABULARY) -> None:
         try:
             data = model_path.read_bytes()
         except OSError as exc:
@@ -174,7 +174,6 @@ class SentenceEncoder:
             raise EncoderUnavailable("onnxruntime is not installed") from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        options.intra_op_num_threads = threads
         try:
             self.session = onnxruntime.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for a file it cannot run
