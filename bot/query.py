@@ -396,11 +396,16 @@ def starts_follow_up(tokens: list[Token]) -> bool:
 
 
 def carry_over(previous: tuple[Concept, ...], current: list[Concept], weight: float) -> list[Concept]:
-    """Previous concepts not already asked about, at reduced weight: the topic carries over, not its WordNet relatives."""
+    """Previous concepts not already asked about, at reduced weight: the topic carries over, not its WordNet relatives.
+
+    What the previous turn itself carried keeps its weight, so a chain of follow-ups keeps the
+    conversation's topic ("which magnesium is best for sleep", "how much should i take", "and from
+    food?" still searches magnesium) instead of losing it one turn later.
+    """
     asked = set().union(*(c.own_stems for c in current)) if current else set()
     carried = []
     for concept in previous:
-        new_weight = concept.weight * weight
+        new_weight = concept.weight if concept.carried else concept.weight * weight
         if new_weight >= MIN_CARRIED_WEIGHT and not (concept.own_stems & asked):
             carried.append(replace(concept.without_related(), weight=new_weight, carried=True))
     return carried

@@ -204,9 +204,18 @@ def test_context_carries_what_the_follow_up_does_not_ask_again_at_half_weight() 
 
     previous = (concept("calcium"), concept("osteocalcin"), concept("magnesium", 0.5))
     carried = carry_over(previous, [concept("osteocalcin")], 0.5)
-    # "osteocalcin" is asked again, so it is not carried; "magnesium" was carried once already (0.25 < 0.3)
+    # "osteocalcin" is asked again, so it is not carried; "magnesium" was typed at half weight (0.25 < 0.3)
     assert [(c.label, c.weight, c.carried) for c in carried] == [("calcium", 0.5, True)]
     assert [c.label for c in carry_over(previous, [], 0.5)] == ["calcium", "osteocalcin"]
+
+
+def test_what_a_follow_up_carried_is_carried_again_at_the_same_weight() -> None:
+    """The conversation's topic survives a chain of follow-ups; the previous turn's own words are halved once."""
+    from bot.query import carry_over
+
+    previous = (concept("food"), replace(concept("magnesium", 0.5), carried=True))
+    carried = carry_over(previous, [concept("dose")], 0.5)
+    assert [(c.label, c.weight) for c in carried] == [("food", 0.5), ("magnesium", 0.5)]
 
 
 def test_a_word_typed_twice_is_one_concept(snapshot: Snapshot) -> None:

@@ -345,6 +345,15 @@ def test_any_info_after_a_follow_up_cue_stays_a_follow_up(three_supplements: Eng
     assert [(r.source, r.heading) for r in answer.results[:3]] == [(r.source, r.heading) for r in plain.results[:3]]
 
 
+def test_a_chain_of_follow_ups_keeps_the_conversation_topic(three_supplements: Engine) -> None:
+    """The third turn still searches magnesium: carried words were halved again and dropped, so "and from food?" got the K2 food list."""
+    three_supplements.answer("which magnesium is best for sleep", "chat")
+    three_supplements.answer("how much should i take", "chat")
+    answer = three_supplements.answer("and from food?", "chat")
+    assert answer.follow_up and "magnesium" in answer.query
+    assert {r.source for r in answer.results[:3]} == {"magnesium-guide.md"}
+
+
 def test_a_question_naming_only_common_words_of_a_heading_is_still_a_follow_up(three_supplements: Engine) -> None:
     """"take" is in the omega-3 heading "How Much Should You Take Per Day?" but names no topic."""
     three_supplements.answer("what does vitamin k2 do", "chat")
