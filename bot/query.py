@@ -246,7 +246,11 @@ class QueryAnalyzer:
         first, second = tokens[i], tokens[i + 1]
         word = first.surface + second.surface
         joined = stem(word)
-        if joined not in self.known_stems or word not in english_words():
+        if joined not in self.known_stems:
+            return None
+        if is_numbered_name(first.surface, second.surface):  # the number alone matches any "3 grams"
+            return Concept(f"{first.surface} {second.surface}", (Alternative((joined,), 1.0),))
+        if word not in english_words():
             return None
         typed = Alternative((first.stem, second.stem), 1.0, per_stem=0.5)
         return Concept(f"{first.surface} {second.surface}", (typed, Alternative((joined,), weight)))
@@ -393,6 +397,11 @@ def starts_follow_up(tokens: list[Token]) -> bool:
     """Opens with "and", "also", "what about"..."""
     words = tuple(t.surface for t in tokens[:2])
     return any(words[: len(o)] == o for o in FOLLOW_UP_OPENERS)
+
+
+def is_numbered_name(first: str, second: str) -> bool:
+    """"omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined ("omega-3")."""
+    return first.isalpha() and second.isdigit()
 
 
 def carry_over(previous: tuple[Concept, ...], current: list[Concept], weight: float) -> list[Concept]:

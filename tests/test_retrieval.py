@@ -354,6 +354,21 @@ def test_a_chain_of_follow_ups_keeps_the_conversation_topic(three_supplements: E
     assert {r.source for r in answer.results[:3]} == {"magnesium-guide.md"}
 
 
+@pytest.mark.parametrize(
+    ("question", "source", "section"),
+    [
+        ("k 2 foods", "vitamin-k2-d3-bone-density.txt", "Dietary Sources of K2 and D3"),
+        ("how much omega 3 per day", "omega-3-guide.md", "Dosage: How Much Should You Take Per Day?"),
+        ("omega 3 side effects", "omega-3-guide.md", "Side Effects and Safety"),
+    ],
+)
+def test_a_name_typed_apart_from_its_number_is_the_name_the_articles_write(three_supplements: Engine, question: str, source: str, section: str) -> None:
+    """"k 2" is "K2" and "omega 3" is "omega-3": searched apart, "2" and "3" matched any number ("k 2 foods" got the omega-3 dosage)."""
+    answer = three_supplements.answer(question)
+    assert (answer.results[0].source, answer.results[0].section) == (source, section)
+    assert not any(len(c.typed.stems) == 1 and c.typed.stems[0].isdigit() for c in three_supplements.snapshot().analyzer.analyse(question).concepts)
+
+
 def test_a_question_naming_only_common_words_of_a_heading_is_still_a_follow_up(three_supplements: Engine) -> None:
     """"take" is in the omega-3 heading "How Much Should You Take Per Day?" but names no topic."""
     three_supplements.answer("what does vitamin k2 do", "chat")
