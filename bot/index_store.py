@@ -261,13 +261,16 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
 
 
 def recorded_corpus(index_dir: Path) -> Path | None:
-    """The corpus folder the index in index_dir was built from, if its manifest says and it still exists."""
+    """The corpus folder the index in index_dir was built from, if its manifest says.
+
+    It is returned even when the folder has gone: the index is then served as it is, with a
+    message that its corpus is missing, never rebuilt from another corpus (which would replace it).
+    """
     try:
         value = read_manifest(index_dir).get("corpus_dir")
     except IndexStoreError:
         return None
-    path = Path(value) if isinstance(value, str) and value else None
-    return path if path is not None and path.is_dir() else None
+    return Path(value) if isinstance(value, str) and value else None
 
 
 def read_index(index_dir: Path) -> SearchIndex:

@@ -263,6 +263,24 @@ def test_an_index_given_alone_answers_from_the_corpus_it_was_built_from(dirs: Di
     assert read_manifest(other / "index")["build_id"] == build_id  # X was not rebuilt
 
 
+def test_an_index_whose_corpus_has_gone_keeps_serving_and_is_not_rebuilt_from_another(dirs: Dirs, tmp_path: Path) -> None:
+    """The recorded corpus folder was moved: the index used to be rebuilt from corpus/, replacing its articles."""
+    other = tmp_path / "other"
+    (other / "corpus").mkdir(parents=True)
+    shutil.copy(FIXTURE_ARTICLES / "sleep-hygiene.md", other / "corpus")
+    assert run_bot(dirs, "reindex", "--corpus", str(other / "corpus"), "--index", str(other / "index")).returncode == 0
+    build_id = read_manifest(other / "index")["build_id"]
+    (other / "corpus").rename(other / "moved")
+    result = run_bot(dirs, "ask", "--json", "--index", str(other / "index"), "how long should a nap be", BOT_CORPUS_DIR=None)
+    assert result.returncode == 0, result.stderr
+    assert result.json_lines()[0]["results"][0]["source"] == "sleep-hygiene.md"
+    assert "corpus directory not found" in result.stderr
+    rebuilt = run_bot(dirs, "reindex", "--index", str(other / "index"), BOT_CORPUS_DIR=None)
+    assert rebuilt.returncode == 1 and "corpus directory not found" in rebuilt.stderr
+    manifest = read_manifest(other / "index")
+    assert manifest["build_id"] == build_id and manifest["corpus_dir"] == str(other / "corpus")
+
+
 def test_ask_stdin_conversations(shared: Dirs) -> None:
     lines = [K2_QUESTION, "and d3?", "how much k2 daily", "", "and d3?"]
     result = run_bot(shared, "ask", "--json", input="\n".join(lines) + "\n")
