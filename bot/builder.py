@@ -153,9 +153,10 @@ def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = N
     """
     known = {}
     for entry in (manifest or {}).get("corpus", {}).get("articles", []):
-        if isinstance(entry, dict) and "mtime_ns" in entry:
+        if isinstance(entry, dict) and {"bytes", "mtime_ns", "sha256"} <= entry.keys():
             known[str(entry["name"])] = (int(entry["bytes"]), int(entry["mtime_ns"]), str(entry["sha256"]))
-    return corpus_fingerprint(current_digests(settings.corpus_dir, known), build_extra(settings, synonyms_for(settings)))
+    digests = current_digests(settings.corpus_dir, known, settings.max_article_bytes)
+    return corpus_fingerprint(digests, build_extra(settings, synonyms_for(settings)))
 
 
 @contextmanager

@@ -257,7 +257,33 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
         raise IndexCorruptError(f"{path} is not a {FORMAT} index manifest", index_dir=index_dir)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexCorruptError(f"index format version {manifest.get('format_version')} is not supported (expected {FORMAT_VERSION})", index_dir=index_dir)
+    problem = manifest_problem(manifest)
+    if problem:
+        raise IndexCorruptError(f"{path} is damaged ({problem})", index_dir=index_dir)
     return manifest
+
+
+ARTICLE_FIELDS: dict[str, type | tuple[type, ...]] = {"name": str, "title": str, "sha256": str, "bytes": int, "mtime_ns": int, "passages": int, "sections": list}
+
+
+def manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a manifest that parsed as JSON, or None: a hand-edited one must not crash a command."""
+    corpus = manifest.get("corpus")
+    if not isinstance(corpus, dict) or not isinstance(corpus.get("articles"), list):
+        return "its corpus entry is not an object with a list of articles"
+    for entry in corpus["articles"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            return "an article entry has no name"
+        for key, kind in ARTICLE_FIELDS.items():
+            if key in entry and (not isinstance(entry[key], kind) or isinstance(entry[key], bool)):
+                return f"article {entry['name']!r} has a {key} that is not a {getattr(kind, '__name__', kind)}"
+    counts = manifest.get("counts", {})
+    if not isinstance(counts, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
+        return "its counts are not whole numbers"
+    checksums = manifest.get("sha256", {})
+    if not isinstance(checksums, dict) or not all(isinstance(v, str) for v in checksums.values()):
+        return "its checksums are not text"
+    return None
 
 
 def recorded_corpus(index_dir: Path) -> Path | None:
@@ -306,6 +332,9 @@ def read_previous_build(index_dir: Path) -> SearchIndex:
 def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
     """Load one build folder, verifying every file against the manifest's checksums."""
     index_dir = build_dir.parent
+    problem = manifest_problem(manifest)
+    if problem:
+        raise IndexCorruptError(f"the manifest of {build_dir} is damaged ({problem})", index_dir=index_dir)
     try:
         names = DATA_FILES + ((VECTORS,) if VECTORS in manifest["sha256"] else ())
         blobs = {name: (build_dir / name).read_bytes() for name in names}

@@ -168,6 +168,49 @@ def test_corrupt_manifest(built: Settings, garbage: bytes) -> None:
     assert_says_how_to_rebuild(info.value)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"corpus": "x"},
+        {"corpus": {"articles": "x"}},
+        {"corpus": {"articles": [1, 2, 3]}},
+        {"article": {"bytes": "abc"}},
+        {"article": {"name": None}},
+        {"counts": "x"},
+        {"counts": {"passages": "34"}},
+        {"sha256": ["x"]},
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_corrupt(built: Settings, damage: dict) -> None:
+    """JSON that parses but has fields of the wrong type (a hand edit) crashed ask and reindex with a traceback."""
+    path = built.index_dir / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if "article" in damage:
+        manifest["corpus"]["articles"][0].update(damage["article"])
+    else:
+        manifest.update(damage)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="damaged") as info:
+        read_index(built.index_dir)
+    assert_says_how_to_rebuild(info.value)
+    report = build_index(built)  # and a rebuild replaces it
+    assert report.manifest["counts"]["passages"] > 0
+    assert read_index(built.index_dir).build_id == report.manifest["build_id"]
+
+
+def test_a_file_over_the_size_limit_is_not_read_to_check_freshness(tmp_path: Path) -> None:
+    """Its size and time stand for it: an 8 GB file in the corpus was read whole at every start."""
+    from bot.corpus import current_digests
+
+    (tmp_path / "small.md").write_text("# Small\n\nText.\n", encoding="utf-8")
+    with (tmp_path / "huge.txt").open("wb") as handle:
+        handle.truncate(3 * 2**30)  # sparse: takes no disk, but reading it would take 3 GB
+    digests = current_digests(tmp_path, None, max_bytes=1000)
+    stat = (tmp_path / "huge.txt").stat()
+    assert digests["huge.txt"] == f"over-limit:{stat.st_size}:{stat.st_mtime_ns}"
+    assert len(digests["small.md"]) == 64
+
+
 def test_unsupported_format_version(built: Settings) -> None:
     path = built.index_dir / MANIFEST
     manifest = json.loads(path.read_text(encoding="utf-8"))
