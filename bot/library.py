@@ -58,7 +58,7 @@ def add_article(engine: Engine, file_name: str, data: bytes) -> AddedArticle:
     corpus = engine.settings.corpus_dir
     target = corpus / name
     with _corpus_lock:
-        previous = target.read_bytes() if target.is_file() else None
+        previous = saved_state(target)
         write_atomic(target, data)
         try:
             report = engine.rebuild()
@@ -79,7 +79,7 @@ def remove_article(engine: Engine, name: str) -> BuildReport:
     target = engine.settings.corpus_dir / name
     with _corpus_lock:
         try:
-            previous = target.read_bytes()
+            previous = saved_state(target)
             target.unlink()
         except OSError as exc:
             raise BotError(f"cannot remove {name}: {exc.strerror or exc}") from None
@@ -105,9 +105,33 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def restore(path: Path, previous: bytes | None) -> None:
-    """Put back what was at `path` before (or remove it if nothing was)."""
+@dataclass(frozen=True)
+class SavedState:
+    """What was at a corpus path before a change: a file's bytes, or a symbolic link's target (never what it points to)."""
+
+    data: bytes = b""
+    link: str | None = None
+
+
+def saved_state(path: Path) -> SavedState | None:
+    """The state of `path` to put back if a re-index fails, or None if nothing is there."""
+    if path.is_symlink():
+        return SavedState(link=os.readlink(path))
+    if path.is_file():
+        return SavedState(data=path.read_bytes())
+    return None
+
+
+def restore(path: Path, previous: SavedState | None) -> None:
+    """Put back what was at `path` before (or remove it if nothing was).
+
+    A link is put back as the same link: writing its target's bytes in its place turned a link
+    to a file outside the corpus, which the index skips, into an article of that file's text.
+    """
     if previous is None:
         path.unlink(missing_ok=True)
+    elif previous.link is not None:
+        path.unlink(missing_ok=True)
+        os.symlink(previous.link, path)
     else:
-        write_atomic(path, previous)
+        write_atomic(path, previous.data)

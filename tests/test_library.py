@@ -43,6 +43,22 @@ def assert_k2_still_answered(engine: Engine) -> None:
     assert answer.results and "Natto" in answer.results[0].text
 
 
+def test_a_failed_upload_over_a_link_puts_the_link_back_not_its_target(engine: Engine, tmp_path: Path) -> None:
+    """A link to a file outside the corpus is skipped by the index; restoring wrote the target's text as an article."""
+    corpus = engine.settings.corpus_dir
+    outside = tmp_path / "private.md"
+    outside.write_text("# Private\n\nThe confidential launch token is swordfish.\n", encoding="utf-8")
+    (corpus / "notes.md").symlink_to(outside)
+    (corpus / "broken.txt").write_bytes(b"\x00\x01 not text")  # makes every re-index fail
+    with pytest.raises(BotError):
+        add_article(engine, "notes.md", (FIXTURES / "sleep-hygiene.md").read_bytes())
+    assert (corpus / "notes.md").is_symlink() and (corpus / "notes.md").readlink() == outside
+    (corpus / "broken.txt").unlink()
+    engine.rebuild()
+    assert "notes.md" not in {name for name, _, _ in list_articles(engine)}
+    assert not engine.answer("confidential launch token swordfish").results
+
+
 # ----- add / replace -------------------------------------------------------------------------
 def test_add_markdown_article_is_answered_from(engine: Engine) -> None:
     data = (FIXTURES / "sleep-hygiene.md").read_bytes()
