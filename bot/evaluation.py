@@ -96,18 +96,37 @@ def load_cases(path: Path) -> list[Case]:
     return cases
 
 
-def case_from_json(data: dict[str, Any], line: int) -> Case:
+def string_list(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A field that must be a list of strings (a bare string would be read letter by letter)."""
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key!r} must be a list of strings")
+    return tuple(value)
+
+
+def string_field(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string")
+    return value
+
+
+def case_from_json(data: Any, line: int) -> Case:
+    if not isinstance(data, dict):
+        raise ValueError("each line must be a JSON object")
     if not isinstance(data.get("question"), str):
         raise ValueError("'question' must be a string")
+    if not isinstance(data.get("off_topic", False), bool):
+        raise ValueError("'off_topic' must be true or false")
     case = Case(
         id=str(data.get("id", f"line-{line}")),
         question=data["question"],
-        context=tuple(data.get("context", ())),
-        expect_text=tuple(data.get("expect_text", ())),
-        expect_section=str(data.get("expect_section", "")),
-        expect_article=str(data.get("expect_article", "")),
-        off_topic=bool(data.get("off_topic", False)),
-        tags=tuple(data.get("tags", ())),
+        context=string_list(data, "context"),
+        expect_text=string_list(data, "expect_text"),
+        expect_section=string_field(data, "expect_section"),
+        expect_article=string_field(data, "expect_article"),
+        off_topic=data.get("off_topic", False),
+        tags=string_list(data, "tags"),
     )
     if not case.off_topic and not (case.expect_text or case.expect_section or case.expect_article):
         raise ValueError("an on-topic question needs expect_text, expect_section or expect_article")

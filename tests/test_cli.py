@@ -373,6 +373,28 @@ def test_eval_bad_file(shared: Dirs, tmp_path: Path) -> None:
     assert "bad.jsonl" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[1, 2]",
+        "null",
+        '"hello"',
+        '{"question": "k2 foods", "context": [1, 2], "expect_text": ["Natto"]}',
+        '{"question": "k2 foods", "expect_text": [1]}',
+        '{"question": "how do i sleep better", "expect_text": "Natto"}',
+        '{"question": "k2 foods", "expect_section": null}',
+        '{"question": "k2 foods", "off_topic": "no"}',
+    ],
+)
+def test_eval_names_a_line_of_the_wrong_shape(line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Lines that crashed eval, or (a bare string for a list) were read letter by letter and scored as hits."""
+    bad = tmp_path / "shapes.jsonl"
+    bad.write_text('{"question": "k2 foods", "expect_text": ["Natto"]}\n' + line + "\n", encoding="utf-8")
+    assert main(["eval", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "shapes.jsonl:2: not a valid question" in err and "Traceback" not in err
+
+
 def test_stats_report(dirs: Dirs) -> None:
     log = QuestionLog.default(dirs.settings())
     qid = log.record_question(42, K2_QUESTION, True, "Dietary Sources of K2 and D3")
