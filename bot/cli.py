@@ -98,6 +98,8 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if sys.stdin is None:  # started with stdin closed (`ask <&-`): read it as empty
+        sys.stdin = open(os.devnull, encoding="utf-8")
     args = build_parser().parse_args(argv)
     command = args.command or ("telegram" if load_settings().telegram_token else "repl")
     setup_logging(verbose=args.verbose, service=command == "telegram")

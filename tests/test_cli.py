@@ -395,6 +395,17 @@ def test_eval_names_a_line_of_the_wrong_shape(line: str, tmp_path: Path, capsys:
     assert "shapes.jsonl:2: not a valid question" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["ask", "repl"])
+def test_a_closed_stdin_is_read_as_empty(shared: Dirs, command: str) -> None:
+    """`ask <&-` and `repl <&-` crashed: Python sets sys.stdin to None when file descriptor 0 is closed."""
+    proc = subprocess.run(
+        ["/bin/sh", "-c", f"exec {shlex.quote(sys.executable)} run_bot.py {command} <&-"],
+        cwd=REPO_ROOT, env=shared.env(), capture_output=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
 def test_stats_report(dirs: Dirs) -> None:
     log = QuestionLog.default(dirs.settings())
     qid = log.record_question(42, K2_QUESTION, True, "Dietary Sources of K2 and D3")
