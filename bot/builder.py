@@ -29,6 +29,7 @@ from bot.bm25 import article_document_frequency
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
+from bot.terminal import visible_line
 from bot.text import stopwords
 
 log = logging.getLogger(__name__)
@@ -75,14 +76,14 @@ class BuildReport:
             lines.append("No article changed since the last build.")
         for label, names in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
             if names:
-                lines.append(f"{label.capitalize()}: {', '.join(names)}")
+                lines.append(f"{label.capitalize()}: {', '.join(visible_line(n) for n in names)}")
         if self.passage_delta:
             lines.append(f"Passages: {self.passage_delta:+d} since the last build.")
         if self.manifest.get("encoder_problem"):
             lines.append(f"No passage vectors, so answers are ranked by words alone: {self.manifest['encoder_problem']}")
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped)} file(s) that are not articles:")
-            lines.extend(f"  {name}: {reason}" for name, reason in self.skipped)
+            lines.extend(f"  {visible_line(name)}: {visible_line(reason)}" for name, reason in self.skipped)
         return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, TextIO
 
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.errors import BotError
+from bot.terminal import visible
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -117,16 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[command](args)
     except BotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {visible(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("interrupted" + ("; the index on disk is as it was" if command == "reindex" else ""), file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of stdout went away (e.g. `| head`): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
         return 1
     except OSError as exc:  # e.g. an index folder that cannot be written: say so, no traceback
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {visible(str(exc))}", file=sys.stderr)
         return 1
     finally:
         remove_log_handler()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from bot.answers import Answer, Result
+from bot.terminal import visible, visible_line
 from bot.text import word_spans
 
 BOLD, RESET = "\033[1m", "\033[0m"
@@ -23,9 +24,9 @@ def highlight(text: str, stems: frozenset[str], ansi: bool) -> str:
 
 def format_result(number: int, result: Result, ansi: bool = False, width: int = 88) -> str:
     """One result: its number, section heading and article, then the passage, indented."""
-    title = f"[{number}] {result.heading}"
-    lines = [BOLD + title + RESET if ansi else title, f"    from: {result.article}"]
-    for paragraph in result.text.splitlines():
+    title = f"[{number}] {visible_line(result.heading)}"
+    lines = [BOLD + title + RESET if ansi else title, f"    from: {visible_line(result.article)}"]
+    for paragraph in visible(result.text).splitlines():
         wrapped = textwrap.wrap(paragraph, width - 4) or [""]
         lines.extend("    " + highlight(line, result.highlights, ansi) for line in wrapped)
     return "\n".join(lines)
@@ -34,13 +35,13 @@ def format_result(number: int, result: Result, ansi: bool = False, width: int = 
 def format_answer(answer: Answer, start: int, count: int, ansi: bool = False, more_hint: bool = True) -> str:
     """Results start..start+count of an answer, or its message when there are none."""
     if not answer.results:
-        return answer.message or "Nothing found."
+        return visible(answer.message) or "Nothing found."
     notes = []
     if answer.corrections:
-        fixed = ", ".join(f"{a} → {b}" for a, b in answer.corrections.items())
+        fixed = visible_line(", ".join(f"{a} → {b}" for a, b in answer.corrections.items()))
         notes.append(f"(searched with corrected spelling: {fixed})")
     if answer.follow_up and start == 0:
-        notes.append(f"(follow-up; searched: {answer.query})")
+        notes.append(f"(follow-up; searched: {visible_line(answer.query)})")
     shown = answer.results[start : start + count]
     blocks = [format_result(start + i + 1, r, ansi) for i, r in enumerate(shown)]
     remaining = len(answer.results) - start - len(shown)

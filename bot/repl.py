@@ -9,6 +9,7 @@ from bot.answers import Answer
 from bot.engine import MAX_RESULTS, Engine
 from bot.errors import BotError
 from bot.render_text import format_answer
+from bot.terminal import visible_line
 
 HELP = """Type a question and press Enter. Follow-up questions ("and why?") use the previous one.
 Commands:
@@ -99,8 +100,8 @@ class Repl:
     def sources(self) -> str:
         lines = []
         for title, sections in self.engine.sections():
-            lines.append(title)
-            lines.extend(f"  - {s}" for s in sections)
+            lines.append(visible_line(title))
+            lines.extend(f"  - {visible_line(s)}" for s in sections)
         return "\n".join(lines) or "No articles indexed."
 
     def setup_readline(self) -> None:

@@ -406,6 +406,23 @@ def test_a_closed_stdin_is_read_as_empty(shared: Dirs, command: str) -> None:
     assert b"Traceback" not in proc.stderr
 
 
+def test_control_characters_from_articles_and_file_names_are_shown_not_run(dirs: Dirs) -> None:
+    """An escape sequence in a file name, a title or an article's text reached the terminal raw (it can clear the screen)."""
+    body = "Feed a sourdough starter with flour and water every day. " * 20 + "\x1b[2J\x1b[31mRED\x07 and keep it warm.\n"
+    assert run_bot(dirs, "reindex").returncode == 0  # so that the next build lists what was added
+    (dirs.corpus / "evil\x1b[41mtitle.md").write_text(body, encoding="utf-8")
+    (dirs.corpus / "line\nbreak.md").write_text("# Bread\n\n" + body, encoding="utf-8")
+    for args in (("reindex",), ("ask", "how often do i feed a sourdough starter"), ("ask", "--top-k", "5", "keep the starter warm")):
+        result = run_bot(dirs, *args)
+        assert result.returncode == 0, result.stderr
+        assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
+        if args[0] == "reindex":
+            assert "evil\\x1b[41mtitle.md" in result.stdout and "line\\x0abreak.md" in result.stdout
+        else:
+            assert "sourdough" in result.stdout.lower()
+    assert "\\x1b[2J" in run_bot(dirs, "ask", "--top-k", "5", "keep the starter warm").stdout
+
+
 def test_stats_report(dirs: Dirs) -> None:
     log = QuestionLog.default(dirs.settings())
     qid = log.record_question(42, K2_QUESTION, True, "Dietary Sources of K2 and D3")
