@@ -14,6 +14,7 @@ caller can act on the file or folder without parsing the message, and each rule 
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,10 +51,9 @@ class CorpusError(BotError):
 class IndexStoreError(BotError):
     """The index folder cannot be served from; the message says how to fix it."""
 
-    hint = REBUILD_HINT
-
     def __init__(self, problem: str, *, index_dir: Path | None = None) -> None:
-        problem = problem.removesuffix(f"; {self.hint}")
+        self.hint = REBUILD_HINT + (f" --index {shlex.quote(str(index_dir))}" if index_dir is not None else "")
+        problem = problem.removesuffix(f"; {self.hint}").removesuffix(f"; {REBUILD_HINT}")
         super().__init__(f"{problem}; {self.hint}")
         self.problem = problem
         self.index_dir = index_dir

@@ -45,7 +45,10 @@ def test_corpus_error_carries_the_folder_and_each_broken_article(tmp_path: Path)
 @pytest.mark.parametrize("cls", [IndexMissingError, IndexCorruptError])
 def test_index_errors_end_with_the_rebuild_hint_once(cls: type[IndexStoreError], tmp_path: Path) -> None:
     exc = cls(f"no index in {tmp_path}", index_dir=tmp_path)
-    assert str(exc) == f"no index in {tmp_path}; {REBUILD_HINT}"
+    # the hint names the index, so that it rebuilds that one and not the default (it said "reindex" alone)
+    assert str(exc) == f"no index in {tmp_path}; {REBUILD_HINT} --index {tmp_path}"
+    odd = tmp_path / "my index"
+    assert str(cls("gone", index_dir=odd)).endswith(f"--index '{odd}'")
     assert exc.index_dir == tmp_path
     assert exc.problem == f"no index in {tmp_path}"
     # a message that already carries the hint (older call sites) does not get it twice
