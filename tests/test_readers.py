@@ -258,6 +258,8 @@ NAV_ONLY_HTML = (
         ("noext", b"plain words", "unsupported"),
         ("nav.html", NAV_ONLY_HTML, "no article text"),
         ("headings.md", b"# Only\n\n## Headings\n", "no article text"),
+        ("odd-utf16.txt", b"\xff\xfe" + "Half a character".encode("utf-16-le") + b"\x00", "UTF-16"),
+        ("utf16-nul.txt", "\ufeffText\x00with a NUL".encode("utf-16-le"), "binary"),
     ],
 )
 def test_parse_article_rejects(name: str, data: bytes, problem: str) -> None:
@@ -266,6 +268,16 @@ def test_parse_article_rejects(name: str, data: bytes, problem: str) -> None:
     assert info.value.name == name
     assert str(info.value).startswith(name + ":")
     assert problem.lower() in str(info.value).lower()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_article_with_its_byte_order_mark_is_read(encoding: str) -> None:
+    """Windows Notepad's "Unicode" files were refused as binary ("it contains NUL bytes")."""
+    text = "# Café notes\n\n## Crème brûlée\n\nBake the custard slowly in a water bath.\n"
+    data = ("\ufeff" + text).encode(encoding) if encoding.endswith("be") else text.encode(encoding)
+    article = parse_article(data, "notes.md")
+    assert article.title == "Café notes"
+    assert any("water bath" in block.text for block in article.blocks)
 
 
 def test_parse_article_rejects_oversized() -> None:

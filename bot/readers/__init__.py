@@ -53,12 +53,20 @@ def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_
         raise ArticleError.too_large(name, len(data), max_bytes)
     if not data.strip():
         raise ArticleError(name, "file is empty")
-    if b"\x00" in data:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark ("Unicode" in Windows Notepad)
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ArticleError(name, f"file starts as UTF-16 but is not valid UTF-16 (byte {exc.start})") from None
+    elif b"\x00" in data:
         raise ArticleError(name, "file is binary (it contains NUL bytes), not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ArticleError(name, f"file is not valid UTF-8 (byte {exc.start})") from None
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ArticleError(name, f"file is not valid UTF-8 (byte {exc.start})") from None
+    if "\x00" in text:
+        raise ArticleError(name, "file is binary (it contains NUL characters), not text")
     controls = len(CONTROL_CHARACTERS.findall(text))
     if controls > max(8, len(text) // 100):
         raise ArticleError(name, "file looks binary (too many control characters)")
