@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 POOL = 50  # ranked passages checked for coverage
 NAME_LETTERS = 4  # a shorter word outside the dictionary is as likely an abbreviation ("dr", "tv") as a name
 IDF_CACHE = 100_000
+ANSWER_CANDIDATES = 2  # the first result's sentences best by words that the sentence model chooses between
+SENTENCE_TOKENS = 128  # word pieces of a sentence the model reads for that choice
 
 
 class Hit(NamedTuple):
@@ -111,7 +113,9 @@ class Searcher:
             answers &= coverage * mass >= self.ranking.strong_evidence
         if self.ranking.pair_needs_specific and len(query.concepts) == 2 and not query.follow_up:
             answers &= self.holds_most_specific(query, held, len(ranked.doc_ids))
-        rows, scores = self.rerank_by_meaning(query, ranked, np.flatnonzero(answers))
+        rows = np.flatnonzero(answers)
+        asked = self.question_vector(query) if len(rows) else None
+        rows, scores = self.rerank_by_meaning(asked, ranked, rows)
         hits: list[Hit] = []
         share = self.question_share(query)
         for row, score in zip(rows[:limit].tolist(), scores[:limit].tolist()):
@@ -119,11 +123,21 @@ class Searcher:
             passage = self.passages[doc_id]
             matched: set[str] = set()
             self.coverage_of(query, {s for s, flags in held.items() if flags[row]}, matched)
-            sentence, _ = self.best_sentence(passage.text, query, share)
+            sentence = self.answer_sentence(passage.text, share, asked if not hits else None)
             hits.append(Hit(doc_id, passage, score, float(coverage[row]), frozenset(matched), sentence))
         return hits
 
-    def rerank_by_meaning(self, query: Query, ranked: Ranked, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def question_vector(self, query: Query) -> np.ndarray | None:
+        """The question's sentence vector (with a follow-up's carried topic), or None without the model."""
+        if self.encoder is None or not query.question or max(self.ranking.meaning_weight, self.ranking.answer_meaning_weight) <= 0:
+            return None
+        try:
+            return self.encoder.encode([query.meaning_text])[0]
+        except Exception as exc:  # onnxruntime's own error types: answer by words alone rather than not at all
+            log.warning("ranking by words alone, the sentence model failed: %s", exc)
+            return None
+
+    def rerank_by_meaning(self, asked: np.ndarray | None, ranked: Ranked, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The answering rows, best first, with their final scores: words and meaning blended.
 
         The best `meaning_pool` of them are re-ordered by (1 − w) · score / best score + w · cosine
@@ -135,15 +149,10 @@ class Searcher:
         scores = ranked.scores[rows]
         weight = self.ranking.meaning_weight
         pool = rows[: self.ranking.meaning_pool]
-        if self.encoder is None or weight <= 0 or not len(pool) or not query.question:
+        if asked is None or weight <= 0 or not len(pool):
             return rows, scores
         vectors = self.retriever.passage_vectors(ranked.doc_ids[pool])
         if vectors is None or vectors.shape[1] != DIMENSIONS:
-            return rows, scores
-        try:
-            asked = self.encoder.encode([query.meaning_text])[0]
-        except Exception as exc:  # onnxruntime's own error types: answer by words alone rather than not at all
-            log.warning("ranking by words alone, the sentence model failed: %s", exc)
             return rows, scores
         share = scores / max(float(scores.max()), 1e-9)
         blended = (1 - weight) * share[: len(pool)] + weight * (vectors @ asked)
@@ -397,15 +406,38 @@ class Searcher:
             found += mass * self.concept_share(concept, present, matched)
         return found / total if total else 0.0
 
+    def answer_sentence(self, text: str, share: QuestionShare, asked: np.ndarray | None = None) -> str:
+        """The sentence (or list item) of `text` that answers: the one holding the most of the question.
+
+        Given the question's vector (for the first result), the sentence model chooses between the
+        ANSWER_CANDIDATES sentences holding the most, by their share plus `answer_meaning_weight` ×
+        cosine: "which magnesium is best for sleep" is answered by "It's the go-to choice for people
+        who want help with relaxation and sleep", not by "Magnesium malate is sometimes recommended".
+        """
+        scored = sentence_shares(text, share)
+        if not scored:
+            return ""
+        order = sorted(range(len(scored)), key=lambda i: -scored[i][1])  # stable: the earlier of equals first
+        best = order[0]
+        weight = self.ranking.answer_meaning_weight
+        if asked is not None and self.encoder is not None and weight > 0 and len(order) > 1:
+            candidates = order[:ANSWER_CANDIDATES]
+            try:
+                vectors = self.encoder.encode([scored[i][0] for i in candidates], SENTENCE_TOKENS)
+            except Exception as exc:  # onnxruntime's own error types: the words' choice stands
+                log.warning("answer sentence by words alone, the sentence model failed: %s", exc)
+            else:
+                totals = [scored[i][1] + weight * float(v @ asked) for i, v in zip(candidates, vectors)]
+                best = candidates[max(range(len(candidates)), key=lambda k: (totals[k], -k))]
+        return scored[best][0].lstrip("• ").strip()
+
     def best_sentence(self, text: str, query: Query, share: QuestionShare | None = None) -> tuple[str, float]:
-        """The sentence (or list item) of `text` that holds the most of the question, and that share."""
-        share = share or self.question_share(query)
-        best, best_share = "", -1.0
-        for sentence, present in sentence_stems(text):
-            value = share(present) if present & share.wanted else 0.0
-            if value > best_share:
-                best, best_share = sentence, value
-        return best.lstrip("• ").strip(), max(best_share, 0.0)
+        """The sentence (or list item) of `text` that holds the most of the question, and that share (by words alone)."""
+        scored = sentence_shares(text, share or self.question_share(query))
+        if not scored:
+            return "", 0.0
+        sentence, value = max(scored, key=lambda pair: pair[1])  # the first of equals
+        return sentence.lstrip("• ").strip(), value
 
     def question_share(self, query: Query) -> QuestionShare:
         """coverage_of compiled for one question: the IDF sums computed once, not per sentence."""
@@ -421,6 +453,11 @@ class Searcher:
             concepts.append((mass, tuple(alternatives)))
         wanted = frozenset(s for c in query.concepts for a in c.alternatives for s in (*a.stems, *a.covers))
         return QuestionShare(tuple(concepts), sum(m for m, _ in concepts), wanted)
+
+
+def sentence_shares(text: str, share: QuestionShare) -> list[tuple[str, float]]:
+    """Each sentence (or list item) of `text` with the share of the question it holds."""
+    return [(sentence, share(present) if present & share.wanted else 0.0) for sentence, present in sentence_stems(text)]
 
 
 def is_unknown_name(word: str) -> bool:
