@@ -28,11 +28,9 @@ log = logging.getLogger(__name__)
 POOL = 50  # ranked passages checked for coverage
 NAME_LETTERS = 4  # a shorter word outside the dictionary is as likely an abbreviation ("dr", "tv") as a name
 IDF_CACHE = 100_000
-ANSWER_CANDIDATES = 2  # the first result's sentences best by words that the sentence model chooses between
+ANSWER_CANDIDATES = 2  # tied answer sentences the sentence model chooses between (the first ones; 4 did no better)
 SENTENCE_TOKENS = 128  # word pieces of a sentence the model reads for that choice
-# The largest cosine gap between those two sentences on the own sets was 0.53 (95% under 0.44): when the
-# words already prefer one by more than weight × this, the model cannot overturn it and is not run.
-ANSWER_COSINE_GAP = 0.5
+TIE = 1e-9  # shares this close are equal
 
 
 class Hit(NamedTuple):
@@ -132,7 +130,7 @@ class Searcher:
 
     def question_vector(self, query: Query) -> np.ndarray | None:
         """The question's sentence vector (with a follow-up's carried topic), or None without the model."""
-        if self.encoder is None or not query.question or max(self.ranking.meaning_weight, self.ranking.answer_meaning_weight) <= 0:
+        if self.encoder is None or not query.question or self.ranking.meaning_weight <= 0 and not self.ranking.answer_ties_by_meaning:
             return None
         try:
             return self.encoder.encode([query.meaning_text])[0]
@@ -412,27 +410,24 @@ class Searcher:
     def answer_sentence(self, text: str, share: QuestionShare, asked: np.ndarray | None = None) -> str:
         """The sentence (or list item) of `text` that answers: the one holding the most of the question.
 
-        Given the question's vector (for the first result), the sentence model chooses between the
-        ANSWER_CANDIDATES sentences holding the most, by their share plus `answer_meaning_weight` ×
-        cosine, when their shares are close enough for the cosine to matter: "k2 dose" is answered by
-        the K2 line of a dosage list, not by the D3 line above it that holds "dose" as well.
+        When several hold the same most (a dosage list whose K2 and D3 lines both say "dose") and
+        the question's vector is given (for the first result), the sentence model breaks the tie
+        between the first ANSWER_CANDIDATES of them: "k2 dose" is answered by the K2 line, not by
+        the D3 line above it. Without a tie the words decide alone, and the model is not run.
         """
         scored = sentence_shares(text, share)
         if not scored:
             return ""
-        order = sorted(range(len(scored)), key=lambda i: -scored[i][1])  # stable: the earlier of equals first
-        best = order[0]
-        weight = self.ranking.answer_meaning_weight
-        close = len(order) > 1 and scored[order[0]][1] - scored[order[1]][1] <= weight * ANSWER_COSINE_GAP
-        if asked is not None and self.encoder is not None and weight > 0 and close:
-            candidates = order[:ANSWER_CANDIDATES]
+        top = max(value for _, value in scored)
+        tied = [i for i, (_, value) in enumerate(scored) if value >= top - TIE][:ANSWER_CANDIDATES]
+        best = tied[0]
+        if asked is not None and self.encoder is not None and self.ranking.answer_ties_by_meaning and len(tied) > 1:
             try:
-                vectors = self.encoder.encode([scored[i][0] for i in candidates], SENTENCE_TOKENS)
-            except Exception as exc:  # onnxruntime's own error types: the words' choice stands
+                vectors = self.encoder.encode([scored[i][0] for i in tied], SENTENCE_TOKENS)
+            except Exception as exc:  # onnxruntime's own error types: the first of the tied stands
                 log.warning("answer sentence by words alone, the sentence model failed: %s", exc)
             else:
-                totals = [scored[i][1] + weight * float(v @ asked) for i, v in zip(candidates, vectors)]
-                best = candidates[max(range(len(candidates)), key=lambda k: (totals[k], -k))]
+                best = tied[int(np.argmax(vectors @ asked))]
         return scored[best][0].lstrip("• ").strip()
 
     def best_sentence(self, text: str, query: Query, share: QuestionShare | None = None) -> tuple[str, float]:

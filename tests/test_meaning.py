@@ -175,11 +175,11 @@ def test_the_ranking_reads_a_follow_up_with_its_carried_topic(built_seed: Settin
 
 
 @pytest.mark.parametrize(("question", "answer"), [("k2 dose", "45-180 mcg"), ("how many kinds of k2 are there", "MK-4 through MK-13")])
-def test_the_model_chooses_the_first_results_answer_sentence_between_the_two_best_by_words(built_seed: Settings, question: str, answer: str) -> None:
+def test_the_model_breaks_a_tie_between_the_first_results_best_sentences_by_words(built_seed: Settings, question: str, answer: str) -> None:
     """By words alone "k2 dose" was answered with the D3 line of the dosage list ("Vitamin D3: Most adults benefit...")."""
     engine = Engine(built_seed)
     assert answer in engine.answer(question).results[0].answer
-    by_words = Engine(replace(built_seed, ranking=replace(built_seed.ranking, answer_meaning_weight=0.0)))
+    by_words = Engine(replace(built_seed, ranking=replace(built_seed.ranking, answer_ties_by_meaning=False)))
     first = by_words.answer(question).results[0]
     assert answer in first.text and answer not in first.answer  # the same passage, another sentence
 
