@@ -130,7 +130,8 @@ class Searcher:
 
     def question_vector(self, query: Query) -> np.ndarray | None:
         """The question's sentence vector (with a follow-up's carried topic), or None without the model."""
-        if self.encoder is None or not query.question or self.ranking.meaning_weight <= 0 and not self.ranking.answer_ties_by_meaning:
+        wanted = self.ranking.meaning_weight > 0 or self.ranking.answer_ties_by_meaning
+        if self.encoder is None or not query.question or not wanted:
             return None
         try:
             return self.encoder.encode([query.meaning_text])[0]
