@@ -105,6 +105,15 @@ def corpus_fingerprint(file_digests: dict[str, str], extra: str) -> str:
     return digest.hexdigest()
 
 
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's contents, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def current_digests(corpus_dir: Path, known: dict[str, tuple[int, int, str]] | None = None, max_bytes: int | None = None) -> dict[str, str]:
     """sha256 of every article file now in corpus_dir (no parsing).
 
@@ -123,8 +132,7 @@ def current_digests(corpus_dir: Path, known: dict[str, tuple[int, int, str]] | N
             if max_bytes is not None and st.st_size > max_bytes:
                 digests[path.name] = f"over-limit:{st.st_size}:{st.st_mtime_ns}"
                 continue
-            with path.open("rb") as handle:
-                digests[path.name] = hashlib.file_digest(handle, "sha256").hexdigest()
+            digests[path.name] = file_sha256(path)
         except OSError as exc:
             raise CorpusError(f"cannot read {path.name}: {exc.strerror or exc}") from None
     return digests

@@ -9,7 +9,7 @@ from bot.answers import Answer
 from bot.engine import MAX_RESULTS, Engine
 from bot.errors import BotError
 from bot.render_text import format_answer
-from bot.terminal import visible_line
+from bot.terminal import visible, visible_line
 
 HELP = """Type a question and press Enter. Follow-up questions ("and why?") use the previous one.
 Commands:
@@ -81,7 +81,7 @@ class Repl:
         try:
             self.last = self.engine.answer(question, self.conversation, limit=self.limit)
         except BotError as exc:
-            print(f"error: {exc}")
+            print(f"error: {visible(str(exc))}")
             return
         self.shown = 0
         self.more()
