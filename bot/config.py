@@ -57,7 +57,7 @@ class Ranking:
     related_max_concepts: int = 4  # ...searched for questions of at most this many concepts
     meaning_weight: float = 0.5  # share of the final score from the sentence model's cosine similarity (bot.encoder); 0 turns it off
     meaning_pool: int = 30  # ...re-ranking this many of the best answering passages
-    answer_ties_by_meaning: bool = True  # the first result's answer sentence: the sentence model breaks a tie between the sentences holding the most of the question
+    answer_ties_by_meaning: bool = True  # the first result's answer sentence: the sentence model breaks a tie between the sentences holding the most of the question (off too when meaning_weight is 0)
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True

@@ -130,8 +130,7 @@ class Searcher:
 
     def question_vector(self, query: Query) -> np.ndarray | None:
         """The question's sentence vector (with a follow-up's carried topic), or None without the model."""
-        wanted = self.ranking.meaning_weight > 0 or self.ranking.answer_ties_by_meaning
-        if self.encoder is None or not query.question or not wanted:
+        if self.encoder is None or not query.question:  # no encoder when meaning_weight is 0 (live_index.query_encoder)
             return None
         try:
             return self.encoder.encode([query.meaning_text])[0]
