@@ -48,7 +48,9 @@ def one_line(text: str) -> str:
 def load_questions(root: Path, limit: int | None = None) -> list[Question]:
     """MedQuAD dev `question` (short), then LiveQA dev `original` (long); at most `limit` of each."""
     short = [one_line(q["question"]) for q in json.loads((root / "questions-dev.json").read_text(encoding="utf-8"))]
-    long = [one_line(q["original"]) for q in json.loads((root / "questions-liveqa-dev.json").read_text(encoding="utf-8"))]
+    long = [
+        one_line(q["original"]) for q in json.loads((root / "questions-liveqa-dev.json").read_text(encoding="utf-8"))
+    ]
     if limit is not None:
         short, long = short[:limit], long[:limit]
     return [Question("short", q) for q in short if q] + [Question("long", q) for q in long if q]
@@ -69,7 +71,9 @@ def count_passages(articles: list[Path], work: Path) -> dict[str, int]:
     corpus.mkdir(parents=True)
     for path in articles:
         shutil.copyfile(path, corpus / path.name)
-    settings = replace(Settings(), corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", reload_seconds=3600)
+    settings = replace(
+        Settings(), corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", reload_seconds=3600
+    )
     build_index(settings)
     engine = Engine(settings)
     engine.open()

@@ -33,8 +33,15 @@ from bench import corpora, report  # noqa: E402
 from bench.systems import ALL_SYSTEMS, TOP_K  # noqa: E402
 
 PEERS = ("okapi", "plus", "bm25s", "tantivy", "fts5")
-LABELS = {"bot": "bot in process", "ask": "bot ask --json", "okapi": "rank-bm25 BM25Okapi", "plus": "rank-bm25 BM25Plus",
-          "bm25s": "bm25s", "tantivy": "tantivy", "fts5": "SQLite FTS5"}
+LABELS = {
+    "bot": "bot in process",
+    "ask": "bot ask --json",
+    "okapi": "rank-bm25 BM25Okapi",
+    "plus": "rank-bm25 BM25Plus",
+    "bm25s": "bm25s",
+    "tantivy": "tantivy",
+    "fts5": "SQLite FTS5",
+}
 
 
 def log(message: str) -> None:
@@ -68,7 +75,9 @@ def run_worker(mode: str, work: Path, options: list[str]) -> dict[str, Any]:
     errors = work / "worker-stderr.txt"
     cmd = [sys.executable, "-m", "bench.worker", mode, "--work", str(work), "--out", str(out), *options]
     with errors.open("w") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=child_env(work), stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=child_env(work), stdin=subprocess.DEVNULL, stdout=err, stderr=err
+        )
         code, rss = wait_child(proc)
     if code != 0:
         tail = errors.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
@@ -80,7 +89,18 @@ def run_worker(mode: str, work: Path, options: list[str]) -> dict[str, Any]:
 
 
 def ask_command(corpus: Path, index: Path) -> list[str]:
-    return [sys.executable, "run_bot.py", "ask", "--json", "--top-k", str(TOP_K), "--corpus", str(corpus), "--index", str(index)]
+    return [
+        sys.executable,
+        "run_bot.py",
+        "ask",
+        "--json",
+        "--top-k",
+        str(TOP_K),
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(index),
+    ]
 
 
 def feed(stream: Any, questions: list[corpora.Question]) -> None:
@@ -97,8 +117,16 @@ def ask_batch(corpus: Path, work: Path, questions: list[corpora.Question]) -> di
     """One `ask --json` process fed all questions: per-question gaps, total / N, peak RSS."""
     started = time.perf_counter()
     with (work / "ask-stderr.txt").open("w") as err:
-        proc = subprocess.Popen(ask_command(corpus, work / "index"), cwd=REPO_ROOT, env=child_env(work), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=err, text=True, encoding="utf-8")
+        proc = subprocess.Popen(
+            ask_command(corpus, work / "index"),
+            cwd=REPO_ROOT,
+            env=child_env(work),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            encoding="utf-8",
+        )
         writer = threading.Thread(target=feed, args=(proc.stdin, questions), daemon=True)
         writer.start()
         stamps, answered = [], []
@@ -116,28 +144,48 @@ def ask_batch(corpus: Path, work: Path, questions: list[corpora.Question]) -> di
         hits[q.kind] = hits.get(q.kind, 0) + answered[i]
         if i:
             latency.setdefault(q.kind, []).append((stamps[i] - stamps[i - 1]) * 1000)
-    return {"latency_ms": latency, "answered": hits, "total_s": total, "per_question_ms": total * 1000 / len(questions), "peak_rss_kib": rss}
+    return {
+        "latency_ms": latency,
+        "answered": hits,
+        "total_s": total,
+        "per_question_ms": total * 1000 / len(questions),
+        "peak_rss_kib": rss,
+    }
 
 
 def cold_ask(corpus: Path, work: Path, question: str) -> tuple[float, int]:
     """Wall time and peak RSS of one `ask --json` process answering one question."""
     started = time.perf_counter()
-    proc = subprocess.Popen([*ask_command(corpus, work / "index"), question], cwd=REPO_ROOT, env=child_env(work),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*ask_command(corpus, work / "index"), question],
+        cwd=REPO_ROOT,
+        env=child_env(work),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     code, rss = wait_child(proc)
     if code != 0:
         raise RuntimeError(f"ask exited with {code}")
     return time.perf_counter() - started, rss
 
 
-def bot_rows(systems: list[str], corpus: Path, work: Path, qfile: Path, questions: list[corpora.Question], built: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def bot_rows(
+    systems: list[str], corpus: Path, work: Path, qfile: Path, questions: list[corpora.Question], built: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows for this bot (in process, ask --json) and their notes."""
     rows: list[dict[str, Any]] = []
     notes = [f"bot build process peak RSS: {built['peak_rss_kib'] / 1024:.0f} MiB"]
     if "bot" in systems:
         log("bot in process: answering")
         served = run_worker("bot", work, ["--corpus", str(corpus), "--questions", str(qfile)])
-        rows.append({"system": LABELS["bot"], **{k: built[k] for k in ("build_s", "reindex_s", "reindex_kind", "disk_bytes")}, **served})
+        rows.append(
+            {
+                "system": LABELS["bot"],
+                **{k: built[k] for k in ("build_s", "reindex_s", "reindex_kind", "disk_bytes")},
+                **served,
+            }
+        )
         if "load_s" in served:
             notes.append(f"bot in process: Engine.open took {served['load_s']:.2f} s")
     if "ask" in systems:
@@ -151,11 +199,22 @@ def bot_rows(systems: list[str], corpus: Path, work: Path, qfile: Path, question
             notes.append(f"cold ask failed: {error}")
         rows.append({"system": LABELS["ask"], **batch})
         if "total_s" in batch:
-            notes.append(f"ask --json: {len(questions)} questions in {batch['total_s']:.2f} s = {batch['per_question_ms']:.1f} ms per question, start-up included")
+            notes.append(
+                f"ask --json: {len(questions)} questions in {batch['total_s']:.2f} s = {batch['per_question_ms']:.1f} ms per question, start-up included"
+            )
     return rows, notes
 
 
-def run_size(label: str, target: int, systems: list[str], root: Path, articles: list[Path], counts: dict[str, int], questions: list[corpora.Question], qfile: Path) -> dict[str, Any]:
+def run_size(
+    label: str,
+    target: int,
+    systems: list[str],
+    root: Path,
+    articles: list[Path],
+    counts: dict[str, int],
+    questions: list[corpora.Question],
+    qfile: Path,
+) -> dict[str, Any]:
     """Build the corpus of one size and run every selected system on it."""
     work = root / label
     corpus = work / "corpus"
@@ -167,11 +226,18 @@ def run_size(label: str, target: int, systems: list[str], root: Path, articles: 
     built = run_worker("bot-build", work, ["--corpus", str(corpus), "--changed", changed, "--passages", str(passages)])
     if "error" in built:
         raise RuntimeError(f"the bot's build failed at {label}: {built['error']}")
-    info = {"passages": built["passages"], "articles": len(plan), "copies": sum(1 for p, n in plan if p.name != n), "words": built["words"]}
+    info = {
+        "passages": built["passages"],
+        "articles": len(plan),
+        "copies": sum(1 for p, n in plan if p.name != n),
+        "words": built["words"],
+    }
     rows, notes = bot_rows(systems, corpus, work, qfile, questions, built)
     for name in (s for s in systems if s in PEERS):
         log(f"{label}: {LABELS[name]}")
-        result = run_worker("peer", work, ["--name", name, "--passages", str(passages), "--questions", str(qfile), "--changed", changed])
+        result = run_worker(
+            "peer", work, ["--name", name, "--passages", str(passages), "--questions", str(qfile), "--changed", changed]
+        )
         rows.append({**result, "system": LABELS[name]})
     return {"label": label, "target": target, "corpus": info, "systems": rows, "notes": notes}
 
@@ -186,9 +252,15 @@ def positive(value: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1k,10k", help="passage targets, comma-separated (default 1k,10k; 100k takes many minutes)")
-    parser.add_argument("--questions", type=positive, default=None, help="at most N short and N long questions (default: all, 300 + 52)")
-    parser.add_argument("--systems", default=",".join(ALL_SYSTEMS), help=f"comma-separated subset of {','.join(ALL_SYSTEMS)}")
+    parser.add_argument(
+        "--sizes", default="1k,10k", help="passage targets, comma-separated (default 1k,10k; 100k takes many minutes)"
+    )
+    parser.add_argument(
+        "--questions", type=positive, default=None, help="at most N short and N long questions (default: all, 300 + 52)"
+    )
+    parser.add_argument(
+        "--systems", default=",".join(ALL_SYSTEMS), help=f"comma-separated subset of {','.join(ALL_SYSTEMS)}"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -203,15 +275,20 @@ def main(argv: list[str] | None = None) -> int:
     data = corpora.benchmarks_dir()
     missing = corpora.missing_inputs(data)
     if missing:
-        print(f"bench skipped: the shared MedQuAD benchmark is not at {data} (missing: {', '.join(missing)}). "
-              "Set BOT_BENCHMARKS_DIR to its folder.")
+        print(
+            f"bench skipped: the shared MedQuAD benchmark is not at {data} (missing: {', '.join(missing)}). "
+            "Set BOT_BENCHMARKS_DIR to its folder."
+        )
         return 0
     sizes = [(s.strip(), corpora.parse_size(s)) for s in args.sizes.split(",") if s.strip()]
     info = report.machine()
     print(report.header(info), flush=True)
     questions = corpora.load_questions(data, args.questions)
     kinds = {k: sum(1 for q in questions if q.kind == k) for k in ("short", "long")}
-    print(f"questions: {kinds['short']} short (MedQuAD dev 'question'), {kinds['long']} long (LiveQA dev 'original'); top {TOP_K}", flush=True)
+    print(
+        f"questions: {kinds['short']} short (MedQuAD dev 'question'), {kinds['long']} long (LiveQA dev 'original'); top {TOP_K}",
+        flush=True,
+    )
     results: dict[str, Any] = {"machine": info, "questions": kinds, "sizes": []}
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as tmp:
         root = Path(tmp)
@@ -228,8 +305,10 @@ def main(argv: list[str] | None = None) -> int:
             results["sizes"].append(size)
             print(report.size_block(size), flush=True)
     info["load_average_end"] = report.load_average()
-    print(f"\nload average at the end: {info['load_average_end']}; this driver's own peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (the floor of any child's ru_maxrss)")
+    print(
+        f"\nload average at the end: {info['load_average_end']}; this driver's own peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (the floor of any child's ru_maxrss)"
+    )
     print(report.LEGEND)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -69,6 +69,7 @@ class RankBM25:
 
     def build(self, docs: list[Doc], work: Path) -> None:
         import rank_bm25
+
         from bot.text import terms
 
         cls = rank_bm25.BM25Okapi if self.variant == "BM25Okapi" else rank_bm25.BM25Plus
@@ -82,6 +83,7 @@ class RankBM25:
 
     def search(self, question: str) -> list[int]:
         import numpy as np
+
         from bot.text import terms
 
         tokens = terms(question)
@@ -109,6 +111,7 @@ class BM25S:
 
     def build(self, docs: list[Doc], work: Path) -> None:
         import bm25s
+
         from bot.text import terms
 
         self.work = work
@@ -203,13 +206,17 @@ class FTS5:
         self.db = sqlite3.connect(self.path)
         with self.db:
             self.db.execute("CREATE VIRTUAL TABLE p USING fts5(body, source UNINDEXED, tokenize='porter unicode61')")
-            self.db.executemany("INSERT INTO p(rowid, body, source) VALUES (?, ?, ?)", [(d.pid, d.text, d.source) for d in docs])
+            self.db.executemany(
+                "INSERT INTO p(rowid, body, source) VALUES (?, ?, ?)", [(d.pid, d.text, d.source) for d in docs]
+            )
 
     def update(self, docs: list[Doc], source: str, changed: list[Doc]) -> str:
         assert self.db is not None
         with self.db:
             self.db.execute("DELETE FROM p WHERE source = ?", (source,))
-            self.db.executemany("INSERT INTO p(rowid, body, source) VALUES (?, ?, ?)", [(d.pid, d.text, d.source) for d in changed])
+            self.db.executemany(
+                "INSERT INTO p(rowid, body, source) VALUES (?, ?, ?)", [(d.pid, d.text, d.source) for d in changed]
+            )
         return "incremental"
 
     def search(self, question: str) -> list[int]:
@@ -248,7 +255,9 @@ class BotInProcess:
     def __init__(self, corpus: Path, work: Path) -> None:
         from bot.config import Settings
 
-        self.settings = replace(Settings(), corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", reload_seconds=3600)
+        self.settings = replace(
+            Settings(), corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", reload_seconds=3600
+        )
         self.engine: Any = None
 
     def build(self) -> int:

@@ -151,7 +151,11 @@ def start_bot(settings: Settings, server: FakeBotApi, log_file: Any) -> subproce
         NO_PROXY="127.0.0.1",
     )
     return subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "run_bot.py"), "telegram"], env=env, cwd=REPO_ROOT, stdout=log_file, stderr=log_file
+        [sys.executable, str(REPO_ROOT / "run_bot.py"), "telegram"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=log_file,
+        stderr=log_file,
     )
 
 
@@ -222,7 +226,9 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
             order.append(expected[key].n)
             latencies.append(at - expected[key].pushed_at)
         if os.environ.get("LOAD_DEBUG") and (len(seen) < len(asked) or len(arrivals) > len(asked)):
-            print(chat, [(q.n, q.text, q.expected, round(q.pushed_at - restarted_at, 2)) for q in asked], file=sys.stderr)
+            print(
+                chat, [(q.n, q.text, q.expected, round(q.pushed_at - restarted_at, 2)) for q in asked], file=sys.stderr
+            )
             print("   ", [(round(at - restarted_at, 2), key, lost) for at, key, lost in arrivals], file=sys.stderr)
         report.answered += len(seen)
         report.lost += len(asked) - len(seen)
@@ -231,14 +237,23 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
     if latencies:
         cuts = statistics.quantiles(latencies, n=100, method="inclusive")
         report.latency_s = {
-            "p50": round(cuts[49], 2), "p90": round(cuts[89], 2), "p95": round(cuts[94], 2),
-            "p99": round(cuts[98], 2), "max": round(max(latencies), 2),
+            "p50": round(cuts[49], 2),
+            "p90": round(cuts[89], 2),
+            "p95": round(cuts[94], 2),
+            "p99": round(cuts[98], 2),
+            "max": round(max(latencies), 2),
         }
     faults: dict[str, int] = {}
     for call in server.calls:
         if call.ok:
             continue
-        kind = "429" if call.status == 429 else str(call.status) if call.status >= 500 else (call.error or "other").split(",")[0]
+        kind = (
+            "429"
+            if call.status == 429
+            else str(call.status)
+            if call.status >= 500
+            else (call.error or "other").split(",")[0]
+        )
         faults[f"{call.method} {kind}"] = faults.get(f"{call.method} {kind}", 0) + 1
     report.faults_injected = dict(sorted(faults.items()))
 
@@ -288,13 +303,30 @@ def run(args: argparse.Namespace) -> Report:
         stop(bot, "term")
         measure(questions, server, report, restarted_at)
         if args.keep:
-            dump = {"calls": [(c.method, c.params.get("chat_id"), c.ok, c.error, c.at, (c.result or {}).get("text", "")[:60] if isinstance(c.result, dict) else None) for c in server.calls if c.method != "getUpdates"],
-                    "questions": [asdict(q) for q in questions], "restarted_at": restarted_at}
+            dump = {
+                "calls": [
+                    (
+                        c.method,
+                        c.params.get("chat_id"),
+                        c.ok,
+                        c.error,
+                        c.at,
+                        (c.result or {}).get("text", "")[:60] if isinstance(c.result, dict) else None,
+                    )
+                    for c in server.calls
+                    if c.method != "getUpdates"
+                ],
+                "questions": [asdict(q) for q in questions],
+                "restarted_at": restarted_at,
+            }
             (work / "calls.json").write_text(json.dumps(dump, default=str))
         report.wall_s = round(time.monotonic() - began, 1)
         rejected = server.rejections
         if rejected:
-            print(f"warning: the fake Bot API rejected {len(rejected)} request(s)\n{server.describe_recent()}", file=sys.stderr)
+            print(
+                f"warning: the fake Bot API rejected {len(rejected)} request(s)\n{server.describe_recent()}",
+                file=sys.stderr,
+            )
     if args.keep:
         print(f"work folder kept: {work} (bot log: {log_path})", file=sys.stderr)
     else:
@@ -304,10 +336,16 @@ def run(args: argparse.Namespace) -> Report:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chats", type=int, default=200, help=f"private chats, three questions each (at most {MAX_CHATS})")
-    parser.add_argument("--restart", choices=("kill", "term", "none"), default="kill", help="how to stop the bot mid-load")
+    parser.add_argument(
+        "--chats", type=int, default=200, help=f"private chats, three questions each (at most {MAX_CHATS})"
+    )
+    parser.add_argument(
+        "--restart", choices=("kill", "term", "none"), default="kill", help="how to stop the bot mid-load"
+    )
     parser.add_argument("--spread", type=float, default=10.0, help="seconds over which the chats start")
-    parser.add_argument("--deadline", type=float, default=120.0, help="seconds to wait for answers after the last question")
+    parser.add_argument(
+        "--deadline", type=float, default=120.0, help="seconds to wait for answers after the last question"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-faults", action="store_true", help="no injected Bot API faults")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and the bot's log")

@@ -16,8 +16,9 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -62,7 +63,13 @@ def bot_build(args: argparse.Namespace) -> dict[str, Any]:
     bot.open()
     with args.passages.open("w", encoding="utf-8") as out:
         for pid, p in enumerate(bot.passages()):
-            out.write(json.dumps({"pid": pid, "source": p.source, "text": peer_text(p.section, p.subsection, p.text)}, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {"pid": pid, "source": p.source, "text": peer_text(p.section, p.subsection, p.text)},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     words = sum(len(p.text.split()) for p in bot.passages())
     disk = bot.disk_bytes()
     article = args.corpus / args.changed
@@ -71,7 +78,14 @@ def bot_build(args: argparse.Namespace) -> dict[str, Any]:
     _, reindex = timed(bot.build)
     article.write_bytes(original)
     bot.build()  # back to the passages every other system indexes
-    return {"passages": passages, "words": words, "build_s": seconds, "reindex_s": reindex, "reindex_kind": "build_index", "disk_bytes": disk}
+    return {
+        "passages": passages,
+        "words": words,
+        "build_s": seconds,
+        "reindex_s": reindex,
+        "reindex_kind": "build_index",
+        "disk_bytes": disk,
+    }
 
 
 def bot_serve(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,7 +128,14 @@ def peer(args: argparse.Namespace) -> dict[str, Any]:
     kind, reindex = timed(lambda: system.update(updated, args.changed, changed))
     disk = system.disk_bytes()
     shutil.rmtree(work, ignore_errors=True)
-    return {"name": system.name, "build_s": seconds, "reindex_s": reindex, "reindex_kind": kind, "disk_bytes": disk, **result}
+    return {
+        "name": system.name,
+        "build_s": seconds,
+        "reindex_s": reindex,
+        "reindex_kind": kind,
+        "disk_bytes": disk,
+        **result,
+    }
 
 
 def count(args: argparse.Namespace) -> dict[str, Any]:

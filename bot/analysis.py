@@ -15,10 +15,11 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -66,13 +67,19 @@ class AnalysedArticle:
         }
 
     @staticmethod
-    def from_json(data: dict[str, Any], name: str, sha256: str, size: int) -> "AnalysedArticle":
+    def from_json(data: dict[str, Any], name: str, sha256: str, size: int) -> AnalysedArticle:
         if data.get("format") != CACHE_FORMAT:
             raise ValueError("old cache format")
         title = str(data["title"])
-        passages = tuple(Passage(title, name, str(s), str(sub), str(text), i) for i, (s, sub, text) in enumerate(data["passages"]))
+        passages = tuple(
+            Passage(title, name, str(s), str(sub), str(text), i) for i, (s, sub, text) in enumerate(data["passages"])
+        )
         return AnalysedArticle(
-            name, sha256, size, title, passages,
+            name,
+            sha256,
+            size,
+            title,
+            passages,
             tuple(tuple(t) for t in data["body"]),
             tuple(tuple(t) for t in data["heading"]),
             tuple(data["title_terms"]),
@@ -81,7 +88,9 @@ class AnalysedArticle:
         )
 
 
-def analyse(data: bytes, name: str, sha256: str, max_bytes: int, max_words: int, synonyms: SynonymTable) -> AnalysedArticle:
+def analyse(
+    data: bytes, name: str, sha256: str, max_bytes: int, max_words: int, synonyms: SynonymTable
+) -> AnalysedArticle:
     """Parse and tokenise one article's bytes (raises ArticleError for a broken file)."""
     article = parse_article(data, name, max_bytes)
     passages = tuple(build_passages(article, max_words))
@@ -89,7 +98,11 @@ def analyse(data: bytes, name: str, sha256: str, max_bytes: int, max_words: int,
     heading_words = [words(heading_text(p)) for p in passages]
     title_words = words(article.title)
     return AnalysedArticle(
-        name, sha256, len(data), article.title, passages,
+        name,
+        sha256,
+        len(data),
+        article.title,
+        passages,
         tuple(tuple(terms_of(w, synonyms)) for w in body_words),
         tuple(tuple(terms_of(w, synonyms)) for w in heading_words),
         tuple(terms_of(title_words, synonyms) + title_phrases(title_words)),
@@ -166,7 +179,9 @@ class AnalysisCache:
         except sqlite3.Error as exc:
             log.debug("ignoring cached vectors %s: %s", key, exc)
             return None
-        if not row or not isinstance(row[0], bytes) or len(row[0]) != rows * dimensions * 2:  # float16; a damaged entry is encoded again
+        if (
+            not row or not isinstance(row[0], bytes) or len(row[0]) != rows * dimensions * 2
+        ):  # float16; a damaged entry is encoded again
             return None
         vectors = np.frombuffer(row[0], dtype=np.float16).reshape(rows, dimensions)
         return vectors if np.isfinite(vectors).all() else None
@@ -187,9 +202,13 @@ class AnalysisCache:
                 self.db.executemany("INSERT OR IGNORE INTO used (key) VALUES (?)", ((k,) for k in self.used))
                 self.db.execute("DELETE FROM articles WHERE key NOT IN (SELECT key FROM used)")
                 if self.used_vectors:  # a build that computed no vectors keeps those of other models
-                    self.db.executemany("INSERT OR REPLACE INTO vectors (key, data) VALUES (?, ?)", self.pending_vectors)
+                    self.db.executemany(
+                        "INSERT OR REPLACE INTO vectors (key, data) VALUES (?, ?)", self.pending_vectors
+                    )
                     self.db.execute("DELETE FROM used")
-                    self.db.executemany("INSERT OR IGNORE INTO used (key) VALUES (?)", ((k,) for k in self.used_vectors))
+                    self.db.executemany(
+                        "INSERT OR IGNORE INTO used (key) VALUES (?)", ((k,) for k in self.used_vectors)
+                    )
                     self.db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM used)")
         except sqlite3.Error as exc:
             log.debug("cannot update the analysis cache: %s", exc)
@@ -249,13 +268,25 @@ def analyse_all(jobs: list[Job]) -> list[AnalysedArticle | tuple[str, str]]:
     # Worker processes are forked, which is safe only in a process with no other threads (a thread may
     # hold a lock the child would wait on forever); spawning instead would re-run the caller's script.
     # So a build in a threaded process (the Telegram bot) analyses in this process.
-    if len(jobs) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if (
+        len(jobs) < PARALLEL_FROM
+        or workers < 2
+        or threading.active_count() > 1
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
         return [analyse_job(job) for job in jobs]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(analyse_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
 
 
-def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: SynonymTable, cache: AnalysisCache, progress: Progress | None = None) -> tuple[list[AnalysedArticle], list[tuple[str, str]]]:
+def analyse_corpus(
+    corpus_dir: Path,
+    max_bytes: int,
+    max_words: int,
+    synonyms: SynonymTable,
+    cache: AnalysisCache,
+    progress: Progress | None = None,
+) -> tuple[list[AnalysedArticle], list[tuple[str, str]]]:
     """Every article analysed (from the cache where possible), and the entries skipped with why.
 
     Raises CorpusError naming every broken article; nothing is written then.
@@ -296,5 +327,7 @@ def analyse_corpus(corpus_dir: Path, max_bytes: int, max_words: int, synonyms: S
         articles.append(replace(analysed, mtime_ns=mtime_ns))
     if problems:
         listed = "\n  ".join(str(problem) for problem in problems)
-        raise CorpusError(f"broken article file(s), nothing was changed:\n  {listed}", corpus_dir=corpus_dir, problems=problems)
+        raise CorpusError(
+            f"broken article file(s), nothing was changed:\n  {listed}", corpus_dir=corpus_dir, problems=problems
+        )
     return articles, listing.skipped

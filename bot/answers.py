@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bot.models import heading_of
 
@@ -56,8 +57,14 @@ class Result:
     def from_json(cls, data: dict[str, Any]) -> Result:
         """The result `to_json` wrote; `highlights` is read when present (the CLI's JSON has none)."""
         return cls(
-            str(data["article"]), str(data["source"]), str(data["section"]), str(data["subsection"]),
-            str(data["text"]), float(data["score"]), str(data["answer"]), frozenset(data.get("highlights", ())),
+            str(data["article"]),
+            str(data["source"]),
+            str(data["section"]),
+            str(data["subsection"]),
+            str(data["text"]),
+            float(data["score"]),
+            str(data["answer"]),
+            frozenset(data.get("highlights", ())),
         )
 
 
@@ -75,7 +82,11 @@ class Answer:
 
     def to_json(self, top_k: int | None = None) -> dict[str, Any]:
         results = self.results if top_k is None else self.results[:top_k]
-        data: dict[str, Any] = {"question": self.question, "query": self.query, "results": [r.to_json() for r in results]}
+        data: dict[str, Any] = {
+            "question": self.question,
+            "query": self.query,
+            "results": [r.to_json() for r in results],
+        }
         if self.message:
             data["message"] = self.message
         if self.unknown:
@@ -86,8 +97,12 @@ class Answer:
     def from_json(cls, data: dict[str, Any]) -> Answer:
         """The answer `to_json` wrote; `corrections` and `follow_up` are read when present."""
         return cls(
-            str(data["question"]), str(data["query"]), tuple(Result.from_json(r) for r in data.get("results", ())),
-            str(data.get("message", "")), dict(data.get("corrections", {})), bool(data.get("follow_up", False)),
+            str(data["question"]),
+            str(data["query"]),
+            tuple(Result.from_json(r) for r in data.get("results", ())),
+            str(data.get("message", "")),
+            dict(data.get("corrections", {})),
+            bool(data.get("follow_up", False)),
             tuple(str(w) for w in data.get("unknown", ())),
         )
 

@@ -13,9 +13,10 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bot.config import PROJECT_ROOT
 from bot.errors import BotError
@@ -91,7 +92,10 @@ def page_questions(answers: dict[str, dict[str, str]]) -> tuple[BenchQuestion, .
             key = question.lower()
             texts.setdefault(key, question)
             ids.setdefault(key, []).append(answer_id)
-    return tuple(BenchQuestion(f"page-{i}", texts[key], gold_answers(found, answers)) for i, (key, found) in enumerate(sorted(ids.items())))
+    return tuple(
+        BenchQuestion(f"page-{i}", texts[key], gold_answers(found, answers))
+        for i, (key, found) in enumerate(sorted(ids.items()))
+    )
 
 
 def load_sets(root: Path | None = None) -> list[BenchSet]:
@@ -188,7 +192,9 @@ def run_system(name: str, rank: Ranker, questions: Sequence[BenchQuestion]) -> S
         run.seconds.append(time.perf_counter() - started)
         run.answered.append(bool(results))
         run.judged.append(bool(q.gold))
-        run.ranks.append(next((i for i, (src, text) in enumerate(results, 1) if is_benchmark_hit(src, text, q.gold)), None))
+        run.ranks.append(
+            next((i for i, (src, text) in enumerate(results, 1) if is_benchmark_hit(src, text, q.gold)), None)
+        )
     return run
 
 
@@ -196,7 +202,9 @@ def reciprocal(rank: int | None) -> float:
     return 1 / rank if rank else 0.0
 
 
-def paired_bootstrap(a: SystemRun, b: SystemRun, metric: Callable[[int | None], float], samples: int = 2000, seed: int = 7) -> tuple[float, float, float]:
+def paired_bootstrap(
+    a: SystemRun, b: SystemRun, metric: Callable[[int | None], float], samples: int = 2000, seed: int = 7
+) -> tuple[float, float, float]:
     """Mean difference a - b of a per-question metric, with a 95% paired bootstrap interval."""
     xs = [metric(r) for r in a.scored()]
     ys = [metric(r) for r in b.scored()]
@@ -229,10 +237,15 @@ def bm25_baseline(passages: Sequence[Passage]) -> Ranker:
 
 def format_table(set_name: str, runs: Sequence[SystemRun]) -> str:
     """One row per system, then the paired differences of the first system against each other one."""
-    lines = [f"== {set_name}", f"{'system':<16} {'hit@1':>6} {'hit@3':>6} {'hit@10':>6} {'MRR@10':>7} {'no ans':>7} {'ms/q':>7}"]
+    lines = [
+        f"== {set_name}",
+        f"{'system':<16} {'hit@1':>6} {'hit@3':>6} {'hit@10':>6} {'MRR@10':>7} {'no ans':>7} {'ms/q':>7}",
+    ]
     for run in runs:
         m = run.metrics()
-        lines.append(f"{run.name:<16} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['hit@10']:6.3f} {m['mrr@10']:7.3f} {m['no_answer']:7.1%} {m['ms']:7.1f}")
+        lines.append(
+            f"{run.name:<16} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['hit@10']:6.3f} {m['mrr@10']:7.3f} {m['no_answer']:7.1%} {m['ms']:7.1f}"
+        )
     bot = runs[0]
     for other in runs[1:]:
         for label, metric in (("MRR@10", reciprocal), ("hit@1", lambda r: 1.0 if r == 1 else 0.0)):
@@ -242,7 +255,7 @@ def format_table(set_name: str, runs: Sequence[SystemRun]) -> str:
     return "\n".join(lines)
 
 
-def bot_ranker(engine: "Engine", limit: int = DEPTH) -> Ranker:
+def bot_ranker(engine: Engine, limit: int = DEPTH) -> Ranker:
     """The bot's answers as a ranker: each question asked on its own, without conversation."""
 
     def rank(question: str) -> list[tuple[str, str]]:
@@ -251,26 +264,34 @@ def bot_ranker(engine: "Engine", limit: int = DEPTH) -> Ranker:
     return rank
 
 
-def benchmark_engine(bench: BenchSet, settings: "Settings") -> "Engine":
+def benchmark_engine(bench: BenchSet, settings: Settings) -> Engine:
     """An engine over the benchmark's corpus, its index kept in <index dir>/benchmarks/<corpus folder name>."""
     from dataclasses import replace
 
     from bot.engine import Engine
 
     index_dir = settings.index_dir / "benchmarks" / bench.corpus.name
-    engine = Engine(replace(settings, corpus_dir=bench.corpus, index_dir=index_dir, synonyms_file=bench.corpus / "synonyms.conf", reload_seconds=3600))
+    engine = Engine(
+        replace(
+            settings,
+            corpus_dir=bench.corpus,
+            index_dir=index_dir,
+            synonyms_file=bench.corpus / "synonyms.conf",
+            reload_seconds=3600,
+        )
+    )
     engine.open()
     return engine
 
 
-def answered_share(engine: "Engine", questions: Sequence[BenchQuestion]) -> float:
+def answered_share(engine: Engine, questions: Sequence[BenchQuestion]) -> float:
     """The share of the questions the engine answers at all (asked of a corpus about something else, the false-answer rate)."""
     if not questions:
         return 0.0
     return sum(1 for q in questions if engine.answer(q.text, None, limit=1).results) / len(questions)
 
 
-def run_benchmarks(settings: "Settings", root: Path | None = None) -> list[tuple[BenchSet, list[SystemRun]]]:
+def run_benchmarks(settings: Settings, root: Path | None = None) -> list[tuple[BenchSet, list[SystemRun]]]:
     """Each shared set: the bot and the rank-bm25 baseline on the same passages."""
     results = []
     engines: dict[Path, tuple[Engine, Ranker]] = {}  # two sets share the LiveQA pages: one index, one baseline

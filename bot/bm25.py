@@ -44,7 +44,10 @@ def average_length(field: FieldArrays) -> float:
 def saturation(field: FieldArrays, variant: str, k1: float, b: float, delta: float) -> np.ndarray:
     """The term-frequency part of every posting's weight: the weight is IDF times this (float32)."""
     tf = field.tf.astype(np.float32, copy=False)
-    norm = np.float32(1 - b) + np.float32(b / average_length(field)) * field.doc_len.astype(np.float32, copy=False)[field.docs]
+    norm = (
+        np.float32(1 - b)
+        + np.float32(b / average_length(field)) * field.doc_len.astype(np.float32, copy=False)[field.docs]
+    )
     k1, delta = np.float32(k1), np.float32(delta)
     if variant == "okapi":
         return tf * (k1 + 1) / (tf + k1 * norm)
@@ -54,7 +57,9 @@ def saturation(field: FieldArrays, variant: str, k1: float, b: float, delta: flo
     return tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)  # rank-bm25's BM25L has the tf factor
 
 
-def impacts(field: FieldArrays, variant: str, k1: float, b: float, delta: float, epsilon: float = OKAPI_EPSILON) -> np.ndarray:
+def impacts(
+    field: FieldArrays, variant: str, k1: float, b: float, delta: float, epsilon: float = OKAPI_EPSILON
+) -> np.ndarray:
     """The BM25 weight of every posting (term, document) of the field, aligned with field.docs."""
     term_idf = np.repeat(idf(field, variant, epsilon).astype(np.float32), field.document_frequency())
     return term_idf * saturation(field, variant, k1, b, delta)
@@ -73,7 +78,9 @@ def article_document_frequency(field: FieldArrays, passage_article: np.ndarray, 
     return np.repeat(lengths, lengths).astype(np.int32)
 
 
-def article_idf(field: FieldArrays, passage_article: np.ndarray, article_length: np.ndarray, article_df: np.ndarray) -> np.ndarray:
+def article_idf(
+    field: FieldArrays, passage_article: np.ndarray, article_length: np.ndarray, article_df: np.ndarray
+) -> np.ndarray:
     """Per posting, the IDF of its term among the passages of its own article: log((n + 1) / df).
 
     A word every passage of an article uses (the article's topic) cannot tell its sections apart,

@@ -6,31 +6,48 @@ import fcntl
 import hashlib
 import logging
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from bot.config import Settings
-from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus
-from bot.corpus import corpus_fingerprint, current_digests
-from bot.errors import BotError, IndexStoreError
 import numpy as np
 
-from bot.index_store import FORMAT, FORMAT_VERSION, PIPELINE_VERSION, SearchIndex, new_build_id, read_manifest, remove_temporaries, write_index
 from bot.acronyms import defined_acronyms
-from bot.families import family_table, lancaster_roots
-from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
-from bot.encoder import EncoderUnavailable, SentenceEncoder, load_encoder, model_identity, runtime_identity, shipped_model_path
-from bot.vectors import passage_vectors, vector_code_digest
+from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus
 from bot.bm25 import article_document_frequency
+from bot.config import Settings
+from bot.corpus import corpus_fingerprint, current_digests
+from bot.encoder import (
+    EncoderUnavailable,
+    SentenceEncoder,
+    load_encoder,
+    model_identity,
+    runtime_identity,
+    shipped_model_path,
+)
+from bot.errors import BotError, IndexStoreError
+from bot.families import family_table, lancaster_roots
+from bot.index_store import (
+    FORMAT,
+    FORMAT_VERSION,
+    PIPELINE_VERSION,
+    SearchIndex,
+    new_build_id,
+    read_manifest,
+    remove_temporaries,
+    write_index,
+)
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
 from bot.terminal import visible_line
 from bot.text import stopwords
+from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
+from bot.vectors import passage_vectors, vector_code_digest
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +97,9 @@ class BuildReport:
         if self.passage_delta:
             lines.append(f"Passages: {self.passage_delta:+d} since the last build.")
         if self.manifest.get("encoder_problem"):
-            lines.append(f"No passage vectors, so answers are ranked by words alone: {self.manifest['encoder_problem']}")
+            lines.append(
+                f"No passage vectors, so answers are ranked by words alone: {self.manifest['encoder_problem']}"
+            )
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped)} file(s) that are not articles:")
             lines.extend(f"  {visible_line(name)}: {visible_line(reason)}" for name, reason in self.skipped)
@@ -94,7 +113,20 @@ def synonyms_for(settings: Settings) -> SynonymTable:
 
 # The modules whose code decides what goes into an index: a change to any of them (an upgrade
 # of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = ("readers", "corpus.py", "models.py", "passages.py", "text.py", "synonyms.py", "indexing.py", "families.py", "acronyms.py", "thesaurus.py", "index_store.py", "analysis.py")
+PIPELINE_MODULES = (
+    "readers",
+    "corpus.py",
+    "models.py",
+    "passages.py",
+    "text.py",
+    "synonyms.py",
+    "indexing.py",
+    "families.py",
+    "acronyms.py",
+    "thesaurus.py",
+    "index_store.py",
+    "analysis.py",
+)
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -143,7 +175,11 @@ def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
 
 def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
     """Everything besides the articles that a build depends on: what analysis does, the WordNet copy and the sentence model."""
-    encoder = f"{model_identity(encoder_path(settings))}|{runtime_identity()}|{vector_code_digest()}" if settings.semantic else "off"
+    encoder = (
+        f"{model_identity(encoder_path(settings))}|{runtime_identity()}|{vector_code_digest()}"
+        if settings.semantic
+        else "off"
+    )
     return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}|encoder:{encoder}"
 
 
@@ -193,7 +229,9 @@ def guarded_build(settings: Settings, progress: Progress | None, only_if_stale: 
         return locked_build(settings, progress, only_if_stale)
     except OSError as exc:  # the index folder cannot be written: read-only, full, another owner
         where = exc.filename or settings.index_dir
-        raise IndexStoreError(f"cannot write the index in {where}: {exc.strerror or exc}", index_dir=settings.index_dir) from None
+        raise IndexStoreError(
+            f"cannot write the index in {where}: {exc.strerror or exc}", index_dir=settings.index_dir
+        ) from None
 
 
 def index_is_current(settings: Settings) -> bool:
@@ -217,7 +255,9 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
         synonyms = synonyms_for(settings)
         cache = AnalysisCache(settings.index_dir / "analysis-cache.sqlite3", fingerprint_extra(settings, synonyms))
         try:
-            articles, skipped = analyse_corpus(settings.corpus_dir, settings.max_article_bytes, settings.build.max_words, synonyms, cache, progress)
+            articles, skipped = analyse_corpus(
+                settings.corpus_dir, settings.max_article_bytes, settings.build.max_words, synonyms, cache, progress
+            )
             cache.commit()  # kept even if the build fails later: those articles were analysed
             built = assemble_index(settings, articles, synonyms, cache, previous, progress)
             cache.commit()  # the passage vectors just encoded
@@ -236,19 +276,33 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
     return report
 
 
-def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms: SynonymTable, cache: AnalysisCache, previous: dict[str, Any] | None, progress: Progress | None) -> BuiltIndex:
+def assemble_index(
+    settings: Settings,
+    articles: list[AnalysedArticle],
+    synonyms: SynonymTable,
+    cache: AnalysisCache,
+    previous: dict[str, Any] | None,
+    progress: Progress | None,
+) -> BuiltIndex:
     """The arrays, vocabulary, word families and manifest of a new build, from analysed articles."""
     passages = [p for a in articles for p in a.passages]
     if not passages:
         raise BotError("the articles produced no passages; nothing was changed")
     if progress:
         progress(0, 1, "tokenising")
-    terms, fields = build_fields([t for a in articles for t in a.body], [t for a in articles for t in a.heading], [a.title_terms for a in articles])
+    terms, fields = build_fields(
+        [t for a in articles for t in a.body],
+        [t for a in articles for t in a.heading],
+        [a.title_terms for a in articles],
+    )
     passage_article = np.repeat(np.arange(len(articles), dtype=np.int32), [len(a.passages) for a in articles])
     if progress:
         progress(1, 1, "tokenising")
         progress(0, 1, "vocabulary")
-    words = vocabulary((w for a in articles for w in a.surfaces), [w for a in articles for w in a.title_surfaces] + sorted(synonyms.words()))
+    words = vocabulary(
+        (w for a in articles for w in a.surfaces),
+        [w for a in articles for w in a.title_surfaces] + sorted(synonyms.words()),
+    )
     known = cache.roots()
     roots = {w: known[w] for w in words if w in known}
     roots.update(lancaster_roots(w for w in words if w not in known))
@@ -272,7 +326,9 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
         "counts": {"articles": len(articles), "passages": len(passages)},
         "previous_build_dir": (previous or {}).get("build_dir", ""),
     }
-    article_df = {name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS}
+    article_df = {
+        name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS
+    }
     acronyms = defined_acronyms(p.text for p in passages)
     related = related_table(words, set(terms), wordnet_folder(settings))
     encoder, problem = encoder_for_build(settings)
@@ -286,14 +342,35 @@ def assemble_index(settings: Settings, articles: list[AnalysedArticle], synonyms
     manifest["encoder"] = encoder.identity if encoder else ""
     if problem:
         manifest["encoder_problem"] = problem
-    index = SearchIndex(manifest, passages, terms, fields, passage_article, words, family_table(words, roots), synonyms.texts, article_df, acronyms, related, vectors)
+    index = SearchIndex(
+        manifest,
+        passages,
+        terms,
+        fields,
+        passage_article,
+        words,
+        family_table(words, roots),
+        synonyms.texts,
+        article_df,
+        acronyms,
+        related,
+        vectors,
+    )
     return BuiltIndex(index, roots)
 
 
 def manifest_entry(article: AnalysedArticle) -> dict[str, Any]:
     """What the manifest records of one article."""
     sections = list(dict.fromkeys(p.section for p in article.passages))
-    return {"name": article.name, "title": article.title, "sha256": article.sha256, "bytes": article.size, "mtime_ns": article.mtime_ns, "passages": len(article.passages), "sections": sections}
+    return {
+        "name": article.name,
+        "title": article.title,
+        "sha256": article.sha256,
+        "bytes": article.size,
+        "mtime_ns": article.mtime_ns,
+        "passages": len(article.passages),
+        "sections": sections,
+    }
 
 
 def previous_manifest(index_dir: Path) -> dict[str, Any] | None:

@@ -8,9 +8,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.errors import BotError
@@ -40,17 +41,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question (or one question per stdin line)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
-    p.add_argument("--top-k", type=positive_int, default=None, help=f"results per question, at most {MAX_TOP_K} (default: BOT_TOP_K or 3)")
+    p.add_argument(
+        "--top-k",
+        type=positive_int,
+        default=None,
+        help=f"results per question, at most {MAX_TOP_K} (default: BOT_TOP_K or 3)",
+    )
     add_dirs(p)
     p.add_argument("question", nargs="*", help="the question; without it, read questions from stdin")
 
     p = sub.add_parser("repl", help="interactive prompt with line editing and history")
-    p.add_argument("--top-k", type=positive_int, default=None, help=f"results shown at a time, at most {MAX_TOP_K} (default: BOT_TOP_K or 3)")
+    p.add_argument(
+        "--top-k",
+        type=positive_int,
+        default=None,
+        help=f"results shown at a time, at most {MAX_TOP_K} (default: BOT_TOP_K or 3)",
+    )
     add_dirs(p)
 
     p = sub.add_parser("eval", help="score answer quality on a question file (hit@1, hit@3, MRR...)")
     p.add_argument("file", nargs="?", type=Path, default=DEFAULT_EVAL_FILE, help="question file (JSON Lines)")
-    p.add_argument("--benchmarks", action="store_true", help="score the shared MedQuAD and LiveQA sets (BOT_BENCHMARKS_DIR) beside a rank-bm25 baseline instead")
+    p.add_argument(
+        "--benchmarks",
+        action="store_true",
+        help="score the shared MedQuAD and LiveQA sets (BOT_BENCHMARKS_DIR) beside a rank-bm25 baseline instead",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the metrics, not each miss")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_dirs(p)
@@ -236,7 +251,14 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 # passages: encoding the passages for the sentence model is most of it (about 150 of 156 s).
 # "reading" includes parsing and tokenising each article. A build that finds every article's
 # vectors cached, or runs without the model, skips "encoding", and the bar jumps over it.
-BUILD_STAGES: dict[str, float] = {"reading": 0.18, "splitting": 0.0, "tokenising": 0.02, "vocabulary": 0.01, "encoding": 0.77, "writing": 0.02}
+BUILD_STAGES: dict[str, float] = {
+    "reading": 0.18,
+    "splitting": 0.0,
+    "tokenising": 0.02,
+    "vocabulary": 0.01,
+    "encoding": 0.77,
+    "writing": 0.02,
+}
 MIN_ARTICLES_FOR_PROGRESS = 20
 
 
@@ -343,7 +365,10 @@ def capped_top_k(requested: int | None, settings: Settings) -> int:
     top_k = requested or settings.top_k
     if top_k > MAX_TOP_K:
         source = "--top-k" if requested else "BOT_TOP_K"
-        print(f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most {MAX_TOP_K}.", file=sys.stderr)
+        print(
+            f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most {MAX_TOP_K}.",
+            file=sys.stderr,
+        )
         return MAX_TOP_K
     return top_k
 
@@ -359,7 +384,7 @@ def conversation_lines(lines: Iterable[str]) -> Iterable[tuple[str, str]]:
         yield question, f"stdin-{conversation}"
 
 
-def print_answer(engine: "Engine", question: str, conversation: str | None, as_json: bool, top_k: int) -> None:
+def print_answer(engine: Engine, question: str, conversation: str | None, as_json: bool, top_k: int) -> None:
     from bot.engine import MAX_RESULTS
     from bot.render_text import format_answer
 
@@ -401,7 +426,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def eval_benchmarks(args: argparse.Namespace) -> int:
     """The shared health benchmarks: a table per set, or a note when the data is not there."""
     from bot.benchmarks import answered_share, benchmarks_dir, format_table, run_benchmarks
@@ -417,16 +441,22 @@ def eval_benchmarks(args: argparse.Namespace) -> int:
     own.open()
     elsewhere = {bench.name: answered_share(own, bench.questions) for bench, _ in results}
     if args.json:
-        report = {bench.name: {run.name: {k: round(v, 4) for k, v in run.metrics().items()} for run in runs} for bench, runs in results}
+        report = {
+            bench.name: {run.name: {k: round(v, 4) for k, v in run.metrics().items()} for run in runs}
+            for bench, runs in results
+        }
         for name, share in elsewhere.items():
             report[name]["bot asked of the own corpus"] = {"answered": round(share, 4)}
         print(json.dumps(report))
     else:
         print("\n\n".join(format_table(bench.name, runs) for bench, runs in results))
-        print(f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these conditions):")
+        print(
+            f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these conditions):"
+        )
         for name, share in elsewhere.items():
             print(f"  {name}: the bot answers {share:.1%} (rank-bm25 would answer every one)")
     return 0
+
 
 # ----- stats ---------------------------------------------------------------------------------
 def cmd_stats(args: argparse.Namespace) -> int:

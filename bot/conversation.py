@@ -26,9 +26,9 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Hashable, Protocol
+from typing import Any, Protocol
 
 from bot.query import Alternative, Concept
 
@@ -59,7 +59,9 @@ class ConversationStore(Protocol):
 class MemoryStore:
     """In-process store: at most `max_conversations` (least recently changed go first). A restart forgets it."""
 
-    def __init__(self, ttl: float, max_conversations: int = MAX_CONVERSATIONS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, max_conversations: int = MAX_CONVERSATIONS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self.max_conversations = max(1, max_conversations)
         self._clock = clock
@@ -115,7 +117,9 @@ class SQLiteStore:
 
     def __len__(self) -> int:
         with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM conversations WHERE changed >= ?", (self._clock() - self.ttl,)).fetchone()
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM conversations WHERE changed >= ?", (self._clock() - self.ttl,)
+            ).fetchone()
         return int(row[0])
 
     def get(self, key: str) -> Document | None:
@@ -280,7 +284,14 @@ def concept_to_json(concept: Concept) -> dict[str, Any]:
         "weight": concept.weight,
         "carried": concept.carried,
         "alternatives": [
-            {"stems": list(a.stems), "weight": a.weight, "covers": list(a.covers), "per_stem": a.per_stem, "related": a.related} for a in concept.alternatives
+            {
+                "stems": list(a.stems),
+                "weight": a.weight,
+                "covers": list(a.covers),
+                "per_stem": a.per_stem,
+                "related": a.related,
+            }
+            for a in concept.alternatives
         ],
     }
 
@@ -288,7 +299,13 @@ def concept_to_json(concept: Concept) -> dict[str, Any]:
 def concept_from_json(data: dict[str, Any]) -> Concept:
     """The concept `concept_to_json` wrote."""
     alternatives = tuple(
-        Alternative(tuple(str(s) for s in a["stems"]), float(a["weight"]), tuple(str(c) for c in a.get("covers", ())), float(a.get("per_stem", 1.0)), bool(a.get("related", False)))
+        Alternative(
+            tuple(str(s) for s in a["stems"]),
+            float(a["weight"]),
+            tuple(str(c) for c in a.get("covers", ())),
+            float(a.get("per_stem", 1.0)),
+            bool(a.get("related", False)),
+        )
         for a in data["alternatives"]
     )
     return Concept(str(data["label"]), alternatives, float(data.get("weight", 1.0)), bool(data.get("carried", False)))

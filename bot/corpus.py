@@ -39,7 +39,9 @@ def list_corpus(corpus_dir: Path) -> CorpusListing:
     except NotADirectoryError:
         raise CorpusError(f"corpus directory not found: {printable(str(corpus_dir))} is not a folder") from None
     except OSError as exc:
-        raise CorpusError(f"cannot list the corpus directory {printable(str(corpus_dir))}: {exc.strerror or exc}") from None
+        raise CorpusError(
+            f"cannot list the corpus directory {printable(str(corpus_dir))}: {exc.strerror or exc}"
+        ) from None
     root = corpus_dir.resolve()
     listing = CorpusListing([], [])
     for entry in entries:
@@ -101,7 +103,7 @@ def corpus_fingerprint(file_digests: dict[str, str], extra: str) -> str:
     """A digest of the article names and contents plus anything else the index depends on."""
     digest = hashlib.sha256(extra.encode("utf-8"))
     for name in sorted(file_digests):
-        digest.update(f"\0{name}\0{file_digests[name]}".encode("utf-8"))
+        digest.update(f"\0{name}\0{file_digests[name]}".encode())
     return digest.hexdigest()
 
 
@@ -114,7 +116,9 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def current_digests(corpus_dir: Path, known: dict[str, tuple[int, int, str]] | None = None, max_bytes: int | None = None) -> dict[str, str]:
+def current_digests(
+    corpus_dir: Path, known: dict[str, tuple[int, int, str]] | None = None, max_bytes: int | None = None
+) -> dict[str, str]:
     """sha256 of every article file now in corpus_dir (no parsing).
 
     `known` maps a name to (size, mtime_ns, sha256) as recorded at the last build: a file whose

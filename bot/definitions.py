@@ -9,7 +9,7 @@ process called bone remodeling" (a naming). Passages that merely mention the ter
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from bot.text import normalise, tokenize
 
@@ -19,7 +19,9 @@ DEFINED_AFTER = re.compile(
     r"(?:,\s*(?:a|an|the|one)\s|\s(?:is|are|was|were)\s+(?:a|an|the|one|any)\s|\s(?:refers? to|means|is defined as|is known as)\s)"
 )
 GLOSSED_AFTER = re.compile(r"\s*\(")  # "osteoblasts (bone-building cells)"
-NAMED_BEFORE = re.compile(r"(?:\b(?:called|known as|termed|named)\s+(?:the\s+)?[\"']?|\(\s*)$")  # "a process called X", "vitamin K2 (X)"
+NAMED_BEFORE = re.compile(
+    r"(?:\b(?:called|known as|termed|named)\s+(?:the\s+)?[\"']?|\(\s*)$"
+)  # "a process called X", "vitamin K2 (X)"
 LOOK_BEHIND = 24
 
 
@@ -33,6 +35,10 @@ def defines(text: str, phrase: Sequence[str]) -> bool:
     for i in range(len(tokens) - n + 1):
         if all(tokens[i + k].stem == phrase[k] for k in range(n)):
             start, end = tokens[i].start, tokens[i + n - 1].end
-            if DEFINED_AFTER.match(norm, end) or GLOSSED_AFTER.match(norm, end) or NAMED_BEFORE.search(norm, max(0, start - LOOK_BEHIND), start):
+            if (
+                DEFINED_AFTER.match(norm, end)
+                or GLOSSED_AFTER.match(norm, end)
+                or NAMED_BEFORE.search(norm, max(0, start - LOOK_BEHIND), start)
+            ):
                 return True
     return False

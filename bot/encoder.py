@@ -17,9 +17,9 @@ import importlib.metadata
 import importlib.util
 import logging
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -81,8 +81,14 @@ def is_punctuation(ch: str) -> bool:
 def is_cjk(code: int) -> bool:
     """CJK ideographs, which BERT splits into one token each."""
     return (
-        0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF or 0x2A700 <= code <= 0x2B73F
-        or 0x2B740 <= code <= 0x2B81F or 0x2B820 <= code <= 0x2CEAF or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0x20000 <= code <= 0x2A6DF
+        or 0x2A700 <= code <= 0x2B73F
+        or 0x2B740 <= code <= 0x2B81F
+        or 0x2B820 <= code <= 0x2CEAF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x2F800 <= code <= 0x2FA1F
     )
 
 
@@ -123,7 +129,9 @@ class WordPieceTokenizer:
         try:
             pieces = vocabulary.read_text(encoding="utf-8").split("\n")
         except OSError as exc:
-            raise EncoderUnavailable(f"cannot read the model's vocabulary {vocabulary}: {exc.strerror or exc}") from None
+            raise EncoderUnavailable(
+                f"cannot read the model's vocabulary {vocabulary}: {exc.strerror or exc}"
+            ) from None
         self.ids = {piece: i for i, piece in enumerate(pieces) if piece}
         try:
             self.cls, self.sep, self.unknown = self.ids["[CLS]"], self.ids["[SEP]"], self.ids["[UNK]"]

@@ -7,7 +7,7 @@ conversation's context for follow-ups. Keeping the index loaded and current is b
 from __future__ import annotations
 
 import logging
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, never_mentioned, result_of
 from bot.builder import BuildReport

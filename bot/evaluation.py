@@ -66,11 +66,17 @@ class EvalReport:
     def answer_sentence_rate(self) -> float:
         """Of the first results that are hits by their expected text, the share whose answer sentence holds that text."""
         firsts = [o for o in self.on_topic() if o.rank == 1 and o.case.expect_text]
-        held = sum(1 for o in firsts if any(p.lower() in o.answer.results[0].answer.lower() for p in o.case.expect_text))
+        held = sum(
+            1 for o in firsts if any(p.lower() in o.answer.results[0].answer.lower() for p in o.case.expect_text)
+        )
         return held / len(firsts) if firsts else 0.0
 
     def misses(self) -> list[Outcome]:
-        return [o for o in self.outcomes if (o.case.off_topic and o.answer.results) or (not o.case.off_topic and o.rank != 1)]
+        return [
+            o
+            for o in self.outcomes
+            if (o.case.off_topic and o.answer.results) or (not o.case.off_topic and o.rank != 1)
+        ]
 
     def metrics(self) -> dict[str, float]:
         return {

@@ -8,8 +8,8 @@ still for a word the index has itself). The table is built with the index and st
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from nltk.stem import LancasterStemmer
 

@@ -32,10 +32,11 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence, overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -50,7 +51,16 @@ MANIFEST = "manifest.json"
 PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
 ARRAYS = ("indptr", "docs", "tf", "doc_len")
 DATA_FILES = (
-    ("passages.jsonl", "terms.json", "vocabulary.json", "families.json", "acronyms.json", "thesaurus.json", "synonyms.json", "passage_article.npy")
+    (
+        "passages.jsonl",
+        "terms.json",
+        "vocabulary.json",
+        "families.json",
+        "acronyms.json",
+        "thesaurus.json",
+        "synonyms.json",
+        "passage_article.npy",
+    )
     + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
     + tuple(f"{f}.article_df.npy" for f in PASSAGE_FIELDS)
 )
@@ -68,7 +78,9 @@ class StoredPassages(Sequence[Passage]):
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
         ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n"))
-        self.starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
+        self.starts = (
+            np.concatenate(([0], ends[:-1] + 1)).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
+        )
         self.ends = ends.astype(np.int64)
         self._cache: dict[int, Passage] = {}
 
@@ -120,7 +132,9 @@ class SearchIndex:
     synonym_rules: list[str]  # the synonym rule files as they were when the index was built
     article_df: dict[str, np.ndarray]  # per passage field and posting: passages of its article holding the term
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # acronym stem -> long-form stems (bot.acronyms)
-    related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word as written -> index stems of its WordNet synonyms (bot.thesaurus)
+    related: dict[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # word as written -> index stems of its WordNet synonyms (bot.thesaurus)
     vectors: np.ndarray | None = None  # float16 sentence vector of each passage, when the build has them (bot.vectors)
 
     @property
@@ -144,11 +158,20 @@ def new_build_id() -> str:
 
 
 def passage_to_json(p: Passage) -> dict[str, Any]:
-    return {"article": p.article, "source": p.source, "section": p.section, "subsection": p.subsection, "text": p.text, "position": p.position}
+    return {
+        "article": p.article,
+        "source": p.source,
+        "section": p.section,
+        "subsection": p.subsection,
+        "text": p.text,
+        "position": p.position,
+    }
 
 
 def passage_from_json(d: dict[str, Any]) -> Passage:
-    return Passage(str(d["article"]), str(d["source"]), str(d["section"]), str(d["subsection"]), str(d["text"]), int(d["position"]))
+    return Passage(
+        str(d["article"]), str(d["source"]), str(d["section"]), str(d["subsection"]), str(d["text"]), int(d["position"])
+    )
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -166,7 +189,9 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
     tmp_dir.mkdir()
     try:
         contents: dict[str, bytes] = {
-            "passages.jsonl": "".join(json.dumps(passage_to_json(p), ensure_ascii=False) + "\n" for p in index.passages).encode("utf-8"),
+            "passages.jsonl": "".join(
+                json.dumps(passage_to_json(p), ensure_ascii=False) + "\n" for p in index.passages
+            ).encode("utf-8"),
             "terms.json": json.dumps(index.terms, ensure_ascii=False).encode("utf-8"),
             "vocabulary.json": json.dumps(index.vocabulary, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
             "families.json": json.dumps(index.families, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
@@ -187,10 +212,14 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
             write_synced(tmp_dir / name, data)
             checksums[name] = hashlib.sha256(data).hexdigest()
         manifest = {**manifest, "build_dir": build_dir.name, "sha256": checksums}
-        write_synced(tmp_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))  # the build's own copy
+        write_synced(
+            tmp_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        )  # the build's own copy
         fsync_dir(tmp_dir)
         os.replace(tmp_dir, build_dir)
-        write_synced(index_dir / f".{MANIFEST}.{build_id}", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        write_synced(
+            index_dir / f".{MANIFEST}.{build_id}", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        )
         os.replace(index_dir / f".{MANIFEST}.{build_id}", index_dir / MANIFEST)
         fsync_dir(index_dir)
     except BaseException:
@@ -256,14 +285,25 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexCorruptError(f"{path} is not a {FORMAT} index manifest", index_dir=index_dir)
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexCorruptError(f"index format version {manifest.get('format_version')} is not supported (expected {FORMAT_VERSION})", index_dir=index_dir)
+        raise IndexCorruptError(
+            f"index format version {manifest.get('format_version')} is not supported (expected {FORMAT_VERSION})",
+            index_dir=index_dir,
+        )
     problem = manifest_problem(manifest)
     if problem:
         raise IndexCorruptError(f"{path} is damaged ({problem})", index_dir=index_dir)
     return manifest
 
 
-ARTICLE_FIELDS: dict[str, type | tuple[type, ...]] = {"name": str, "title": str, "sha256": str, "bytes": int, "mtime_ns": int, "passages": int, "sections": list}
+ARTICLE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "title": str,
+    "sha256": str,
+    "bytes": int,
+    "mtime_ns": int,
+    "passages": int,
+    "sections": list,
+}
 
 
 def manifest_problem(manifest: dict[str, Any]) -> str | None:
@@ -326,7 +366,9 @@ def read_previous_build(index_dir: Path) -> SearchIndex:
             problems.append(f"{build_dir.name}: {exc}")
         except IndexCorruptError as exc:
             problems.append(exc.problem)
-    raise IndexCorruptError(f"no earlier build in {index_dir} can be served either ({'; '.join(problems) or 'none found'})")
+    raise IndexCorruptError(
+        f"no earlier build in {index_dir} can be served either ({'; '.join(problems) or 'none found'})"
+    )
 
 
 def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
@@ -357,14 +399,34 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
     except FileNotFoundError as exc:
         raise IndexCorruptError(f"index file missing: {exc.filename}", index_dir=index_dir) from None
     except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise IndexCorruptError(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc})", index_dir=index_dir) from None
+        raise IndexCorruptError(
+            f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc})", index_dir=index_dir
+        ) from None
     n_articles = len(manifest.get("corpus", {}).get("articles", []))
-    consistent = len(passages) == len(passage_article) == fields["body"].size == fields["heading"].size and fields["title"].size == n_articles
+    consistent = (
+        len(passages) == len(passage_article) == fields["body"].size == fields["heading"].size
+        and fields["title"].size == n_articles
+    )
     consistent = consistent and all(len(article_df[f]) == len(fields[f].docs) for f in PASSAGE_FIELDS)
-    consistent = consistent and (vectors is None or (vectors.shape == (len(passages), DIMENSIONS) and vectors.dtype == np.float16))
+    consistent = consistent and (
+        vectors is None or (vectors.shape == (len(passages), DIMENSIONS) and vectors.dtype == np.float16)
+    )
     if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
         raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ)", index_dir=index_dir)
-    return SearchIndex(manifest, passages, terms, fields, passage_article, vocabulary, families, synonym_rules, article_df, acronyms, related, vectors)
+    return SearchIndex(
+        manifest,
+        passages,
+        terms,
+        fields,
+        passage_article,
+        vocabulary,
+        families,
+        synonym_rules,
+        article_df,
+        acronyms,
+        related,
+        vectors,
+    )
 
 
 def load_npy(data: bytes) -> np.ndarray:

@@ -11,8 +11,8 @@ own title words. BM25 weights are computed from these arrays exactly as rank-bm2
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -64,7 +64,7 @@ PHRASE_MARK = "+"  # joins a title's stopword to its neighbour ("down+syndrom");
 
 
 def title_phrases(tokens: list[tuple[str, str, bool]]) -> list[str]:
-    """"Down syndrome", "Vitamin A": a stopword next to a content word in an article title, as one term.
+    """ "Down syndrome", "Vitamin A": a stopword next to a content word in an article title, as one term.
 
     Stopwords are not indexed, so without these "down syndrome" would search "syndrome" alone
     and find any syndrome. Only titles get them: a question naming the phrase finds the
@@ -96,7 +96,9 @@ def to_csr(documents: Sequence[Sequence[str]], term_ids: dict[str, int]) -> Fiel
     doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
     keys, counts = np.unique(ids * max(n_docs, 1) + doc_of, return_counts=True)  # sorted by term, then document
     terms_col = keys // max(n_docs, 1)
-    return FieldArrays(terms_col, (keys % max(n_docs, 1)).astype(np.int32), counts.astype(np.float32), lengths.astype(np.float32))
+    return FieldArrays(
+        terms_col, (keys % max(n_docs, 1)).astype(np.int32), counts.astype(np.float32), lengths.astype(np.float32)
+    )
 
 
 def with_indptr(arrays: FieldArrays, n_terms: int) -> FieldArrays:
@@ -106,7 +108,9 @@ def with_indptr(arrays: FieldArrays, n_terms: int) -> FieldArrays:
     return FieldArrays(indptr, arrays.docs, arrays.tf, arrays.doc_len)
 
 
-def build_fields(body: Sequence[Sequence[str]], heading: Sequence[Sequence[str]], title: Sequence[Sequence[str]]) -> tuple[list[str], dict[str, FieldArrays]]:
+def build_fields(
+    body: Sequence[Sequence[str]], heading: Sequence[Sequence[str]], title: Sequence[Sequence[str]]
+) -> tuple[list[str], dict[str, FieldArrays]]:
     """The shared term list and every field's arrays, from each document's terms."""
     term_ids: dict[str, int] = {}
     columns = {"body": to_csr(body, term_ids), "heading": to_csr(heading, term_ids), "title": to_csr(title, term_ids)}

@@ -44,9 +44,20 @@ class Snapshot:
 def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) -> Snapshot:
     """The query side of a loaded index: analyser (with the build's own synonyms), retriever, searcher."""
     synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
-    analyzer = QueryAnalyzer(synonyms, SpellingCorrector(index.vocabulary, function_words=stopwords()), set(index.terms), index.title_terms(), settings.ranking, WordFamilies(index.families), index.acronyms, index.related)
+    analyzer = QueryAnalyzer(
+        synonyms,
+        SpellingCorrector(index.vocabulary, function_words=stopwords()),
+        set(index.terms),
+        index.title_terms(),
+        settings.ranking,
+        WordFamilies(index.families),
+        index.acronyms,
+        index.related,
+    )
     retriever = ArrayRetriever(index, settings.ranking)
-    return Snapshot(index, Searcher(index.passages, retriever, settings.ranking, query_encoder(index, settings)), analyzer, stamp)
+    return Snapshot(
+        index, Searcher(index.passages, retriever, settings.ranking, query_encoder(index, settings)), analyzer, stamp
+    )
 
 
 def query_encoder(index: SearchIndex, settings: Settings) -> SentenceEncoder | None:
@@ -54,7 +65,11 @@ def query_encoder(index: SearchIndex, settings: Settings) -> SentenceEncoder | N
     if index.vectors is None or not settings.semantic or settings.ranking.meaning_weight <= 0:
         return None
     if index.manifest.get("encoder") != MODEL_ID:
-        log.warning("the index's passage vectors come from %r, not %s: ranking by words alone", index.manifest.get("encoder"), MODEL_ID)
+        log.warning(
+            "the index's passage vectors come from %r, not %s: ranking by words alone",
+            index.manifest.get("encoder"),
+            MODEL_ID,
+        )
         return None
     try:
         return load_encoder(settings.encoder_model)
@@ -97,7 +112,9 @@ class LiveIndex:
             log.warning("the index manifest cannot be read (%s); rebuilding the index", exc.problem)
         if index_is_current(self.settings):
             return None
-        log.warning("the articles, synonyms, settings or indexing code changed since the index was built; rebuilding it now")
+        log.warning(
+            "the articles, synonyms, settings or indexing code changed since the index was built; rebuilding it now"
+        )
         try:
             return build_if_stale(self.settings)  # None when another process rebuilt it meanwhile
         except BotError as exc:
@@ -120,7 +137,11 @@ class LiveIndex:
                 index = read_previous_build(self.settings.index_dir)
             except IndexCorruptError:
                 raise exc from None
-            log.warning("the current index build is damaged (%s); answering from the previous build %s until it is rebuilt", exc.problem, index.build_id)
+            log.warning(
+                "the current index build is damaged (%s); answering from the previous build %s until it is rebuilt",
+                exc.problem,
+                index.build_id,
+            )
             return index
 
     def reload(self) -> Snapshot:

@@ -24,15 +24,15 @@ class Block:
     items: tuple[str, ...] = ()
 
     @staticmethod
-    def heading(text: str, level: int) -> "Block":
+    def heading(text: str, level: int) -> Block:
         return Block("heading", text, level=level)
 
     @staticmethod
-    def paragraph(text: str) -> "Block":
+    def paragraph(text: str) -> Block:
         return Block("paragraph", text)
 
     @staticmethod
-    def bullet_list(items: list[str] | tuple[str, ...]) -> "Block":
+    def bullet_list(items: list[str] | tuple[str, ...]) -> Block:
         items = tuple(items)
         return Block("list", "\n".join(items), items=items)
 

@@ -58,7 +58,7 @@ class Concept:
         """The stems of the concept's own forms, without WordNet's relatives (which may be shared by two concepts)."""
         return frozenset(s for alt in self.alternatives if not alt.related for s in alt.stems)
 
-    def without_related(self) -> "Concept":
+    def without_related(self) -> Concept:
         """The concept with its own forms only."""
         if not any(a.related for a in self.alternatives):
             return self
@@ -99,7 +99,17 @@ class Query:
 class QueryAnalyzer:
     """Applies the shared text pipeline plus query-side steps, configured by Ranking."""
 
-    def __init__(self, synonyms: SynonymTable, speller: SpellingCorrector | None, known_stems: set[str], title_stems: set[str], ranking: Ranking, families: WordFamilies | None = None, acronyms: dict[str, tuple[str, ...]] | None = None, related: dict[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(
+        self,
+        synonyms: SynonymTable,
+        speller: SpellingCorrector | None,
+        known_stems: set[str],
+        title_stems: set[str],
+        ranking: Ranking,
+        families: WordFamilies | None = None,
+        acronyms: dict[str, tuple[str, ...]] | None = None,
+        related: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.synonyms = synonyms
         self.acronyms = acronyms or {}
         self.related = related or {}
@@ -126,7 +136,12 @@ class QueryAnalyzer:
         if len(concepts) > self.ranking.related_max_concepts:  # a long message is redundant enough
             concepts = [c.without_related() for c in concepts]
         term = defined_term(tokens)  # "what is X" names its own topic: never a follow-up
-        follow_up = bool(previous) and self.ranking.use_context and not term and is_follow_up(tokens, concepts, self.topic_stems)
+        follow_up = (
+            bool(previous)
+            and self.ranking.use_context
+            and not term
+            and is_follow_up(tokens, concepts, self.topic_stems)
+        )
         if follow_up:
             concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
         return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), term, question)
@@ -211,7 +226,9 @@ class QueryAnalyzer:
                     alternatives.append(Alternative((relative,), family_weight))
         alternatives += self.related_words(token, {alt.stems for alt in alternatives})
         long_form = self.acronyms.get(token.stem)
-        if long_form and self.ranking.acronym_weight > 0 and token.surface not in english_words():  # "aids", "add": words first
+        if (
+            long_form and self.ranking.acronym_weight > 0 and token.surface not in english_words()
+        ):  # "aids", "add": words first
             alternatives.append(Alternative(long_form, self.ranking.acronym_weight, per_stem=1.0 / len(long_form)))
         return Concept(token.surface, tuple(alternatives)), 1
 
@@ -220,10 +237,12 @@ class QueryAnalyzer:
         weight = self.ranking.related_weight
         if weight <= 0:
             return []
-        return [Alternative((s,), weight, related=True) for s in self.related.get(token.surface, ()) if (s,) not in have]
+        return [
+            Alternative((s,), weight, related=True) for s in self.related.get(token.surface, ()) if (s,) not in have
+        ]
 
     def title_phrase(self, tokens: list[Token], i: int) -> Concept | None:
-        """"down syndrome" when an article title says "Down syndrome": the content word, or it and the title phrase.
+        """ "down syndrome" when an article title says "Down syndrome": the content word, or it and the title phrase.
 
         The stopword alone is never searched; the phrase term exists only in the titles that hold
         it (bot.indexing.title_phrases), so the articles it names score the word and the phrase,
@@ -236,10 +255,12 @@ class QueryAnalyzer:
         if phrase not in self.known_stems:
             return None
         word = second if first.stop else first
-        return Concept(f"{first.surface} {second.surface}", (Alternative((word.stem,), 1.0), Alternative((word.stem, phrase), 1.0)))
+        return Concept(
+            f"{first.surface} {second.surface}", (Alternative((word.stem,), 1.0), Alternative((word.stem, phrase), 1.0))
+        )
 
     def joined_compound(self, tokens: list[Token], i: int) -> Concept | None:
-        """"rib cage" when the index writes "ribcage": one concept, the two words typed or the joined word."""
+        """ "rib cage" when the index writes "ribcage": one concept, the two words typed or the joined word."""
         weight = self.ranking.compound_weight
         if weight <= 0 or i + 1 >= len(tokens) or tokens[i + 1].stop:
             return None
@@ -273,13 +294,26 @@ class QueryAnalyzer:
         return Concept(label, tuple(alternatives))
 
 
-DEFINITION_OPENERS = (("what", "is"), ("what", "are"), ("what", "was"), ("define",), ("definition",), ("meaning",), ("explain",), ("describe",), ("overview",), ("tell", "me", "about"))
+DEFINITION_OPENERS = (
+    ("what", "is"),
+    ("what", "are"),
+    ("what", "was"),
+    ("define",),
+    ("definition",),
+    ("meaning",),
+    ("explain",),
+    ("describe",),
+    ("overview",),
+    ("tell", "me", "about"),
+)
 
 
 # "do you have information about X", "any info on X": asking for information is asking what X is
 INFORMATION_WORDS = frozenset({"information", "info", "details", "facts"})
 ABOUT_WORDS = frozenset({"about", "on", "regarding", "concerning"})
-REQUEST_WORDS = frozenset({"please", "pls", "need", "want", "like", "looking", "give", "send", "share", "find", "get", "hi", "hello", "hey"})
+REQUEST_WORDS = frozenset(
+    {"please", "pls", "need", "want", "like", "looking", "give", "send", "share", "find", "get", "hi", "hello", "hey"}
+)
 
 
 def definition_opener(tokens: list[Token]) -> tuple[str, ...]:
@@ -305,7 +339,7 @@ def information_request(tokens: list[Token]) -> tuple[str, ...]:
 
 
 def is_request_phrase(tokens: list[Token], i: int) -> bool:
-    """"information about", "info on", "details regarding" at token i."""
+    """ "information about", "info on", "details regarding" at token i."""
     return i + 1 < len(tokens) and tokens[i].surface in INFORMATION_WORDS and tokens[i + 1].surface in ABOUT_WORDS
 
 
@@ -400,7 +434,7 @@ def starts_follow_up(tokens: list[Token]) -> bool:
 
 
 def is_numbered_name(first: str, second: str) -> bool:
-    """"omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined ("omega-3")."""
+    """ "omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined ("omega-3")."""
     return first.isalpha() and second.isdigit()
 
 

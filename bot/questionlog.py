@@ -143,12 +143,12 @@ class QuestionLog:
                 log.warning("questions are not logged until this is fixed: %s", exc)
 
     @staticmethod
-    def default(settings: Settings) -> "QuestionLog":
+    def default(settings: Settings) -> QuestionLog:
         """The log in the data folder, for writing; retention from BOT_LOG_RETENTION_DAYS."""
         return QuestionLog(settings.data_dir / DB_NAME, env_int(RETENTION_ENV, DEFAULT_RETENTION_DAYS))
 
     @staticmethod
-    def for_reading(settings: Settings) -> "QuestionLog":
+    def for_reading(settings: Settings) -> QuestionLog:
         """The log in the data folder, for reports only: creates nothing, not even the folder."""
         return QuestionLog(settings.data_dir / DB_NAME, create=False)
 
@@ -287,4 +287,6 @@ class QuestionLog:
                 ).fetchone()
         except (sqlite3.Error, OSError) as exc:
             raise QuestionLogError(explain(self.path, exc)) from exc
-        return Stats(days or None, int(asked), int(answered), [(str(q), int(n)) for q, n in unanswered], int(up), int(down))
+        return Stats(
+            days or None, int(asked), int(answered), [(str(q), int(n)) for q, n in unanswered], int(up), int(down)
+        )

@@ -91,7 +91,11 @@ class Repl:
             print("Ask a question first.")
             return
         if self.shown and self.shown >= len(self.last.results):
-            print("No more results for this question." if self.last.results else "Nothing more: that question had no answer.")
+            print(
+                "No more results for this question."
+                if self.last.results
+                else "Nothing more: that question had no answer."
+            )
             return
         print(format_answer(self.last, self.shown, self.page_size, self.ansi))
         print()

@@ -14,8 +14,9 @@ implement the same eight methods.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import NamedTuple, Protocol, Sequence
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -85,7 +86,14 @@ class WeightedField:
     per_article: bool
 
 
-def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_article: bool, local_idf: np.ndarray | None = None, article_variant: str = "okapi") -> WeightedField:
+def weighted_field(
+    arrays: FieldArrays,
+    ranking: Ranking,
+    weight: float,
+    per_article: bool,
+    local_idf: np.ndarray | None = None,
+    article_variant: str = "okapi",
+) -> WeightedField:
     """A field's postings with BM25 weights; article fields drop the postings that weigh nothing.
 
     Article titles are scored with Okapi IDF floored at zero: a word in every article's title (any
@@ -94,7 +102,9 @@ def weighted_field(arrays: FieldArrays, ranking: Ranking, weight: float, per_art
     if not per_article:
         if local_idf is not None and ranking.article_idf_weight > 0:
             term_idf = np.repeat(bm25.idf(arrays, ranking.variant), arrays.document_frequency())
-            blended = ((1 - ranking.article_idf_weight) * term_idf + ranking.article_idf_weight * local_idf).astype(np.float32)
+            blended = ((1 - ranking.article_idf_weight) * term_idf + ranking.article_idf_weight * local_idf).astype(
+                np.float32
+            )
             impacts = blended * bm25.saturation(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
         else:
             impacts = bm25.impacts(arrays, ranking.variant, ranking.k1, ranking.b, ranking.delta)
@@ -138,7 +148,11 @@ class ArrayRetriever:
             if weight > 0:
                 b = ranking.heading_b if name == "heading" else ranking.b
                 per_article = name in ARTICLE_FIELDS
-                local = None if per_article or ranking.article_idf_weight <= 0 else bm25.article_idf(arrays, index.passage_article, counts, index.article_df[name])
+                local = (
+                    None
+                    if per_article or ranking.article_idf_weight <= 0
+                    else bm25.article_idf(arrays, index.passage_article, counts, index.article_df[name])
+                )
                 self.fields.append(weighted_field(arrays, replace(ranking, b=b), weight, per_article, local))
         article_text = bm25.article_text_field(index.fields["body"], index.passage_article, len(counts))
         self.article_text = article_text
@@ -147,7 +161,13 @@ class ArrayRetriever:
         self.passage_article = index.passage_article
         self.vectors = index.vectors
         if ranking.article_text_weight > 0:
-            whole = weighted_field(article_text, replace(ranking, b=ranking.article_text_b), ranking.article_text_weight, True, article_variant=ranking.article_text_variant)
+            whole = weighted_field(
+                article_text,
+                replace(ranking, b=ranking.article_text_b),
+                ranking.article_text_weight,
+                True,
+                article_variant=ranking.article_text_variant,
+            )
             self.fields.append(whole)
         self.passage_fields = [f for f in self.fields if not f.per_article]
         self.article_start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
@@ -211,7 +231,9 @@ class ArrayRetriever:
         parts = [(p, w) for p, w in parts if len(p[0])]
         if not parts:
             return EMPTY_IDS, EMPTY_VALUES
-        if sum(len(p[0]) for p, _ in parts) * DENSE_FACTOR > self.size:  # many postings: dense arrays are cheaper than sorting
+        if (
+            sum(len(p[0]) for p, _ in parts) * DENSE_FACTOR > self.size
+        ):  # many postings: dense arrays are cheaper than sorting
             best = np.zeros(self.size)
             for (ids, values), weight in parts:
                 np.maximum(best, np.bincount(ids, values, minlength=self.size) * weight, out=best)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -88,7 +89,9 @@ class Searcher:
         if value is None:
             if len(self._idf) >= IDF_CACHE:
                 self._idf.clear()
-            value = self._idf[stem] = math.log((len(self.passages) + 1) / max(self.retriever.passage_frequency(stem), 0.5))
+            value = self._idf[stem] = math.log(
+                (len(self.passages) + 1) / max(self.retriever.passage_frequency(stem), 0.5)
+            )
         return value
 
     def search(self, query: Query, limit: int = 10) -> list[Hit]:
@@ -106,7 +109,9 @@ class Searcher:
             ranked = self.boost_named_sections(query, ranked)
         if self.ranking.off_topic_article_factor < 1:
             ranked = self.demote_other_topics(query, ranked)
-        held = {s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
+        held = {
+            s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems
+        }
         coverage = self.coverage_vector(query, held, len(ranked.doc_ids))
         mass = self.question_mass(query) / math.log(len(self.passages) + 1)
         answers = (coverage >= self.ranking.min_coverage) | (coverage * mass >= self.ranking.min_evidence)
@@ -138,7 +143,9 @@ class Searcher:
             log.warning("ranking by words alone, the sentence model failed: %s", exc)
             return None
 
-    def rerank_by_meaning(self, asked: np.ndarray | None, ranked: Ranked, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rerank_by_meaning(
+        self, asked: np.ndarray | None, ranked: Ranked, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The answering rows, best first, with their final scores: words and meaning blended.
 
         The best `meaning_pool` of them are re-ordered by (1 − w) · score / best score + w · cosine
@@ -210,7 +217,9 @@ class Searcher:
                 if not alternative.related:  # a relative does not name a section
                     named.update(alternative.stems)
                 named.update(alternative.covers)
-        kinds = {s for s in named if self.is_section_kind(frozenset((s,)))}  # a title of these words only is named and a kind
+        kinds = {
+            s for s in named if self.is_section_kind(frozenset((s,)))
+        }  # a title of these words only is named and a kind
         if not kinds:
             return ranked  # the question names no kind of section: nothing to read
         may_name = np.zeros(len(ranked.doc_ids), dtype=bool)
@@ -219,7 +228,9 @@ class Searcher:
         scores = ranked.scores.copy()
         for row in np.flatnonzero(may_name).tolist():
             passage = self.passages[int(ranked.doc_ids[row])]
-            titles = (passage.section, passage.subsection) if passage.section != passage.article else (passage.subsection,)
+            titles = (
+                (passage.section, passage.subsection) if passage.section != passage.article else (passage.subsection,)
+            )
             if any(stems and stems <= kinds for stems in (self.title_stems(t) for t in titles if t)):
                 scores[row] *= 1 + self.ranking.named_section_boost
         order = np.lexsort((ranked.doc_ids, -scores))
@@ -244,7 +255,9 @@ class Searcher:
         answer "how much vitamin D3 per day".
         """
         factor = np.ones(len(ranked.doc_ids))
-        if len(query.own_concepts()) > self.ranking.topic_rule_max_concepts:  # a long message names many things in passing
+        if (
+            len(query.own_concepts()) > self.ranking.topic_rule_max_concepts
+        ):  # a long message names many things in passing
             return ranked
         for concept in query.own_concepts():
             strong = [a for a in concept.alternatives if a.weight >= 1 and a.stems and not a.related]
@@ -309,7 +322,11 @@ class Searcher:
                 if hit and alternative.covers:
                     matched.update(s for s in alternative.covers if s in present)
             if alternative.stems:
-                part = min(1.0, alternative.weight) * sum(self.idf(s) for s in hit) / sum(self.idf(s) for s in alternative.stems)
+                part = (
+                    min(1.0, alternative.weight)
+                    * sum(self.idf(s) for s in hit)
+                    / sum(self.idf(s) for s in alternative.stems)
+                )
                 share = max(share, part)
         return share
 
@@ -466,4 +483,6 @@ def is_unknown_name(word: str) -> bool:
     not fix, because the articles do not use the word either; it is not a name.
     """
     word = word.lower()
-    return len(word) >= NAME_LETTERS and word.isalpha() and word not in english_words() and not one_edit_from_english(word)
+    return (
+        len(word) >= NAME_LETTERS and word.isalpha() and word not in english_words() and not one_edit_from_english(word)
+    )

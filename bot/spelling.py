@@ -81,7 +81,12 @@ class SpellingCorrector:
     of "grass", it is a word the articles do not use.
     """
 
-    def __init__(self, frequencies: dict[str, int], dictionary: frozenset[str] | None = None, function_words: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        frequencies: dict[str, int],
+        dictionary: frozenset[str] | None = None,
+        function_words: frozenset[str] = frozenset(),
+    ) -> None:
         self.frequencies = frequencies
         self.function_words = function_words  # also correction targets ("shuold" -> "should"), after index words
         self._dictionary = dictionary
@@ -124,7 +129,7 @@ class SpellingCorrector:
         return None
 
     def swapped_function_word(self, word: str) -> str | None:
-        """"hwo" -> "how", "teh" -> "the": a three-letter word is only read as one of SWAP_TARGETS with two letters swapped.
+        """ "hwo" -> "how", "teh" -> "the": a three-letter word is only read as one of SWAP_TARGETS with two letters swapped.
 
         Anything looser would turn unknown abbreviations into function words ("ibs" -> "its",
         "nad" -> "and") and so hide that the articles never mention them.

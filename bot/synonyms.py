@@ -110,7 +110,9 @@ def read_rules(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise CorpusError(f"synonyms file {path.name}, line {line}: not valid UTF-8 (byte {exc.start}); fix it and re-index, the current index stays in use") from None
+        raise CorpusError(
+            f"synonyms file {path.name}, line {line}: not valid UTF-8 (byte {exc.start}); fix it and re-index, the current index stays in use"
+        ) from None
 
 
 def load_synonyms(*paths: Path | None) -> SynonymTable:

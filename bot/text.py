@@ -151,7 +151,10 @@ def split_sentences(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def sentence_stems(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     """Each sentence of `text` with the stems of its non-stopwords (cached: a passage is often shown again)."""
-    return tuple((sentence, frozenset(stem for _, stem, stop in words(sentence) if not stop)) for sentence in split_sentences(text))
+    return tuple(
+        (sentence, frozenset(stem for _, stem, stop in words(sentence) if not stop))
+        for sentence in split_sentences(text)
+    )
 
 
 def word_spans(text: str, stems: set[str]) -> list[tuple[int, int]]:

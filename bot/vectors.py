@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 ENCODE_CHUNK = 256  # passages encoded between progress reports
-PASSAGE_TOKENS = 256  # word pieces of a passage the model reads (its own limit; a 160-word passage with its titles fits)
+PASSAGE_TOKENS = (
+    256  # word pieces of a passage the model reads (its own limit; a 160-word passage with its titles fits)
+)
 
 
 def passage_meaning_text(passage: Passage) -> str:
@@ -57,7 +59,12 @@ def article_vector_key(texts: Sequence[str], model: str) -> str:
     return digest.hexdigest()
 
 
-def passage_vectors(articles: Sequence[AnalysedArticle], encoder: SentenceEncoder, cache: AnalysisCache, progress: Progress | None = None) -> np.ndarray:
+def passage_vectors(
+    articles: Sequence[AnalysedArticle],
+    encoder: SentenceEncoder,
+    cache: AnalysisCache,
+    progress: Progress | None = None,
+) -> np.ndarray:
     """One float16 unit vector per passage, in index order, taking unchanged articles' vectors from the cache."""
     texts = [[passage_meaning_text(p) for p in a.passages] for a in articles]
     keys = [article_vector_key(t, encoder.identity) for t in texts]
@@ -71,7 +78,12 @@ def passage_vectors(articles: Sequence[AnalysedArticle], encoder: SentenceEncode
         fresh[start : start + ENCODE_CHUNK] = encoder.encode(pending[start : start + ENCODE_CHUNK], PASSAGE_TOKENS)
     if progress and pending:
         progress(len(pending), len(pending), "encoding")
-    log.info("encoded %s passages of %s article(s); %s article(s) from the cache", len(pending), len(missing), len(articles) - len(missing))
+    log.info(
+        "encoded %s passages of %s article(s); %s article(s) from the cache",
+        len(pending),
+        len(missing),
+        len(articles) - len(missing),
+    )
     offset = 0
     parts: list[np.ndarray] = []
     for key, t, vectors in zip(keys, texts, found):

@@ -6,9 +6,10 @@ No autouse fixtures here: the Telegram tests import from this module too.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -14,22 +14,38 @@ from bot.engine import Engine
 from bot.text import terms
 
 
-@pytest.mark.parametrize("short, before, expected", [
-    ("NPH", "Hydrocephalus means water on the brain. Normal pressure hydrocephalus", "normal pressure hydrocephalus"),
-    ("DVT", "blood clots such as deep vein thrombosis", "deep vein thrombosis"),
-    ("NSAIDs", "taking nonsteroidal anti-inflammatory drugs", "nonsteroidal anti-inflammatory drugs"),  # the plural s spells nothing
-    ("IBS", "people with the irritable bowel syndrome", "irritable bowel syndrome"),  # no more words than it needs
-])
-def test_the_long_form_is_the_shortest_run_of_words_that_spells_the_acronym(short: str, before: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    "short, before, expected",
+    [
+        (
+            "NPH",
+            "Hydrocephalus means water on the brain. Normal pressure hydrocephalus",
+            "normal pressure hydrocephalus",
+        ),
+        ("DVT", "blood clots such as deep vein thrombosis", "deep vein thrombosis"),
+        (
+            "NSAIDs",
+            "taking nonsteroidal anti-inflammatory drugs",
+            "nonsteroidal anti-inflammatory drugs",
+        ),  # the plural s spells nothing
+        ("IBS", "people with the irritable bowel syndrome", "irritable bowel syndrome"),  # no more words than it needs
+    ],
+)
+def test_the_long_form_is_the_shortest_run_of_words_that_spells_the_acronym(
+    short: str, before: str, expected: str
+) -> None:
     assert long_form(short, before) == expected
 
 
-@pytest.mark.parametrize("short, before", [
-    ("TB", "Tuberculosis"),  # one word: no long form to find
-    ("XYZ", "nothing here spells it"),
-    ("MRI", "scans of the arm"),  # "m" begins no word
-    ("AB", "the about"),  # a long form does not start with a stopword
-])
+@pytest.mark.parametrize(
+    "short, before",
+    [
+        ("TB", "Tuberculosis"),  # one word: no long form to find
+        ("XYZ", "nothing here spells it"),
+        ("MRI", "scans of the arm"),  # "m" begins no word
+        ("AB", "the about"),  # a long form does not start with a stopword
+    ],
+)
 def test_words_that_do_not_spell_the_acronym_are_no_long_form(short: str, before: str) -> None:
     assert long_form(short, before) is None
 
@@ -48,7 +64,9 @@ def test_defined_acronyms_map_the_acronym_stem_to_the_commonest_long_form() -> N
     assert terms("ZEBRA")[0] not in acronyms
 
 
-def test_a_question_using_an_acronym_finds_the_sections_that_write_it_out(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_a_question_using_an_acronym_finds_the_sections_that_write_it_out(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "nph.md").write_text(
@@ -66,33 +84,47 @@ def test_a_question_using_an_acronym_finds_the_sections_that_write_it_out(tmp_pa
     assert [r.section for r in plain.answer("nph therapy").results] == ["Overview"]
 
 
-def test_the_build_stores_the_acronyms_its_articles_define(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_the_build_stores_the_acronyms_its_articles_define(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     """Made once at build time: a cold start at 100k passages must not decode every passage to find them."""
     from bot.builder import build_index
     from bot.index_store import read_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "dvt.md").write_text("# Blood clots\n\n## Overview\n\nA deep vein thrombosis (DVT) is a clot in a deep vein.\n", encoding="utf-8")
+    (corpus / "dvt.md").write_text(
+        "# Blood clots\n\n## Overview\n\nA deep vein thrombosis (DVT) is a clot in a deep vein.\n", encoding="utf-8"
+    )
     settings = make_settings(tmp_path, corpus_dir=corpus)
     build_index(settings)
     assert read_index(settings.index_dir).acronyms == {"dvt": tuple(terms("deep vein thrombosis"))}
 
 
-@pytest.mark.parametrize("short, before", [
-    ("PI", "a simple idea"),  # "p" is in "simple" but starts no word
-    ("AB", "see the about box"),  # "about box" would start with a stopword
-])
+@pytest.mark.parametrize(
+    "short, before",
+    [
+        ("PI", "a simple idea"),  # "p" is in "simple" but starts no word
+        ("AB", "see the about box"),  # "about box" would start with a stopword
+    ],
+)
 def test_a_long_form_starts_a_word_and_not_with_a_stopword(short: str, before: str) -> None:
     assert long_form(short, before) is None
 
 
-def test_an_acronym_that_is_also_an_english_word_is_read_as_the_word(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    """"(AIDS)" defines an acronym, but "aids" in "cost of aids for hearing" is the word."""
+def test_an_acronym_that_is_also_an_english_word_is_read_as_the_word(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """ "(AIDS)" defines an acronym, but "aids" in "cost of aids for hearing" is the word."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "hiv.md").write_text("# HIV\n\n## Overview\n\nAcquired immunodeficiency syndrome (AIDS) is the late stage of HIV.\n", encoding="utf-8")
-    (corpus / "nph.md").write_text("# NPH\n\n## Overview\n\nNormal pressure hydrocephalus (NPH) is a build-up of fluid.\n", encoding="utf-8")
+    (corpus / "hiv.md").write_text(
+        "# HIV\n\n## Overview\n\nAcquired immunodeficiency syndrome (AIDS) is the late stage of HIV.\n",
+        encoding="utf-8",
+    )
+    (corpus / "nph.md").write_text(
+        "# NPH\n\n## Overview\n\nNormal pressure hydrocephalus (NPH) is a build-up of fluid.\n", encoding="utf-8"
+    )
     analyzer = Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer
     aids = next(c for c in analyzer.analyse("cost of aids for hearing").concepts if c.label == "aids")
     assert [a.stems for a in aids.alternatives] == [(terms("aids")[0],)]

@@ -36,7 +36,11 @@ def test_hit_needs_the_gold_article_and_an_80_character_overlap() -> None:
     inside = "Intro words first. This pathogen is transmitted to humans by the bite of an infected tick, usually the black-legged"
     assert is_benchmark_hit("CDC_0000014_anaplasmosis.md", inside, GOLD)
     assert not is_benchmark_hit("other.md", inside, GOLD)  # same text, wrong article
-    assert not is_benchmark_hit("CDC_0000014_anaplasmosis.md", "Ticks live in tall grass and bite people who walk through it in the summer months.", GOLD)
+    assert not is_benchmark_hit(
+        "CDC_0000014_anaplasmosis.md",
+        "Ticks live in tall grass and bite people who walk through it in the summer months.",
+        GOLD,
+    )
     # shorter than the window: the whole passage must occur in the answer
     assert is_benchmark_hit("CDC_0000014_anaplasmosis.md", "Caused by the BACTERIUM, Anaplasma!", GOLD)
     assert not is_benchmark_hit("CDC_0000014_anaplasmosis.md", "caused by a virus", GOLD)
@@ -47,7 +51,11 @@ def test_page_questions_ask_each_answers_own_question_and_accept_every_answer_it
     """The held-out set: MedQuAD's question for each LiveQA-corpus answer; pages that repeat a question share it."""
     answers = {
         "A_1_Sec1": {"file": "A_1_x.md", "question": "What causes X ?", "text": "X is caused by Y."},
-        "B_2_Sec1": {"file": "B_2_x.md", "question": " What  causes x ? ", "text": "Y causes X."},  # case and spaces differ
+        "B_2_Sec1": {
+            "file": "B_2_x.md",
+            "question": " What  causes x ? ",
+            "text": "Y causes X.",
+        },  # case and spaces differ
         "A_1_Sec2": {"file": "A_1_x.md", "question": "How to prevent X ?", "text": "Avoid Y."},
         "C_3_Sec1": {"file": "C_3_y.md", "question": "", "text": "no question written"},
     }
@@ -59,7 +67,11 @@ def test_page_questions_ask_each_answers_own_question_and_accept_every_answer_it
 
 def test_metrics_count_only_questions_with_gold_but_no_answer_counts_all() -> None:
     questions = [BenchQuestion("1", "q1", GOLD), BenchQuestion("2", "q2", GOLD), BenchQuestion("3", "q3", ())]
-    answers = {"q1": [("x.md", "nothing"), ("CDC_0000014_anaplasmosis.md", "caused by the bacterium anaplasma")], "q2": [], "q3": []}
+    answers = {
+        "q1": [("x.md", "nothing"), ("CDC_0000014_anaplasmosis.md", "caused by the bacterium anaplasma")],
+        "q2": [],
+        "q3": [],
+    }
     run = run_system("fake", lambda q: answers[q], questions)
     assert run.ranks == [2, None, None]
     assert run.hit_at(1) == 0.0 and run.hit_at(3) == 0.5
@@ -79,7 +91,10 @@ def test_paired_bootstrap_interval_brackets_the_mean_and_excludes_zero_for_a_cle
 
 
 @pytest.mark.timeout(900)  # two builds that encode 6,600 passages with the sentence model
-@pytest.mark.skipif(not (benchmarks_dir() / "questions-dev.json").is_file(), reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)")
+@pytest.mark.skipif(
+    not (benchmarks_dir() / "questions-dev.json").is_file(),
+    reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)",
+)
 def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     """MedQuAD and real LiveQA questions: well above plain rank-bm25, and real questions answered."""
     settings = replace(Settings(), index_dir=tmp_path / "index", data_dir=tmp_path / "data")
@@ -96,10 +111,15 @@ def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     assert bot.no_answer() <= 0.01  # 1 of 2,316 here ("What is (are) ?")
 
 
-@pytest.mark.skipif(not (benchmarks_dir() / "questions-dev.json").is_file(), reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)")
+@pytest.mark.skipif(
+    not (benchmarks_dir() / "questions-dev.json").is_file(),
+    reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)",
+)
 def test_real_health_questions_asked_of_the_vitamin_article_are_mostly_refused(built_seed: Settings) -> None:
     """Questions about conditions the vitamin article never mentions get "nothing found", not a vitamin passage."""
     engine = Engine(built_seed)
     engine.open()
     shares = {bench.name: answered_share(engine, bench.questions) for bench in load_sets()}
-    assert shares["medquad-dev"] <= 0.10 and shares["liveqa-dev"] <= 0.20 and shares["medquad-liveqa-pages"] <= 0.10, shares
+    assert shares["medquad-dev"] <= 0.10 and shares["liveqa-dev"] <= 0.20 and shares["medquad-liveqa-pages"] <= 0.10, (
+        shares
+    )

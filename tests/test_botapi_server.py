@@ -78,7 +78,7 @@ def assert_bad_request(resp: httpx.Response, description_start: str) -> None:
 
 def test_valid_html_is_accepted_and_parsed(client: httpx.Client, fake_botapi: FakeBotApi) -> None:
     html = (
-        '<b>bold</b> <strong>s</strong> <i>i</i> <em>e</em> <u>u</u> <ins>n</ins> <s>x</s> '
+        "<b>bold</b> <strong>s</strong> <i>i</i> <em>e</em> <u>u</u> <ins>n</ins> <s>x</s> "
         '<strike>k</strike> <del>d</del> <span class="tg-spoiler">sp</span> '
         '<tg-spoiler>t</tg-spoiler> <a href="https://example.com/?a=1&amp;b=2">link</a> '
         '<code>c</code> <pre><code class="language-python">p = 1</code></pre> '
@@ -93,8 +93,19 @@ def test_valid_html_is_accepted_and_parsed(client: httpx.Client, fake_botapi: Fa
     assert result["text"].endswith('nested ok <tag> & "q" AB')
     assert "<b>" not in result["text"]
     types = {e["type"] for e in result["entities"]}
-    assert types >= {"bold", "italic", "underline", "strikethrough", "spoiler", "text_link",
-                     "code", "pre", "blockquote", "expandable_blockquote", "custom_emoji"}
+    assert types >= {
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "text_link",
+        "code",
+        "pre",
+        "blockquote",
+        "expandable_blockquote",
+        "custom_emoji",
+    }
     link = next(e for e in result["entities"] if e["type"] == "text_link")
     assert link["url"] == "https://example.com/?a=1&b=2"
     pre = next(e for e in result["entities"] if e["type"] == "pre")
@@ -109,7 +120,7 @@ def test_valid_html_is_accepted_and_parsed(client: httpx.Client, fake_botapi: Fa
     [
         ("<foo>unknown</foo>", 'Unsupported start tag "foo"'),
         ("<br/>line", 'Unsupported start tag "br"'),
-        ("<b>unclosed", "Can't find end tag corresponding to start tag \"b\""),
+        ("<b>unclosed", 'Can\'t find end tag corresponding to start tag "b"'),
         ("<b><i>misnested</b></i>", "Unmatched end tag"),
         ("stray</b>", "Unexpected end tag"),
         ("fish & chips", 'Character "&" must be escaped'),
@@ -120,9 +131,7 @@ def test_valid_html_is_accepted_and_parsed(client: httpx.Client, fake_botapi: Fa
         ("<a>no href</a>", 'Tag "a" must have attribute "href"'),
     ],
 )
-def test_invalid_html_is_rejected(
-    client: httpx.Client, fake_botapi: FakeBotApi, html: str, reason: str
-) -> None:
+def test_invalid_html_is_rejected(client: httpx.Client, fake_botapi: FakeBotApi, html: str, reason: str) -> None:
     resp = send(client, html, parse_mode="HTML")
     assert_bad_request(resp, f"Bad Request: can't parse entities: {reason}")
     assert fake_botapi.sent_messages() == []
@@ -233,7 +242,12 @@ def test_injected_faults_happen_in_order_then_calls_succeed(client: httpx.Client
         send(client, "three")
     assert sent_texts(fake_botapi) == ["three"]  # processed, but the response was lost
     assert send(client, "four").status_code == 200 and fake_botapi.pending_faults == 0
-    assert [(c.ok, c.status) for c in fake_botapi.calls_of("sendMessage")] == [(False, 500), (False, 0), (False, 0), (True, 200)]
+    assert [(c.ok, c.status) for c in fake_botapi.calls_of("sendMessage")] == [
+        (False, 500),
+        (False, 0),
+        (False, 0),
+        (True, 200),
+    ]
     assert fake_botapi.rejections == []
     with pytest.raises(ValueError):
         fake_botapi.inject_fault("sendMessage", "teapot")
@@ -248,8 +262,13 @@ def test_edit_message_text_rules(client: httpx.Client, fake_botapi: FakeBotApi) 
 
     def edit(text: str, **extra: Any) -> httpx.Response:
         return call(
-            client, "editMessageText", chat_id=CHAT, message_id=mid, text=text,
-            parse_mode="HTML", **extra,
+            client,
+            "editMessageText",
+            chat_id=CHAT,
+            message_id=mid,
+            text=text,
+            parse_mode="HTML",
+            **extra,
         )
 
     not_modified = "Bad Request: message is not modified"
@@ -302,9 +321,7 @@ def test_commands_roundtrip(client: httpx.Client) -> None:
 # --------------------------------------------------------------------------- getUpdates / files
 
 
-def test_get_updates_offset_limit_and_long_poll(
-    client: httpx.Client, fake_botapi: FakeBotApi
-) -> None:
+def test_get_updates_offset_limit_and_long_poll(client: httpx.Client, fake_botapi: FakeBotApi) -> None:
     ids = [fake_botapi.push_message(f"m{i}")["update_id"] for i in range(3)]
     assert ids == sorted(ids) and len(set(ids)) == 3
     first = client.post("/getUpdates", data={"limit": "2"}).json()["result"]
@@ -413,13 +430,7 @@ async def _document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 @pytest.mark.asyncio
 async def test_real_ptb_application_end_to_end(fake_botapi: FakeBotApi) -> None:
     server = fake_botapi
-    app = (
-        ApplicationBuilder()
-        .token(server.token)
-        .base_url(server.base_url)
-        .base_file_url(server.base_file_url)
-        .build()
-    )
+    app = ApplicationBuilder().token(server.token).base_url(server.base_url).base_file_url(server.base_file_url).build()
     app.add_handler(CommandHandler("start", _start))
     app.add_handler(CallbackQueryHandler(_button))
     app.add_handler(MessageHandler(filters.Document.ALL, _document))
@@ -478,5 +489,5 @@ async def test_ptb_sees_strict_errors(fake_botapi: FakeBotApi) -> None:
         message = await app.bot.send_message(CHAT, "fine")
         assert message.text == "fine" and message.from_user is not None and message.from_user.is_bot
     assert [c.error for c in server.rejections] == [
-        "Bad Request: can't parse entities: Unsupported start tag \"blink\" at byte offset 0"
+        'Bad Request: can\'t parse entities: Unsupported start tag "blink" at byte offset 0'
     ]

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT, copy_seed_corpus, settings_in
 
 from bot.builder import build_index
 from bot.cli import MAX_TOP_K, build_parser, main, progress_printer
 from bot.index_store import MANIFEST, read_manifest
 from bot.questionlog import QuestionLog
-
-from conftest import REPO_ROOT, copy_seed_corpus, settings_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 K2_QUESTION = "what foods have K2?"
@@ -136,7 +135,10 @@ def test_reindex_summary_and_changes(dirs: Dirs) -> None:
     assert more_articles == 2 and more_passages > passages
     assert f"+{more_passages - passages}" in added.stdout  # the passage delta
 
-    article.write_text(article.read_text(encoding="utf-8") + "\n## Extra Notes\n\nA new paragraph about bedtime stories.\n", encoding="utf-8")
+    article.write_text(
+        article.read_text(encoding="utf-8") + "\n## Extra Notes\n\nA new paragraph about bedtime stories.\n",
+        encoding="utf-8",
+    )
     changed = run_bot(dirs, "reindex")
     assert changed.returncode == 0
     assert re.search(r"changed:.*sleep-hygiene\.md", changed.stdout, re.IGNORECASE), changed.stdout
@@ -158,7 +160,12 @@ def test_reindex_with_broken_files_keeps_previous_index(built_dirs: Dirs) -> Non
     (dirs.corpus / "huge.txt").write_bytes(b"Title\n\n" + b"word " * 40_000)
     result = run_bot(dirs, "reindex", BOT_MAX_ARTICLE_BYTES="100000")
     assert result.returncode != 0
-    for name, problem in (("empty.txt", "empty"), ("binary.txt", "binary"), ("latin1.md", "UTF-8"), ("huge.txt", "limit")):
+    for name, problem in (
+        ("empty.txt", "empty"),
+        ("binary.txt", "binary"),
+        ("latin1.md", "UTF-8"),
+        ("huge.txt", "limit"),
+    ):
         line = next((line for line in result.stderr.splitlines() if name in line), "")
         assert problem.lower() in line.lower(), (name, result.stderr)
     assert "Indexed" not in result.stdout
@@ -238,7 +245,16 @@ def test_ask_with_another_corpus_and_index(dirs: Dirs, tmp_path: Path) -> None:
     other = tmp_path / "other"
     (other / "corpus").mkdir(parents=True)
     shutil.copy(FIXTURE_ARTICLES / "sleep-hygiene.md", other / "corpus")
-    result = run_bot(dirs, "ask", "--json", "--corpus", str(other / "corpus"), "--index", str(other / "index"), "how long should a nap be")
+    result = run_bot(
+        dirs,
+        "ask",
+        "--json",
+        "--corpus",
+        str(other / "corpus"),
+        "--index",
+        str(other / "index"),
+        "how long should a nap be",
+    )
     assert result.returncode == 0, result.stderr
     assert result.json_lines()[0]["results"][0]["source"] == "sleep-hygiene.md"
     again = run_bot(dirs, "ask", "--json", "--corpus", str(other / "corpus"), "--index", str(other / "index"), "nap")
@@ -255,7 +271,11 @@ def test_an_index_given_alone_answers_from_the_corpus_it_was_built_from(dirs: Di
     assert built.returncode == 0, built.stderr
     build_id = read_manifest(other / "index")["build_id"]
     for extra_env in ({"BOT_CORPUS_DIR": None}, {"BOT_CORPUS_DIR": None, "BOT_INDEX_DIR": str(other / "index")}):
-        args = ["ask", "--json", "how long should a nap be"] if "BOT_INDEX_DIR" in extra_env else ["ask", "--json", "--index", str(other / "index"), "how long should a nap be"]
+        args = (
+            ["ask", "--json", "how long should a nap be"]
+            if "BOT_INDEX_DIR" in extra_env
+            else ["ask", "--json", "--index", str(other / "index"), "how long should a nap be"]
+        )
         result = run_bot(dirs, *args, **extra_env)
         assert result.returncode == 0, result.stderr
         assert result.json_lines()[0]["results"][0]["source"] == "sleep-hygiene.md"
@@ -263,7 +283,9 @@ def test_an_index_given_alone_answers_from_the_corpus_it_was_built_from(dirs: Di
     assert read_manifest(other / "index")["build_id"] == build_id  # X was not rebuilt
 
 
-def test_an_index_whose_corpus_has_gone_keeps_serving_and_is_not_rebuilt_from_another(dirs: Dirs, tmp_path: Path) -> None:
+def test_an_index_whose_corpus_has_gone_keeps_serving_and_is_not_rebuilt_from_another(
+    dirs: Dirs, tmp_path: Path
+) -> None:
     """The recorded corpus folder was moved: the index used to be rebuilt from corpus/, replacing its articles."""
     other = tmp_path / "other"
     (other / "corpus").mkdir(parents=True)
@@ -271,7 +293,9 @@ def test_an_index_whose_corpus_has_gone_keeps_serving_and_is_not_rebuilt_from_an
     assert run_bot(dirs, "reindex", "--corpus", str(other / "corpus"), "--index", str(other / "index")).returncode == 0
     build_id = read_manifest(other / "index")["build_id"]
     (other / "corpus").rename(other / "moved")
-    result = run_bot(dirs, "ask", "--json", "--index", str(other / "index"), "how long should a nap be", BOT_CORPUS_DIR=None)
+    result = run_bot(
+        dirs, "ask", "--json", "--index", str(other / "index"), "how long should a nap be", BOT_CORPUS_DIR=None
+    )
     assert result.returncode == 0, result.stderr
     assert result.json_lines()[0]["results"][0]["source"] == "sleep-hygiene.md"
     assert "corpus directory not found" in result.stderr
@@ -400,7 +424,10 @@ def test_a_closed_stdin_is_read_as_empty(shared: Dirs, command: str) -> None:
     """`ask <&-` and `repl <&-` crashed: Python sets sys.stdin to None when file descriptor 0 is closed."""
     proc = subprocess.run(
         ["/bin/sh", "-c", f"exec {shlex.quote(sys.executable)} run_bot.py {command} <&-"],
-        cwd=REPO_ROOT, env=shared.env(), capture_output=True, timeout=120,
+        cwd=REPO_ROOT,
+        env=shared.env(),
+        capture_output=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert b"Traceback" not in proc.stderr
@@ -408,11 +435,17 @@ def test_a_closed_stdin_is_read_as_empty(shared: Dirs, command: str) -> None:
 
 def test_control_characters_from_articles_and_file_names_are_shown_not_run(dirs: Dirs) -> None:
     """An escape sequence in a file name, a title or an article's text reached the terminal raw (it can clear the screen)."""
-    body = "Feed a sourdough starter with flour and water every day. " * 20 + "\x1b[2J\x1b[31mRED\x07 and keep it warm.\n"
+    body = (
+        "Feed a sourdough starter with flour and water every day. " * 20 + "\x1b[2J\x1b[31mRED\x07 and keep it warm.\n"
+    )
     assert run_bot(dirs, "reindex").returncode == 0  # so that the next build lists what was added
     (dirs.corpus / "evil\x1b[41mtitle.md").write_text(body, encoding="utf-8")
     (dirs.corpus / "line\nbreak.md").write_text("# Bread\n\n" + body, encoding="utf-8")
-    for args in (("reindex",), ("ask", "how often do i feed a sourdough starter"), ("ask", "--top-k", "5", "keep the starter warm")):
+    for args in (
+        ("reindex",),
+        ("ask", "how often do i feed a sourdough starter"),
+        ("ask", "--top-k", "5", "keep the starter warm"),
+    ):
         result = run_bot(dirs, *args)
         assert result.returncode == 0, result.stderr
         assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
@@ -505,7 +538,9 @@ def env_dirs(dirs: Dirs, monkeypatch: pytest.MonkeyPatch) -> Dirs:
 
 def console_script() -> Path:
     """The `article-qa` script installed next to this interpreter (the venv's bin/)."""
-    found = shutil.which("article-qa", path=os.pathsep.join([sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]))
+    found = shutil.which(
+        "article-qa", path=os.pathsep.join([sysconfig.get_path("scripts"), str(Path(sys.executable).parent)])
+    )
     assert found, f"article-qa is not installed next to {sys.executable}; run `make setup` (pip install -e .)"
     return Path(found)
 
@@ -515,7 +550,14 @@ def test_console_script_runs(shared: Dirs) -> None:
     usage = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, env=shared.env())
     assert usage.returncode == 0, usage.stderr
     assert "article-qa" in usage.stdout and "reindex" in usage.stdout
-    ask = subprocess.run([str(script), "ask", "--json", K2_QUESTION], cwd="/", capture_output=True, text=True, timeout=60, env=shared.env())
+    ask = subprocess.run(
+        [str(script), "ask", "--json", K2_QUESTION],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=shared.env(),
+    )
     assert ask.returncode == 0, ask.stderr
     assert "Natto" in json.loads(ask.stdout)["results"][0]["text"]
 
@@ -596,7 +638,9 @@ def test_repl_reload_is_not_logged_into_the_conversation(built_dirs: Dirs) -> No
     assert "Traceback" not in err
 
 
-def test_repl_more_after_no_answer(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repl_more_after_no_answer(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     build_index(env_dirs.settings())
     monkeypatch.setattr(sys, "stdin", io.StringIO("capital of australia\nmore\nmore\n"))
     assert main(["repl"]) == 0
@@ -605,7 +649,9 @@ def test_repl_more_after_no_answer(env_dirs: Dirs, capsys: pytest.CaptureFixture
     assert out.lower().count("nothing more") == 2, out
 
 
-def test_ask_on_a_terminal_without_question_says_what_to_do(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_on_a_terminal_without_question_says_what_to_do(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     build_index(env_dirs.settings())
     monkeypatch.setattr(sys, "stdin", Tty(K2_QUESTION + "\n"))
     assert main(["ask", "--json"]) == 0
@@ -614,7 +660,9 @@ def test_ask_on_a_terminal_without_question_says_what_to_do(env_dirs: Dirs, caps
     assert "Natto" in json.loads(out)["results"][0]["text"]  # stdout holds only the answer
 
 
-def test_ask_from_a_pipe_prints_no_prompt(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_from_a_pipe_prints_no_prompt(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     build_index(env_dirs.settings())
     monkeypatch.setattr(sys, "stdin", io.StringIO(K2_QUESTION + "\n"))
     assert main(["ask", "--json"]) == 0
@@ -637,7 +685,9 @@ def test_top_k_over_the_cap_is_said(env_dirs: Dirs, capsys: pytest.CaptureFixtur
     assert "100000" in err and str(MAX_TOP_K) in err
 
 
-def test_repl_page_size_over_ten_is_honoured(env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repl_page_size_over_ten_is_honoured(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     build_index(env_dirs.settings())
     monkeypatch.setattr(sys, "stdin", io.StringIO("k2\n"))
     assert main(["repl", "--top-k", "12"]) == 0
@@ -694,7 +744,9 @@ def test_progress_is_silent_for_a_small_corpus() -> None:
     assert stream.getvalue() == ""
 
 
-def test_reindex_progress_ends_with_the_build(dirs: Dirs, env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reindex_progress_ends_with_the_build(
+    dirs: Dirs, env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for n in range(25):
         shutil.copy(FIXTURES / "sleep-hygiene.md", dirs.corpus / f"sleep-{n}.md")
     stderr = Tty()
@@ -713,6 +765,14 @@ def test_ask_and_repl_do_not_import_html_or_telegram_libraries(shared: Dirs) -> 
         "main(['repl'])\n"
         "print(sorted(m for m in ('bs4', 'telegram', 'httpx') if m in sys.modules))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=shared.env(), input=f"{K2_QUESTION}\n", capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=shared.env(),
+        input=f"{K2_QUESTION}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout

@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.encoder import DIMENSIONS, MODEL_ID, EncoderUnavailable, SentenceEncoder, WordPieceTokenizer, load_encoder, model_identity, shipped_model_path
+from bot.encoder import (
+    DIMENSIONS,
+    MODEL_ID,
+    EncoderUnavailable,
+    SentenceEncoder,
+    WordPieceTokenizer,
+    load_encoder,
+    model_identity,
+    shipped_model_path,
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +32,37 @@ def pieces(tokenizer: WordPieceTokenizer, text: str, max_tokens: int = 256) -> l
 
 def test_text_splits_into_the_model_s_own_word_pieces(tokenizer: WordPieceTokenizer) -> None:
     # As the model's tokenizer (Hugging Face's BertWordPiece, uncased) splits them.
-    assert pieces(tokenizer, "Vitamin K2's role in osteocalcin") == ["[CLS]", "vitamin", "k", "##2", "'", "s", "role", "in", "os", "##te", "##oca", "##lc", "##in", "[SEP]"]
-    assert pieces(tokenizer, "menaquinone-7 (MK-7)") == ["[CLS]", "men", "##aq", "##uin", "##one", "-", "7", "(", "mk", "-", "7", ")", "[SEP]"]
+    assert pieces(tokenizer, "Vitamin K2's role in osteocalcin") == [
+        "[CLS]",
+        "vitamin",
+        "k",
+        "##2",
+        "'",
+        "s",
+        "role",
+        "in",
+        "os",
+        "##te",
+        "##oca",
+        "##lc",
+        "##in",
+        "[SEP]",
+    ]
+    assert pieces(tokenizer, "menaquinone-7 (MK-7)") == [
+        "[CLS]",
+        "men",
+        "##aq",
+        "##uin",
+        "##one",
+        "-",
+        "7",
+        "(",
+        "mk",
+        "-",
+        "7",
+        ")",
+        "[SEP]",
+    ]
 
 
 def test_accents_case_and_control_characters_are_folded_away(tokenizer: WordPieceTokenizer) -> None:
@@ -53,7 +91,9 @@ def test_a_file_that_is_no_vocabulary_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_vectors_are_unit_length_and_closer_for_the_same_meaning() -> None:
     encoder = load_encoder(None)
-    vectors = encoder.encode(["is bone alive", "Bone is living tissue that is always being rebuilt.", "How long should I boil an egg?", ""])
+    vectors = encoder.encode(
+        ["is bone alive", "Bone is living tissue that is always being rebuilt.", "How long should I boil an egg?", ""]
+    )
     assert vectors.shape == (4, DIMENSIONS) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > 0.5 > 0.1 > vectors[0] @ vectors[2]

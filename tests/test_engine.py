@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -119,12 +119,20 @@ def test_bad_questions_get_no_results_and_a_message(engine: Engine, question: st
     assert data["results"] == [] and data["message"] == answer.message
 
 
-@pytest.mark.parametrize("question, unknown", [
-    ("what research (or clinical trials) is being done for anal cancer?", {"anal", "cancer"}),
-    ("Hi, my son was diagnosed with epilepsy last year and his neurologist prescribed levetiracetam. "
-     "What side effects should we watch for and how long does he need to take it?", {"epilepsy", "levetiracetam"}),
-])
-def test_a_question_about_what_no_article_mentions_is_refused_naming_the_words(engine: Engine, question: str, unknown: set[str]) -> None:
+@pytest.mark.parametrize(
+    "question, unknown",
+    [
+        ("what research (or clinical trials) is being done for anal cancer?", {"anal", "cancer"}),
+        (
+            "Hi, my son was diagnosed with epilepsy last year and his neurologist prescribed levetiracetam. "
+            "What side effects should we watch for and how long does he need to take it?",
+            {"epilepsy", "levetiracetam"},
+        ),
+    ],
+)
+def test_a_question_about_what_no_article_mentions_is_refused_naming_the_words(
+    engine: Engine, question: str, unknown: set[str]
+) -> None:
     answer = engine.answer(question)
     assert answer.results == ()
     assert unknown <= set(answer.unknown)
@@ -140,28 +148,49 @@ def test_one_unknown_word_among_the_question_s_topic_words_is_still_answered(eng
     assert engine.answer("is it safe to take ibuprofen with vitamin d").results
 
 
-@pytest.mark.parametrize("word, name", [("atenolol", True), ("Ozempic", True), ("matter", False), ("ibuprofen", False), ("dr", False), ("k2", False), ("zxq", False), ("qzxv", True), ("drnking", False), ("sorre", False), ("mattre", False)])
+@pytest.mark.parametrize(
+    "word, name",
+    [
+        ("atenolol", True),
+        ("Ozempic", True),
+        ("matter", False),
+        ("ibuprofen", False),
+        ("dr", False),
+        ("k2", False),
+        ("zxq", False),
+        ("qzxv", True),
+        ("drnking", False),
+        ("sorre", False),
+        ("mattre", False),
+    ],
+)
 def test_an_unknown_name_is_a_word_of_four_letters_or_more_that_no_dictionary_lists(word: str, name: bool) -> None:
     assert is_unknown_name(word) is name
 
 
-@pytest.mark.parametrize("question, name", [("what are the side effects or risks of atenolol", "atenolol"), ("gabapentin risks", "gabapentin")])
+@pytest.mark.parametrize(
+    "question, name",
+    [("what are the side effects or risks of atenolol", "atenolol"), ("gabapentin risks", "gabapentin")],
+)
 def test_a_short_question_about_a_name_no_article_uses_is_refused(engine: Engine, question: str, name: str) -> None:
     """A drug the article never mentions is what the question is about: "side effects" and "risks" only say what about it."""
     answer = engine.answer(question)
     assert answer.results == () and answer.unknown == (name,)
 
 
-@pytest.mark.parametrize("question", [
-    "is it safe to take metformin with vitamin d",  # vitamin D: a word of the article's title
-    "is it safe to take metformin with calcium",  # calcium: a section title of the (one) article
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is it safe to take metformin with vitamin d",  # vitamin D: a word of the article's title
+        "is it safe to take metformin with calcium",  # calcium: a section title of the (one) article
+    ],
+)
 def test_an_unknown_name_beside_a_topic_is_weighed_by_its_share(engine: Engine, question: str) -> None:
     assert engine.answer(question).results
 
 
 def test_a_request_for_information_about_nothing_gets_a_message(engine: Engine) -> None:
-    """"any info on" asks about nothing: no answer, and no claim that the articles never mention "information"."""
+    """ "any info on" asks about nothing: no answer, and no claim that the articles never mention "information"."""
     answer = engine.answer("any info on")
     assert answer.results == () and answer.message.strip() and answer.unknown == ()
     ending = engine.answer("i need info")  # "info" last, with no "on" after it
@@ -174,8 +203,10 @@ def test_an_unknown_name_in_a_follow_up_is_weighed_with_the_topic_carried_over(e
     assert answer.follow_up and answer.results
 
 
-def test_a_kind_of_section_names_no_topic_beside_an_unknown_name(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    """"Side Effects" heads a section in every article: it says what is asked, not about what."""
+def test_a_kind_of_section_names_no_topic_beside_an_unknown_name(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """ "Side Effects" heads a section in every article: it says what is asked, not about what."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name, dose in (("zinc", "25 mg"), ("iron", "18 mg")):
@@ -280,11 +311,17 @@ def test_concurrent_questions_during_rebuilds(settings: Settings) -> None:
     assert last.results and last.results[0].source == "sleep-hygiene.md"
 
 
-def test_a_word_only_an_article_title_uses_is_not_unknown(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_a_word_only_an_article_title_uses_is_not_unknown(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "zinc.md").write_text("# Zinc\n\n## Sources\n\nOysters, beef and pumpkin seeds are good sources.\n", encoding="utf-8")
-    (corpus / "iron.md").write_text("# Iron\n\n## Sources\n\nLiver, lentils and spinach provide iron.\n", encoding="utf-8")
+    (corpus / "zinc.md").write_text(
+        "# Zinc\n\n## Sources\n\nOysters, beef and pumpkin seeds are good sources.\n", encoding="utf-8"
+    )
+    (corpus / "iron.md").write_text(
+        "# Iron\n\n## Sources\n\nLiver, lentils and spinach provide iron.\n", encoding="utf-8"
+    )
     settings = make_settings(tmp_path, corpus_dir=corpus)
     engine = Engine(settings)
     engine.open()
@@ -305,12 +342,17 @@ def compound_corpus(tmp_path: Path) -> Path:
         "# Shingles\n\n## Symptoms\n\nA band of pain along one rib, then a rash of blisters on one side of the body.\n",
         encoding="utf-8",
     )
-    (corpus / "sleep.md").write_text("# Sleep\n\n## Habits\n\nGo to bed at the same time each night. Studies: clinicaltrials.gov.\n", encoding="utf-8")
+    (corpus / "sleep.md").write_text(
+        "# Sleep\n\n## Habits\n\nGo to bed at the same time each night. Studies: clinicaltrials.gov.\n",
+        encoding="utf-8",
+    )
     return corpus
 
 
 @pytest.mark.parametrize("question", ["what causes rib cage pain", "rib cage pain"])
-def test_two_words_the_index_writes_as_one_find_that_word(tmp_path: Path, make_settings: Callable[..., Settings], question: str) -> None:
+def test_two_words_the_index_writes_as_one_find_that_word(
+    tmp_path: Path, make_settings: Callable[..., Settings], question: str
+) -> None:
     engine = Engine(make_settings(tmp_path, corpus_dir=compound_corpus(tmp_path)))
     engine.open()
     answer = engine.answer(question)
@@ -326,22 +368,37 @@ def test_compound_joining_can_be_turned_off(tmp_path: Path, make_settings: Calla
 
 
 def test_two_words_are_joined_only_into_an_english_word(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    """"clinicaltrials" from a web address is in the index, but it is no word: "clinical trials" stays two concepts."""
+    """ "clinicaltrials" from a web address is in the index, but it is no word: "clinical trials" stays two concepts."""
     engine = Engine(make_settings(tmp_path, corpus_dir=compound_corpus(tmp_path)))
     snapshot = engine.open()
-    assert [c.label for c in snapshot.analyzer.analyse("clinical trials for sleep").concepts] == ["clinical", "trials", "sleep"]
+    assert [c.label for c in snapshot.analyzer.analyse("clinical trials for sleep").concepts] == [
+        "clinical",
+        "trials",
+        "sleep",
+    ]
     assert [c.label for c in snapshot.analyzer.analyse("rib cage pain").concepts] == ["rib cage", "pain"]
 
 
-def test_a_title_naming_something_with_a_stopword_is_found_by_it(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    """"down" is a stopword, so "down syndrome" searched "syndrome" alone and found any syndrome."""
+def test_a_title_naming_something_with_a_stopword_is_found_by_it(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """ "down" is a stopword, so "down syndrome" searched "syndrome" alone and found any syndrome."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     pages = {
-        "asperger.md": ("Asperger syndrome", "Asperger syndrome is a developmental disorder; the syndrome affects social skills."),
-        "sick-sinus.md": ("Sick sinus syndrome", "Sick sinus syndrome is a heart rhythm disorder; the syndrome slows the heart."),
-        "down.md": ("Down syndrome", "Down syndrome is a genetic condition: an extra copy of chromosome 21 causes it. "
-                                     "Heart problems are common with it."),
+        "asperger.md": (
+            "Asperger syndrome",
+            "Asperger syndrome is a developmental disorder; the syndrome affects social skills.",
+        ),
+        "sick-sinus.md": (
+            "Sick sinus syndrome",
+            "Sick sinus syndrome is a heart rhythm disorder; the syndrome slows the heart.",
+        ),
+        "down.md": (
+            "Down syndrome",
+            "Down syndrome is a genetic condition: an extra copy of chromosome 21 causes it. "
+            "Heart problems are common with it.",
+        ),
         "fatigue.md": ("Fatigue", "Feeling tired, weak or run down after an illness is common."),
     }
     for name, (title, text) in pages.items():
@@ -349,7 +406,9 @@ def test_a_title_naming_something_with_a_stopword_is_found_by_it(tmp_path: Path,
     engine = Engine(make_settings(tmp_path, corpus_dir=corpus))
     engine.open()
     assert engine.answer("what is down syndrome").results[0].source == "down.md"
-    assert engine.answer("heart problems in down syndrome").results[0].source == "down.md"  # sick sinus is about the heart too
+    assert (
+        engine.answer("heart problems in down syndrome").results[0].source == "down.md"
+    )  # sick sinus is about the heart too
     assert "down" not in engine.answer("why do i feel run down").query.split()  # in running text it stays a stopword
 
 

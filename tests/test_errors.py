@@ -93,7 +93,9 @@ def build_corpus(corpus: Path) -> None:
     from bot.builder import build_index
     from bot.config import Settings
 
-    build_index(replace(Settings(), corpus_dir=corpus, index_dir=corpus.parent / "index", data_dir=corpus.parent / "data"))
+    build_index(
+        replace(Settings(), corpus_dir=corpus, index_dir=corpus.parent / "index", data_dir=corpus.parent / "data")
+    )
 
 
 def test_a_broken_corpus_names_each_broken_article(tmp_path: Path) -> None:
@@ -105,7 +107,10 @@ def test_a_broken_corpus_names_each_broken_article(tmp_path: Path) -> None:
     with pytest.raises(CorpusError) as info:
         build_corpus(corpus)
     assert info.value.corpus_dir == corpus
-    assert [(p.name, p.problem) for p in info.value.problems] == [("empty.txt", "file is empty"), ("nul.md", "file is binary (it contains NUL bytes), not text")]
+    assert [(p.name, p.problem) for p in info.value.problems] == [
+        ("empty.txt", "file is empty"),
+        ("nul.md", "file is binary (it contains NUL bytes), not text"),
+    ]
     assert "empty.txt: file is empty" in str(info.value)
 
 

@@ -160,7 +160,9 @@ FLOOR_TOPICS_HIT1 = 0.85
 FIXTURE_TOPICS = Path(__file__).parent / "fixtures" / "topics"
 
 
-def test_the_seed_questions_hold_up_beside_articles_on_neighbouring_topics(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_seed_questions_hold_up_beside_articles_on_neighbouring_topics(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     from conftest import copy_seed_corpus, settings_in
 
     root = tmp_path_factory.mktemp("eval-topics")

@@ -5,25 +5,24 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
+from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
-from bot import builder, index_store
+from bot import bm25, builder, index_store
 from bot.builder import build_index, synonyms_for
 from bot.config import Settings
 from bot.corpus import list_corpus
-from bot.readers import parse_article
 from bot.engine import Engine
 from bot.errors import BotError, IndexCorruptError, IndexMissingError
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
-from bot import bm25
 from bot.indexing import body_terms, title_terms
-from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 from bot.passages import build_passages
+from bot.readers import parse_article
 from bot.text import terms
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
@@ -56,7 +55,9 @@ def test_round_trip_same_passages(built: Settings) -> None:
     assert index.fields["title"].size == 1 and index.passage_article.tolist() == [0] * len(expected)
 
 
-def array_scores(index: SearchIndex, field: str, query: list[str], variant: str, k1: float, b: float, delta: float) -> np.ndarray:
+def array_scores(
+    index: SearchIndex, field: str, query: list[str], variant: str, k1: float, b: float, delta: float
+) -> np.ndarray:
     """Sum of the stored field's BM25 weights per passage for the query terms, from the index arrays."""
     arrays = index.fields[field]
     weights = bm25.impacts(arrays, variant, k1, b, delta)
@@ -84,7 +85,10 @@ def test_scores_equal_rank_bm25(built: Settings, variant: str, cls: type, b: flo
     synonyms = synonyms_for(built)
     k1, delta = 1.2, 1.0
     extra = {} if variant == "okapi" else {"delta": delta}
-    for field, tokens in (("body", [body_terms(p, synonyms) for p in index.passages]), ("heading", [title_terms(p, synonyms) for p in index.passages])):
+    for field, tokens in (
+        ("body", [body_terms(p, synonyms) for p in index.passages]),
+        ("heading", [title_terms(p, synonyms) for p in index.passages]),
+    ):
         reference = cls(tokens, k1=k1, b=b, **extra)
         holders = [set(t) for t in tokens]
         for question in (K2_QUESTION, "how much vitamin d3 daily iu", "magnesium bone", "calcium calcium arteries"):
@@ -95,7 +99,12 @@ def test_scores_equal_rank_bm25(built: Settings, variant: str, cls: type, b: flo
                 assert np.allclose(got, reference.get_scores(query), rtol=1e-5, atol=1e-5), (field, question)
             for term in query:
                 held = np.array([term in h for h in holders])
-                assert np.allclose(array_scores(index, field, [term], variant, k1, b, delta)[held], np.asarray(reference.get_scores([term]))[held], rtol=1e-5, atol=1e-5)
+                assert np.allclose(
+                    array_scores(index, field, [term], variant, k1, b, delta)[held],
+                    np.asarray(reference.get_scores([term]))[held],
+                    rtol=1e-5,
+                    atol=1e-5,
+                )
             expected = sum(np.where([t in h for h in holders], reference.get_scores([t]), 0.0) for t in query)
             assert np.allclose(got, expected, rtol=1e-5, atol=1e-5), (field, question)
 
@@ -160,7 +169,9 @@ def assert_says_how_to_rebuild(exc: BaseException) -> None:
     assert "run_bot.py reindex" in str(exc)
 
 
-@pytest.mark.parametrize("garbage", [b"{not json", b"", b"\x00\xff\xfe binary", b"[1, 2, 3]", b'{"format": "something-else"}'])
+@pytest.mark.parametrize(
+    "garbage", [b"{not json", b"", b"\x00\xff\xfe binary", b"[1, 2, 3]", b'{"format": "something-else"}']
+)
 def test_corrupt_manifest(built: Settings, garbage: bytes) -> None:
     (built.index_dir / MANIFEST).write_bytes(garbage)
     with pytest.raises(IndexCorruptError) as info:
@@ -304,7 +315,9 @@ def test_open_rebuilds_when_corpus_changed(built: Settings, caplog: pytest.LogCa
 def test_open_rebuilds_when_article_edited(built: Settings) -> None:
     old = read_manifest(built.index_dir)["build_id"]
     article = built.corpus_dir / "vitamin-k2-d3-bone-density.txt"
-    article.write_text(article.read_text(encoding="utf-8") + "\nQuokkas enjoy natto on quiet Sundays.\n", encoding="utf-8")
+    article.write_text(
+        article.read_text(encoding="utf-8") + "\nQuokkas enjoy natto on quiet Sundays.\n", encoding="utf-8"
+    )
     engine = Engine(built)
     engine.open()
     assert read_manifest(built.index_dir)["build_id"] != old
@@ -351,7 +364,9 @@ def test_two_passage_corpus_scores_above_zero(tmp_path: Path, make_settings: Cal
 def test_single_passage_corpus(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "one.txt").write_text("Kettles\n\nDescale a kettle with vinegar and water once a month.\n", encoding="utf-8")
+    (corpus / "one.txt").write_text(
+        "Kettles\n\nDescale a kettle with vinegar and water once a month.\n", encoding="utf-8"
+    )
     settings = make_settings(tmp_path)
     assert build_index(settings).passages == 1
     answer = Engine(settings).answer("how to descale a kettle")
@@ -414,7 +429,9 @@ def test_manifest_records_pipeline_code(built: Settings) -> None:
     assert read_manifest(built.index_dir)["pipeline_code_sha256"] == builder.pipeline_code_digest()
 
 
-def test_open_rebuilds_after_a_code_upgrade(built: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_open_rebuilds_after_a_code_upgrade(
+    built: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """An index built by older reader/passage/text code is rebuilt, not served as it was."""
     old = read_manifest(built.index_dir)
     monkeypatch.setattr(builder, "pipeline_code_digest", lambda: "digest of a newer release")

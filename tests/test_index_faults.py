@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -26,7 +26,9 @@ def settings(built_seed: Settings) -> Settings:
     return built_seed
 
 
-def test_an_unwritable_index_folder_is_a_clear_error(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+def test_an_unwritable_index_folder_is_a_clear_error(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> None:
     seed_corpus(tmp_path)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the index folder should be", encoding="utf-8")
@@ -35,7 +37,9 @@ def test_an_unwritable_index_folder_is_a_clear_error(tmp_path: Path, seed_corpus
         build_index(settings)
 
 
-def test_a_stale_index_that_cannot_be_rebuilt_keeps_serving(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_stale_index_that_cannot_be_rebuilt_keeps_serving(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     """As on a read-only mount: the rebuild cannot even take its lock, and the index on disk answers."""
     shutil.copy(FIXTURES / "sleep-hygiene.md", settings.corpus_dir)  # now stale
     lock = settings.index_dir / ".build.lock"
@@ -47,7 +51,9 @@ def test_a_stale_index_that_cannot_be_rebuilt_keeps_serving(settings: Settings, 
     assert "could not be rebuilt" in caplog.text and "cannot write the index" in caplog.text
 
 
-def test_a_damaged_current_build_falls_back_to_the_previous_one(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_damaged_current_build_falls_back_to_the_previous_one(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     first = read_manifest(settings.index_dir)["build_id"]
     shutil.copy(FIXTURES / "sleep-hygiene.md", settings.corpus_dir)
     build_index(settings)
@@ -100,14 +106,18 @@ def test_many_openers_of_a_stale_index_build_it_once(settings: Settings) -> None
     assert build_if_stale(settings) is None  # current now
 
 
-def test_many_new_articles_are_analysed_in_worker_processes_with_the_same_result(tmp_path: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_new_articles_are_analysed_in_worker_processes_with_the_same_result(
+    tmp_path: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot import analysis
 
     monkeypatch.setattr(analysis, "PARALLEL_FROM", 10)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i in range(30):
-        (corpus / f"note-{i:02d}.md").write_text(f"# Note {i}\n\n## Part\n\nThe word token{i} appears only in note {i}.\n", encoding="utf-8")
+        (corpus / f"note-{i:02d}.md").write_text(
+            f"# Note {i}\n\n## Part\n\nThe word token{i} appears only in note {i}.\n", encoding="utf-8"
+        )
     (corpus / "broken.md").write_bytes(b"")
     settings = make_settings(tmp_path, corpus_dir=corpus)
     with pytest.raises(BotError, match="broken.md: file is empty"):

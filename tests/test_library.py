@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -168,7 +168,16 @@ def test_safe_article_name(given: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "given",
-    ["../../evil.txt", "..\\..\\evil.md", ".hidden.md", "dir/.././../x.html", "ünïcödé-名前.md", "\u202egnp.md", "a" * 300 + ".md", " spaced .txt"],
+    [
+        "../../evil.txt",
+        "..\\..\\evil.md",
+        ".hidden.md",
+        "dir/.././../x.html",
+        "ünïcödé-名前.md",
+        "\u202egnp.md",
+        "a" * 300 + ".md",
+        " spaced .txt",
+    ],
 )
 def test_safe_name_stays_inside_corpus(tmp_path: Path, given: str) -> None:
     corpus = tmp_path / "corpus"

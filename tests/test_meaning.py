@@ -6,12 +6,13 @@ import hashlib
 import logging
 import shutil
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pytest
+from conftest import SEED_ARTICLE
 
 from bot.builder import build_extra, build_index, index_is_current, synonyms_for
 from bot.config import Settings
@@ -22,7 +23,6 @@ from bot.index_store import npy_bytes, read_build, read_index, read_manifest
 from bot.live_index import query_encoder
 from bot.search import Searcher
 from bot.vectors import vector_code_digest
-from conftest import SEED_ARTICLE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 SEED_NAME = SEED_ARTICLE.name
@@ -36,7 +36,9 @@ def test_the_index_holds_one_unit_vector_per_passage(built_seed: Settings) -> No
     assert np.allclose(np.linalg.norm(index.vectors.astype(np.float32), axis=1), 1.0, atol=1e-2)
 
 
-def test_turned_off_the_index_has_no_vectors_and_the_bot_still_answers(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+def test_turned_off_the_index_has_no_vectors_and_the_bot_still_answers(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> None:
     seed_corpus(tmp_path)
     settings = make_settings(tmp_path, semantic=False)
     assert "No passage vectors" not in build_index(settings).summary()
@@ -47,19 +49,28 @@ def test_turned_off_the_index_has_no_vectors_and_the_bot_still_answers(tmp_path:
     assert not index_is_current(replace(settings, semantic=True))  # turning it on rebuilds, with vectors
 
 
-def test_without_a_usable_model_the_build_goes_on_by_words_alone(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+def test_without_a_usable_model_the_build_goes_on_by_words_alone(
+    tmp_path: Path,
+    seed_corpus: Callable[[Path], Path],
+    make_settings: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     seed_corpus(tmp_path)
     settings = make_settings(tmp_path, encoder_model=tmp_path / "no-such-model.onnx")
     with caplog.at_level(logging.WARNING):
         report = build_index(settings)
     assert "building without passage vectors" in caplog.text and "cannot read the sentence model" in caplog.text
-    assert "No passage vectors, so answers are ranked by words alone: cannot read the sentence model" in report.summary()
+    assert (
+        "No passage vectors, so answers are ranked by words alone: cannot read the sentence model" in report.summary()
+    )
     assert read_index(settings.index_dir).vectors is None
     answer = Engine(settings).answer("what foods have K2?")
     assert answer.results and "Natto" in answer.results[0].text
 
 
-def test_a_rebuild_encodes_only_the_articles_that_changed(built_seed: Settings, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_rebuild_encodes_only_the_articles_that_changed(
+    built_seed: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     before = read_index(built_seed.index_dir)
     shutil.copy(FIXTURES / "sleep-hygiene.md", built_seed.corpus_dir)
     with caplog.at_level(logging.INFO, logger="bot.vectors"):
@@ -93,7 +104,9 @@ def test_a_follow_up_is_read_for_meaning_with_its_carried_topic(built_seed: Sett
 
 
 @pytest.mark.parametrize("damage", ["x" * (34 * DIMENSIONS * 2), 12345, b"\x00\x7c" * (34 * DIMENSIONS)])
-def test_a_damaged_cache_entry_is_encoded_again(built_seed: Settings, damage: object, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_damaged_cache_entry_is_encoded_again(
+    built_seed: Settings, damage: object, caplog: pytest.LogCaptureFixture
+) -> None:
     """Text or a number where the bytes should be, or infinities (0x7c00): the build encodes the article again."""
     before = read_index(built_seed.index_dir).vectors
     with sqlite3.connect(built_seed.index_dir / "analysis-cache.sqlite3") as db:
@@ -115,7 +128,9 @@ def test_editing_the_synonyms_encodes_nothing_again(built_seed: Settings, caplog
     assert "encoded 0 passages of 0 article(s); 1 article(s) from the cache" in caplog.text
 
 
-def test_a_build_by_words_alone_keeps_the_cached_vectors(built_seed: Settings, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_build_by_words_alone_keeps_the_cached_vectors(
+    built_seed: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     build_index(replace(built_seed, semantic=False))
     assert read_index(built_seed.index_dir).vectors is None
     with caplog.at_level(logging.INFO, logger="bot.vectors"):
@@ -127,7 +142,9 @@ def test_the_runtime_and_the_encoding_code_are_part_of_the_fingerprint(built_see
     """A build made while onnxruntime was missing or broken is redone once another version is there."""
     assert runtime_identity().startswith("onnxruntime:") and runtime_identity() != "onnxruntime:missing"
     assert runtime_identity() in build_extra(built_seed, synonyms_for(built_seed))
-    assert vector_code_digest() in build_extra(built_seed, synonyms_for(built_seed))  # the encoding code and vocabulary too
+    assert vector_code_digest() in build_extra(
+        built_seed, synonyms_for(built_seed)
+    )  # the encoding code and vocabulary too
     assert "onnxruntime" not in build_extra(replace(built_seed, semantic=False), synonyms_for(built_seed))
 
 
@@ -141,7 +158,9 @@ def test_vectors_of_the_wrong_width_make_the_build_inconsistent(built_seed: Sett
         read_build(build_dir, manifest)
 
 
-def test_without_a_usable_model_at_question_time_the_bot_ranks_by_words_alone(built_seed: Settings, caplog: pytest.LogCaptureFixture) -> None:
+def test_without_a_usable_model_at_question_time_the_bot_ranks_by_words_alone(
+    built_seed: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     index = read_index(built_seed.index_dir)
     with caplog.at_level(logging.WARNING):
         assert query_encoder(index, replace(built_seed, encoder_model=built_seed.index_dir / "missing.onnx")) is None
@@ -174,8 +193,12 @@ def test_the_ranking_reads_a_follow_up_with_its_carried_topic(built_seed: Settin
     assert searcher.search(follow) and recorder.read[before] == follow.meaning_text != "how much should i take"
 
 
-@pytest.mark.parametrize(("question", "answer"), [("k2 dose", "45-180 mcg"), ("how many kinds of k2 are there", "MK-4 through MK-13")])
-def test_the_model_breaks_a_tie_between_the_first_results_best_sentences_by_words(built_seed: Settings, question: str, answer: str) -> None:
+@pytest.mark.parametrize(
+    ("question", "answer"), [("k2 dose", "45-180 mcg"), ("how many kinds of k2 are there", "MK-4 through MK-13")]
+)
+def test_the_model_breaks_a_tie_between_the_first_results_best_sentences_by_words(
+    built_seed: Settings, question: str, answer: str
+) -> None:
     """By words alone "k2 dose" was answered with the D3 line of the dosage list ("Vitamin D3: Most adults benefit...")."""
     engine = Engine(built_seed)
     assert answer in engine.answer(question).results[0].answer
@@ -187,13 +210,21 @@ def test_the_model_breaks_a_tie_between_the_first_results_best_sentences_by_word
 def test_the_first_results_do_not_depend_on_how_many_are_asked_for(built_seed: Settings) -> None:
     """Only the best `meaning_pool` are re-ordered; the rest follow in word order, below them."""
     snap = Engine(built_seed).snapshot()
-    searcher = Searcher(snap.searcher.passages, snap.searcher.retriever, replace(snap.searcher.ranking, meaning_pool=3), snap.searcher.encoder)
+    searcher = Searcher(
+        snap.searcher.passages,
+        snap.searcher.retriever,
+        replace(snap.searcher.ranking, meaning_pool=3),
+        snap.searcher.encoder,
+    )
     query = snap.analyzer.analyse("how much vitamin d3 should i take")
     few, many = searcher.search(query, 3), searcher.search(query, 10)
     assert len(many) > 5 and [h.doc_id for h in few] == [h.doc_id for h in many[:3]]
     scores = [h.score for h in many]
     assert scores == sorted(scores, reverse=True)
-    by_words = [h.doc_id for h in Searcher(snap.searcher.passages, snap.searcher.retriever, snap.searcher.ranking).search(query, 10)]
+    by_words = [
+        h.doc_id
+        for h in Searcher(snap.searcher.passages, snap.searcher.retriever, snap.searcher.ranking).search(query, 10)
+    ]
     assert [h.doc_id for h in many[3:]] == [d for d in by_words if d not in {h.doc_id for h in many[:3]}]
 
 

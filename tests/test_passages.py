@@ -6,14 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import SEED_ARTICLE
+from test_readers import SEED_TITLE, SEED_TOC
 
 from bot.models import Article, Block, Passage
 from bot.passages import DEFAULT_MAX_WORDS, build_passages
 from bot.readers import parse_article
 from bot.text import split_sentences
-
-from conftest import SEED_ARTICLE
-from test_readers import SEED_TITLE, SEED_TOC
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 
@@ -41,7 +40,9 @@ def test_every_passage_knows_its_context(seed_passages: list[Passage]) -> None:
     assert order == sorted(order)
     assert {p.section for p in seed_passages} == set(SEED_TOC)
     # subsections are known where the article has them
-    assert ("Vitamin D3: The Foundation", "How D3 Supports Bone Health") in {(p.section, p.subsection) for p in seed_passages}
+    assert ("Vitamin D3: The Foundation", "How D3 Supports Bone Health") in {
+        (p.section, p.subsection) for p in seed_passages
+    }
 
 
 def test_heading_plus_list_stay_together_in_seed(seed_passages: list[Passage]) -> None:
@@ -99,9 +100,7 @@ def test_subsection_and_article_title_fallback() -> None:
 
 
 def long_paragraph(sentences: int = 60) -> str:
-    return " ".join(
-        f"Sentence number {n} talks about soil, water and light for plants." for n in range(sentences)
-    )
+    return " ".join(f"Sentence number {n} talks about soil, water and light for plants." for n in range(sentences))
 
 
 def test_long_paragraph_is_split_at_sentence_boundaries() -> None:
@@ -179,7 +178,12 @@ def test_seed_passage_count_and_sizes_are_sane(seed_passages: list[Passage]) -> 
     assert 20 <= mean <= 120, mean
     # the whole article body is covered: its key facts are in some passage
     text = "\n".join(p.text for p in seed_passages)
-    for fact in ("1,000-5,000 IU daily", "45-180 mcg daily", "Natto (fermented soybeans)", "About 60% of the body's magnesium"):
+    for fact in (
+        "1,000-5,000 IU daily",
+        "45-180 mcg daily",
+        "Natto (fermented soybeans)",
+        "About 60% of the body's magnesium",
+    ):
         assert fact in text, fact
     # no passage text is duplicated
     assert len({p.text for p in seed_passages}) == len(seed_passages)

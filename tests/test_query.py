@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -83,7 +83,9 @@ def test_family_match_counts_for_less_coverage_than_the_word(snapshot: Snapshot)
     assert 0.0 < partial < 1.0
 
 
-def test_family_weight_zero_turns_it_off(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+def test_family_weight_zero_turns_it_off(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> None:
     seed_corpus(tmp_path)
     settings = make_settings(tmp_path)
     settings = replace(settings, ranking=replace(settings.ranking, family_weight=0.0))
@@ -122,14 +124,30 @@ def test_a_dictionary_word_is_never_corrected() -> None:
     assert speller.correct("calcum") == "calcium"
 
 
-@pytest.mark.parametrize("typed, meant", [
-    ("hwo", "how"), ("teh", "the"), ("wyh", "why"), ("taht", "that"),
-    ("ibs", None), ("nph", None), ("nad", None), ("itp", None),  # abbreviations a swap away from "its", "and", "tip"
-    ("mcg", None), ("owh", None),  # words of the dictionary
-])
-def test_three_letter_words_are_only_read_as_question_words_with_two_letters_swapped(typed: str, meant: str | None) -> None:
-    """"ibs" is one letter from "its", but reading it so would hide that no article mentions IBS."""
-    speller = SpellingCorrector({"vitamin": 3}, dictionary=frozenset({"mcg", "owh"}), function_words=frozenset({"how", "who", "the", "that", "its", "and", "tip"}))
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("hwo", "how"),
+        ("teh", "the"),
+        ("wyh", "why"),
+        ("taht", "that"),
+        ("ibs", None),
+        ("nph", None),
+        ("nad", None),
+        ("itp", None),  # abbreviations a swap away from "its", "and", "tip"
+        ("mcg", None),
+        ("owh", None),  # words of the dictionary
+    ],
+)
+def test_three_letter_words_are_only_read_as_question_words_with_two_letters_swapped(
+    typed: str, meant: str | None
+) -> None:
+    """ "ibs" is one letter from "its", but reading it so would hide that no article mentions IBS."""
+    speller = SpellingCorrector(
+        {"vitamin": 3},
+        dictionary=frozenset({"mcg", "owh"}),
+        function_words=frozenset({"how", "who", "the", "that", "its", "and", "tip"}),
+    )
     assert speller.correct(typed) == meant
 
 
@@ -152,7 +170,16 @@ def test_word_family_roots_are_right_when_many_threads_ask_at_once() -> None:
 
     from bot import families
 
-    words = ["absorption", "absorbing", "density", "denser", "diagnosis", "calcification", "supplementation", "deficiency"] * 4
+    words = [
+        "absorption",
+        "absorbing",
+        "density",
+        "denser",
+        "diagnosis",
+        "calcification",
+        "supplementation",
+        "deficiency",
+    ] * 4
     expected = {w: LancasterStemmer().stem(w) for w in words}
     for _ in range(20):
         families.LANCASTER = LancasterStemmer()  # rules not loaded yet, as in a fresh process
@@ -173,26 +200,34 @@ def test_a_long_question_is_clipped_between_words() -> None:
 
 
 def test_a_definition_opener_in_a_synonym_group_is_not_searched(built_seed: Settings) -> None:
-    """"overview" is in the shipped article/overview/summary group; as an opener it is a question word."""
+    """ "overview" is in the shipped article/overview/summary group; as an opener it is a question word."""
     engine = Engine(built_seed)
     engine.open()
     assert engine.answer("overview of osteocalcin").query == "osteocalcin"
     assert engine.answer("overview").query == "overview"  # alone, it is what is asked about
 
 
-def test_an_unknown_word_with_a_word_family_is_not_split_into_two_words(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
-    """"asthmatics" is kin to "asthma": splitting it into "asthma tics" would search tics."""
+def test_an_unknown_word_with_a_word_family_is_not_split_into_two_words(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """ "asthmatics" is kin to "asthma": splitting it into "asthma tics" would search tics."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "asthma.md").write_text("# Asthma\n\n## Treatment\n\nInhalers open the airways during asthma attacks.\n", encoding="utf-8")
-    (corpus / "tourette.md").write_text("# Tourette syndrome\n\n## Overview\n\nTics are sudden movements or sounds.\n", encoding="utf-8")
+    (corpus / "asthma.md").write_text(
+        "# Asthma\n\n## Treatment\n\nInhalers open the airways during asthma attacks.\n", encoding="utf-8"
+    )
+    (corpus / "tourette.md").write_text(
+        "# Tourette syndrome\n\n## Overview\n\nTics are sudden movements or sounds.\n", encoding="utf-8"
+    )
     query = Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer.analyse("inhalers for asthmatics")
     assert "asthmatics" not in query.corrections
     asthmatics = next(c for c in query.concepts if c.label == "asthmatics")
     assert (stem("asthma"),) in [a.stems for a in asthmatics.alternatives]
     assert "tics" not in labels(query)
     # a word with no family is still split when both halves are index words
-    assert Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer.analyse("asthmainhalers").corrections == {"asthmainhalers": "asthma inhalers"}
+    assert Engine(make_settings(tmp_path, corpus_dir=corpus)).open().analyzer.analyse("asthmainhalers").corrections == {
+        "asthmainhalers": "asthma inhalers"
+    }
 
 
 def concept(word: str, weight: float = 1.0) -> Concept:

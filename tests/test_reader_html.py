@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -43,10 +43,30 @@ GRINDER_HEADINGS = [
     ("Cleaning and Maintenance", 2),
 ]
 FORBIDDEN = [
-    "Cart (0)", "Privacy", "Accept", "Subscribe", "©", "function(", "Home", "Account",
-    "Skip to content", "We use cookies", "Mara Lindqvist", "min read", "Share", "Tweet",
-    "Facebook", "Back to blog", "Related posts", "Espresso at Home", "Terms", "» Blog",
-    "brewing tips", "gtag", "schema.org", "display:inline",
+    "Cart (0)",
+    "Privacy",
+    "Accept",
+    "Subscribe",
+    "©",
+    "function(",
+    "Home",
+    "Account",
+    "Skip to content",
+    "We use cookies",
+    "Mara Lindqvist",
+    "min read",
+    "Share",
+    "Tweet",
+    "Facebook",
+    "Back to blog",
+    "Related posts",
+    "Espresso at Home",
+    "Terms",
+    "» Blog",
+    "brewing tips",
+    "gtag",
+    "schema.org",
+    "display:inline",
 ]
 
 
@@ -91,7 +111,7 @@ def block_after(article: Article, heading: str, kind: str) -> Block:
     """The first block of ``kind`` after the heading with this text."""
     blocks = list(article.blocks)
     start = next(i for i, block in enumerate(blocks) if block.kind == "heading" and block.text == heading)
-    return next(block for block in blocks[start + 1:] if block.kind == kind)
+    return next(block for block in blocks[start + 1 :] if block.kind == kind)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +196,14 @@ def test_no_navigation_footer_cookie_or_script_text_leaks(variant: Callable[[str
     assert article.title == GRINDER_TITLE
     assert headings(article) == GRINDER_HEADINGS
     assert [block.kind for block in article.blocks if block.kind != "heading"] == [
-        "paragraph", "paragraph", "paragraph", "paragraph", "paragraph", "paragraph", "list", "list",
+        "paragraph",
+        "paragraph",
+        "paragraph",
+        "paragraph",
+        "paragraph",
+        "paragraph",
+        "list",
+        "list",
         "paragraph",
     ]
     assert article.blocks[-1].text.endswith("they rust.")
@@ -311,8 +338,7 @@ def test_heading_levels_are_normalised_below_the_title() -> None:
 
 def test_extra_h1s_after_the_title_become_sections() -> None:
     article = page(
-        "<article><h1>Title</h1><p>intro</p><h1>Part One</h1><h2>Detail</h2><p>x</p>"
-        "<h1>Part Two</h1><p>y</p></article>"
+        "<article><h1>Title</h1><p>intro</p><h1>Part One</h1><h2>Detail</h2><p>x</p><h1>Part Two</h1><p>y</p></article>"
     )
     assert article.title == "Title"
     assert headings(article) == [("Part One", 2), ("Detail", 3), ("Part Two", 2)]
@@ -334,7 +360,13 @@ def test_paragraph_like_elements_and_separate_paragraphs() -> None:
         "<pre>line one\n    line   two\n</pre>"
     )
     assert texts(article) == [
-        "a", "b", "Quoted line", "Bloom", "Pre-wet the grounds.", "A V60 dripper", "line one\nline two",
+        "a",
+        "b",
+        "Quoted line",
+        "Bloom",
+        "Pre-wet the grounds.",
+        "A V60 dripper",
+        "line one\nline two",
     ]
 
 
@@ -385,7 +417,9 @@ def test_class_tokens_are_matched_as_whole_tokens() -> None:
     )
     assert article.title == "Menudo Recipe"
     assert texts(article) == [
-        "Kept: menudo is not a menu.", "Kept: state classes are ignored.", "Kept last paragraph.",
+        "Kept: menudo is not a menu.",
+        "Kept: state classes are ignored.",
+        "Kept last paragraph.",
     ]
 
 

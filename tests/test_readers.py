@@ -165,7 +165,11 @@ def test_markdown_front_matter_title(sleep: Article) -> None:
 
 
 def test_markdown_heading_levels(sleep: Article) -> None:
-    assert headings(sleep, 2)[:3] == ["What Is Sleep Hygiene?", "Why Your Body Clock Matters", "Building a Better Bedroom"]
+    assert headings(sleep, 2)[:3] == [
+        "What Is Sleep Hygiene?",
+        "Why Your Body Clock Matters",
+        "Building a Better Bedroom",
+    ]
     assert "Circadian Rhythm Basics" in headings(sleep, 3)
     assert "Caffeine and Alcohol" in headings(sleep, 3)
     assert {b.level for b in sleep.blocks if b.kind == "heading"} == {2, 3}

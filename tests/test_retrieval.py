@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 import sqlite3
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
+from bot import search
 from bot.builder import build_index
 from bot.config import Ranking, Settings
 from bot.engine import Engine
-from bot import search
 from bot.query import Alternative, Concept
 from bot.search import Searcher
 from bot.text import stem
@@ -55,7 +55,9 @@ def brute_force(engine: Engine, concepts: list[Concept]) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dense_factor", [0, 10**9])  # the sparse (sorting) and the dense way to combine alternatives
-def test_ranking_equals_a_brute_force_scorer(engine: Engine, dense_factor: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ranking_equals_a_brute_force_scorer(
+    engine: Engine, dense_factor: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot import retrieval
 
     monkeypatch.setattr(retrieval, "DENSE_FACTOR", dense_factor)
@@ -93,16 +95,26 @@ def write_article(folder: Path, name: str, title: str, sections: dict[str, str])
 def two_articles(tmp_path: Path, make_settings: Callable[..., Settings]) -> Engine:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    write_article(corpus, "frobnitz.md", "Frobnitz Syndrome", {
-        "Overview": "Frobnitz syndrome is a rare inherited condition of the joints that makes them stiff in the morning.",
-        "Treatment": "Treatment of frobnitz syndrome: frobnitz patients take frobnitz-specific physiotherapy. Frobnitz flares are treated with rest, "
-        "and frobnitz syndrome in children is treated with gentle frobnitz exercises every day.",
-        "Diagnosis": "Doctors diagnose the condition with an X-ray of the knees and a blood test for the marker protein.",
-    })
-    write_article(corpus, "gardening.md", "Growing Tomatoes", {
-        "Overview": "Tomatoes need six hours of sun, steady watering and a stake to climb.",
-        "Pests": "Aphids and whitefly are the usual pests; a soap spray keeps them down without harming bees.",
-    })
+    write_article(
+        corpus,
+        "frobnitz.md",
+        "Frobnitz Syndrome",
+        {
+            "Overview": "Frobnitz syndrome is a rare inherited condition of the joints that makes them stiff in the morning.",
+            "Treatment": "Treatment of frobnitz syndrome: frobnitz patients take frobnitz-specific physiotherapy. Frobnitz flares are treated with rest, "
+            "and frobnitz syndrome in children is treated with gentle frobnitz exercises every day.",
+            "Diagnosis": "Doctors diagnose the condition with an X-ray of the knees and a blood test for the marker protein.",
+        },
+    )
+    write_article(
+        corpus,
+        "gardening.md",
+        "Growing Tomatoes",
+        {
+            "Overview": "Tomatoes need six hours of sun, steady watering and a stake to climb.",
+            "Pests": "Aphids and whitefly are the usual pests; a soap spray keeps them down without harming bees.",
+        },
+    )
     settings = make_settings(tmp_path, corpus_dir=corpus)
     build_index(settings)
     engine = Engine(settings)
@@ -125,15 +137,19 @@ def test_diagnose_finds_the_diagnosis_section(two_articles: Engine) -> None:
 
 
 def test_long_question_with_chatter_is_answered_but_off_topic_is_not(two_articles: Engine) -> None:
-    long = ("Hello, I hope you can help me, I have been reading a lot online and my neighbour and my cousin both told me "
-            "different things, my question is about aphids and whitefly on my plants, what should I spray, thank you so much")
+    long = (
+        "Hello, I hope you can help me, I have been reading a lot online and my neighbour and my cousin both told me "
+        "different things, my question is about aphids and whitefly on my plants, what should I spray, thank you so much"
+    )
     answer = two_articles.answer(long)
     assert answer.results and answer.results[0].section == "Pests"
     assert not two_articles.answer("capital of australia").results
     assert not two_articles.answer("best electric car to buy this year").results
 
 
-def test_an_index_answers_with_the_synonyms_it_was_built_with(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+def test_an_index_answers_with_the_synonyms_it_was_built_with(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> None:
     """Editing synonyms.conf while a rebuild cannot happen must not change what the old index answers."""
     corpus = seed_corpus(tmp_path)
     settings = make_settings(tmp_path)
@@ -142,13 +158,17 @@ def test_an_index_answers_with_the_synonyms_it_was_built_with(tmp_path: Path, se
     before = [(r.section, r.text) for r in Engine(settings).answer(question).results]
     assert before
     rules = corpus / "synonyms.conf"
-    rules.write_text("alpha, beta\ngamma, delta\n" + rules.read_text(encoding="utf-8"), encoding="utf-8")  # renumbers every group
+    rules.write_text(
+        "alpha, beta\ngamma, delta\n" + rules.read_text(encoding="utf-8"), encoding="utf-8"
+    )  # renumbers every group
     (corpus / "broken.txt").write_bytes(b"")  # so the automatic rebuild fails and the old index keeps serving
     after = Engine(settings).answer(question)
     assert [(r.section, r.text) for r in after.results] == before
 
 
-def test_a_bad_byte_in_the_synonyms_file_is_refused_with_its_line(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> None:
+def test_a_bad_byte_in_the_synonyms_file_is_refused_with_its_line(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> None:
     from bot.errors import CorpusError
     from bot.index_store import read_manifest
 
@@ -163,7 +183,9 @@ def test_a_bad_byte_in_the_synonyms_file_is_refused_with_its_line(tmp_path: Path
     assert Engine(settings).answer("what foods have K2?").results  # still served from the previous build
 
 
-def test_reindex_after_one_change_analyses_only_that_article(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_reindex_after_one_change_analyses_only_that_article(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     """The analysis cache: unchanged articles come back from it; a changed one is read afresh."""
     from bot import analysis
 
@@ -207,7 +229,12 @@ def test_article_idf_counts_each_term_within_its_own_article() -> None:
     body = [["topic", "alpha"], ["topic", "beta"], ["topic", "alpha"], ["alpha"], ["gamma"]]
     terms, fields = build_fields(body, [[] for _ in body], [[], []])
     passage_article = np.array([0, 0, 0, 1, 1])
-    local = article_idf(fields["body"], passage_article, np.array([3, 2]), article_document_frequency(fields["body"], passage_article, 2))
+    local = article_idf(
+        fields["body"],
+        passage_article,
+        np.array([3, 2]),
+        article_document_frequency(fields["body"], passage_article, 2),
+    )
     ids = {t: i for i, t in enumerate(terms)}
     arrays = fields["body"]
 
@@ -222,7 +249,9 @@ def test_article_idf_counts_each_term_within_its_own_article() -> None:
     assert idf_of("beta", 1) == pytest.approx(np.log(4 / 1))
 
 
-def seed_plus_fixtures(tmp_path: Path, folder: str, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
+def seed_plus_fixtures(
+    tmp_path: Path, folder: str, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> Engine:
     """An engine over the seed corpus plus the articles of tests/fixtures/<folder>/."""
     corpus = seed_corpus(tmp_path)
     for path in (Path(__file__).parent / "fixtures" / folder).iterdir():
@@ -235,34 +264,49 @@ def seed_plus_fixtures(tmp_path: Path, folder: str, seed_corpus: Callable[[Path]
 
 
 @pytest.fixture
-def three_supplements(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
+def three_supplements(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> Engine:
     """The seed article plus a magnesium and an omega-3 article (tests/fixtures/topics/)."""
     return seed_plus_fixtures(tmp_path, "topics", seed_corpus, make_settings)
 
 
-@pytest.mark.parametrize("question, source", [
-    ("best magnesium supplement for sleep", "magnesium-guide.md"),  # the seed's supplement section never says magnesium and sleep
-    ("which foods are rich in magnesium?", "magnesium-guide.md"),
-    ("what foods have K2?", "vitamin-k2-d3-bone-density.txt"),
-    ("how much omega 3 per day", "omega-3-guide.md"),
-    ("can omega 3 thin blood", "omega-3-guide.md"),
-])
-def test_a_question_naming_an_article_topic_is_answered_from_that_article(three_supplements: Engine, question: str, source: str) -> None:
+@pytest.mark.parametrize(
+    "question, source",
+    [
+        (
+            "best magnesium supplement for sleep",
+            "magnesium-guide.md",
+        ),  # the seed's supplement section never says magnesium and sleep
+        ("which foods are rich in magnesium?", "magnesium-guide.md"),
+        ("what foods have K2?", "vitamin-k2-d3-bone-density.txt"),
+        ("how much omega 3 per day", "omega-3-guide.md"),
+        ("can omega 3 thin blood", "omega-3-guide.md"),
+    ],
+)
+def test_a_question_naming_an_article_topic_is_answered_from_that_article(
+    three_supplements: Engine, question: str, source: str
+) -> None:
     assert three_supplements.answer(question).results[0].source == source
 
 
-@pytest.mark.parametrize("question, section", [
-    # "vitamin D" typed is a synonym of "D3": a passage writing "vitamin D" twice (the magnesium
-    # article's "Magnesium and Vitamin D") must not outscore the seed's D3 food list by counting
-    # two words for one concept
-    ("foods high in vitamin d", "Vitamin D3 Sources"),
-    ("do eggs have vit d", "Vitamin D3 Sources"),
-    # "calcium" is in no title, but only the seed article uses it: the omega-3 dosing section
-    # ("How Much Should You Take Per Day?") never mentions calcium
-    ("calcium mg per day", "Calcium"),
-    ("how much calcium do adults need per day", "Calcium"),
-])
-def test_a_concept_counts_once_and_the_article_using_every_concept_comes_first(three_supplements: Engine, question: str, section: str) -> None:
+@pytest.mark.parametrize(
+    "question, section",
+    [
+        # "vitamin D" typed is a synonym of "D3": a passage writing "vitamin D" twice (the magnesium
+        # article's "Magnesium and Vitamin D") must not outscore the seed's D3 food list by counting
+        # two words for one concept
+        ("foods high in vitamin d", "Vitamin D3 Sources"),
+        ("do eggs have vit d", "Vitamin D3 Sources"),
+        # "calcium" is in no title, but only the seed article uses it: the omega-3 dosing section
+        # ("How Much Should You Take Per Day?") never mentions calcium
+        ("calcium mg per day", "Calcium"),
+        ("how much calcium do adults need per day", "Calcium"),
+    ],
+)
+def test_a_concept_counts_once_and_the_article_using_every_concept_comes_first(
+    three_supplements: Engine, question: str, section: str
+) -> None:
     top = three_supplements.answer(question).results[0]
     assert top.source == "vitamin-k2-d3-bone-density.txt" and section in (top.section, top.subsection)
 
@@ -273,7 +317,9 @@ def test_a_word_in_a_section_title_counts_as_mentioned_by_its_article(three_supp
     rich = stem("rich")
     omega = [i for i, p in enumerate(index.passages) if p.article.startswith("Omega-3")]
     magnesium = [i for i, p in enumerate(index.passages) if p.heading.startswith("Foods Rich in Magnesium")]
-    assert not any(rich in p.text.lower() for p in index.passages if p.article.startswith("Magnesium"))  # only its heading says it
+    assert not any(
+        rich in p.text.lower() for p in index.passages if p.article.startswith("Magnesium")
+    )  # only its heading says it
     assert retriever.article_holds(np.array(magnesium), rich).all()
     assert not retriever.article_holds(np.array(omega), rich).any()
     assert retriever.article_frequency(rich) == (2, 3)  # the seed's K2 list says "rich in MK-7"
@@ -290,7 +336,15 @@ def test_the_within_article_idf_share_grows_with_the_article_count() -> None:
     assert article_idf_share(Ranking(article_idf_weight=0.2, article_idf_weight_many=0.2), 1000) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("question", ["what foods have k2", "how much vitamin d3 should i take per day", "is bone alive", "why do bones need calcium and magnesium"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what foods have k2",
+        "how much vitamin d3 should i take per day",
+        "is bone alive",
+        "why do bones need calcium and magnesium",
+    ],
+)
 def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, question: str) -> None:
     """best_sentence scores sentences with a compiled QuestionShare; it must agree with coverage_of."""
     from bot.text import sentence_stems
@@ -304,37 +358,48 @@ def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, quest
 
 
 @pytest.fixture
-def sleep_and_strength(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
+def sleep_and_strength(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> Engine:
     """The seed plus the sleep and strength-training fixture articles (tests/fixtures/articles/)."""
     return seed_plus_fixtures(tmp_path, "articles", seed_corpus, make_settings)
 
 
-def test_a_two_concept_question_is_answered_only_by_passages_with_its_more_specific_concept(sleep_and_strength: Engine) -> None:
-    """"can i sleep in on weekends": passages about sleep that never mention weekends do not answer it."""
+def test_a_two_concept_question_is_answered_only_by_passages_with_its_more_specific_concept(
+    sleep_and_strength: Engine,
+) -> None:
+    """ "can i sleep in on weekends": passages about sleep that never mention weekends do not answer it."""
     results = sleep_and_strength.answer("can i sleep in on weekends").results
     assert results and all("weekend" in r.text.lower() for r in results)
-    assert sleep_and_strength.answer("shipping and returns").results == ()  # shop furniture: "returns" alone is not an answer
+    assert (
+        sleep_and_strength.answer("shipping and returns").results == ()
+    )  # shop furniture: "returns" alone is not an answer
 
 
-@pytest.mark.parametrize("question, source", [
-    ("what do i need to buy to lift at home", "strength-training.html"),  # "buy": an English word
-    ("when should i stop drnking coffee", "sleep-hygiene.md"),  # one letter off an English word: a typo, not a name
-    ("is it normal to feel sorre after lifting", "strength-training.html"),
-])
-def test_a_dictionary_word_or_its_typo_is_not_taken_for_a_name(sleep_and_strength: Engine, question: str, source: str) -> None:
+@pytest.mark.parametrize(
+    "question, source",
+    [
+        ("what do i need to buy to lift at home", "strength-training.html"),  # "buy": an English word
+        ("when should i stop drnking coffee", "sleep-hygiene.md"),  # one letter off an English word: a typo, not a name
+        ("is it normal to feel sorre after lifting", "strength-training.html"),
+    ],
+)
+def test_a_dictionary_word_or_its_typo_is_not_taken_for_a_name(
+    sleep_and_strength: Engine, question: str, source: str
+) -> None:
     """No article uses the word and no other word names a topic, but it is English (or one letter off): answered."""
     results = sleep_and_strength.answer(question).results
     assert results and results[0].source == source
 
 
 def test_a_synonym_of_a_section_title_word_names_no_topic(three_supplements: Engine) -> None:
-    """"risks" shares a synonym group with "side effects", which heads an omega-3 section; only the words typed can name a topic."""
+    """ "risks" shares a synonym group with "side effects", which heads an omega-3 section; only the words typed can name a topic."""
     answer = three_supplements.answer("what are the risks of taking atenolol")
     assert answer.results == () and "atenolol" in answer.unknown
 
 
 def test_any_info_after_a_follow_up_cue_stays_a_follow_up(three_supplements: Engine) -> None:
-    """"and any info on foods?" asks what "and foods?" asks: the request words change nothing."""
+    """ "and any info on foods?" asks what "and foods?" asks: the request words change nothing."""
     three_supplements.answer("how much magnesium should i take", "chat")
     answer = three_supplements.answer("and any info on foods?", "chat")
     assert answer.follow_up and "magnesium" in answer.query and "information" not in answer.query
@@ -362,15 +427,20 @@ def test_a_chain_of_follow_ups_keeps_the_conversation_topic(three_supplements: E
         ("omega 3 side effects", "omega-3-guide.md", "Side Effects and Safety"),
     ],
 )
-def test_a_name_typed_apart_from_its_number_is_the_name_the_articles_write(three_supplements: Engine, question: str, source: str, section: str) -> None:
-    """"k 2" is "K2" and "omega 3" is "omega-3": searched apart, "2" and "3" matched any number ("k 2 foods" got the omega-3 dosage)."""
+def test_a_name_typed_apart_from_its_number_is_the_name_the_articles_write(
+    three_supplements: Engine, question: str, source: str, section: str
+) -> None:
+    """ "k 2" is "K2" and "omega 3" is "omega-3": searched apart, "2" and "3" matched any number ("k 2 foods" got the omega-3 dosage)."""
     answer = three_supplements.answer(question)
     assert (answer.results[0].source, answer.results[0].section) == (source, section)
-    assert not any(len(c.typed.stems) == 1 and c.typed.stems[0].isdigit() for c in three_supplements.snapshot().analyzer.analyse(question).concepts)
+    assert not any(
+        len(c.typed.stems) == 1 and c.typed.stems[0].isdigit()
+        for c in three_supplements.snapshot().analyzer.analyse(question).concepts
+    )
 
 
 def test_a_question_naming_only_common_words_of_a_heading_is_still_a_follow_up(three_supplements: Engine) -> None:
-    """"take" is in the omega-3 heading "How Much Should You Take Per Day?" but names no topic."""
+    """ "take" is in the omega-3 heading "How Much Should You Take Per Day?" but names no topic."""
     three_supplements.answer("what does vitamin k2 do", "chat")
     answer = three_supplements.answer("how much should i take", "chat")
     assert answer.follow_up and "k2" in answer.query
@@ -383,7 +453,7 @@ def test_a_misspelt_question_word_is_corrected_and_not_searched(engine: Engine) 
 
 
 def test_a_three_letter_typo_of_a_question_word_is_read_as_that_word(engine: Engine) -> None:
-    """"hwo much" is "how much", the dosage question: left alone, "hwo" was searched as a rare word."""
+    """ "hwo much" is "how much", the dosage question: left alone, "hwo" was searched as a rare word."""
     answer = engine.answer("hwo much vitamin d should i take")
     assert answer.corrections == {"hwo": "how"}
     assert answer.results[0].section == "Optimal Dosage and Supplementation"
@@ -392,8 +462,10 @@ def test_a_three_letter_typo_of_a_question_word_is_read_as_that_word(engine: Eng
 def condition_page(name: str, overview: str, outlook: str, treatment: str, medicines: str = "") -> str:
     """A health page in the shape of the NIH pages: the topic as title, then kinds of sections."""
     subsection = f"### Medicines\n\n{medicines}\n\n" if medicines else ""
-    return (f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n{subsection}## Outlook\n\n{outlook}\n\n"
-            "## Support groups\n\nLocal groups meet every month and share what helps.\n")
+    return (
+        f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n{subsection}## Outlook\n\n{outlook}\n\n"
+        "## Support groups\n\nLocal groups meet every month and share what helps.\n"
+    )
 
 
 @pytest.fixture
@@ -401,14 +473,36 @@ def condition_pages(tmp_path: Path, make_settings: Callable[..., Settings]) -> C
     """Twelve condition pages, eight of them "... syndrome", each with Overview, Treatment and Outlook."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    names = ["Tourette syndrome", "Down syndrome", "Marfan syndrome", "Reye syndrome", "Turner syndrome", "Usher syndrome",
-             "Alport syndrome", "Noonan syndrome", "Gout", "Psoriasis", "Glaucoma", "Shingles"]
+    names = [
+        "Tourette syndrome",
+        "Down syndrome",
+        "Marfan syndrome",
+        "Reye syndrome",
+        "Turner syndrome",
+        "Usher syndrome",
+        "Alport syndrome",
+        "Noonan syndrome",
+        "Gout",
+        "Psoriasis",
+        "Glaucoma",
+        "Shingles",
+    ]
     for name in names:
-        overview = "This syndrome is a disorder that causes tics; the syndrome starts in childhood." if name.startswith("Tourette") else \
-            "This syndrome is a long-term condition that a doctor can recognise from its signs."
-        medicines = "Thyroid hormone and heart medicines treat what often comes with it." if name.startswith("Usher") else ""
-        page = condition_page(name, overview, "Most people do well over time, and the signs often ease with age.",
-                              "Medicines and therapy help; a doctor chooses them with you.", medicines)
+        overview = (
+            "This syndrome is a disorder that causes tics; the syndrome starts in childhood."
+            if name.startswith("Tourette")
+            else "This syndrome is a long-term condition that a doctor can recognise from its signs."
+        )
+        medicines = (
+            "Thyroid hormone and heart medicines treat what often comes with it." if name.startswith("Usher") else ""
+        )
+        page = condition_page(
+            name,
+            overview,
+            "Most people do well over time, and the signs often ease with age.",
+            "Medicines and therapy help; a doctor chooses them with you.",
+            medicines,
+        )
         (corpus / f"{name.split()[0].lower()}.md").write_text(page, encoding="utf-8")
     base = make_settings(tmp_path, corpus_dir=corpus)
 
@@ -421,11 +515,16 @@ def condition_pages(tmp_path: Path, make_settings: Callable[..., Settings]) -> C
     return engine_with
 
 
-@pytest.mark.parametrize("question, section", [
-    ("What is the outlook for Tourette syndrome?", "Outlook"),
-    ("what are the treatments for tourette syndrome", "Treatment"),
-])
-def test_a_question_naming_a_kind_of_section_gets_that_section_of_the_article(condition_pages: Callable[[float], Engine], question: str, section: str) -> None:
+@pytest.mark.parametrize(
+    "question, section",
+    [
+        ("What is the outlook for Tourette syndrome?", "Outlook"),
+        ("what are the treatments for tourette syndrome", "Treatment"),
+    ],
+)
+def test_a_question_naming_a_kind_of_section_gets_that_section_of_the_article(
+    condition_pages: Callable[[float], Engine], question: str, section: str
+) -> None:
     top = condition_pages(Ranking().named_section_boost).answer(question).results[0]
     assert (top.source, top.section) == ("tourette.md", section)
     # the page's overview repeats the name: without the preference it comes first
@@ -433,7 +532,9 @@ def test_a_question_naming_a_kind_of_section_gets_that_section_of_the_article(co
     assert (plain.source, plain.section) == ("tourette.md", "Overview")
 
 
-def test_meaning_puts_the_treatment_section_first_without_the_section_preference(condition_pages: Callable[..., Engine]) -> None:
+def test_meaning_puts_the_treatment_section_first_without_the_section_preference(
+    condition_pages: Callable[..., Engine],
+) -> None:
     """By words alone the overview, which repeats the name, comes first; the sentence model reads "treatments" as the section's subject."""
     question = "what are the treatments for tourette syndrome"
     by_meaning = condition_pages(0.0, Ranking().meaning_weight).answer(question).results
@@ -441,11 +542,13 @@ def test_meaning_puts_the_treatment_section_first_without_the_section_preference
     assert by_meaning[0].score <= 1.0  # a blend of a share of the best score and a cosine
     by_words = condition_pages(0.0).answer(question).results
     assert (by_words[0].source, by_words[0].section) == ("tourette.md", "Overview")
-    assert {(r.source, r.heading) for r in by_meaning} == {(r.source, r.heading) for r in by_words}  # meaning re-orders, the words decide
+    assert {(r.source, r.heading) for r in by_meaning} == {
+        (r.source, r.heading) for r in by_words
+    }  # meaning re-orders, the words decide
 
 
 def test_a_section_title_that_names_one_article_s_subject_is_not_preferred(three_supplements: Engine) -> None:
-    """"Calcium" heads a section of the vitamin article only: a subject, not a kind of section."""
+    """ "Calcium" heads a section of the vitamin article only: a subject, not a kind of section."""
     searcher = three_supplements.snapshot().searcher
     assert not searcher.is_section_kind(frozenset({stem("calcium")}))
     assert searcher.is_section_kind(frozenset({stem("dosage")}))
@@ -459,26 +562,39 @@ def test_a_section_title_is_preferred_only_when_named_in_full(condition_pages: C
     boosted, plain = condition_pages(Ranking().named_section_boost), condition_pages(0.0)
     groups = ("tourette.md", "Support groups", "")
     in_full = "support groups for tourette syndrome"
-    assert scores_of(boosted, in_full)[groups] == pytest.approx(scores_of(plain, in_full)[groups] * (1 + Ranking().named_section_boost))
+    assert scores_of(boosted, in_full)[groups] == pytest.approx(
+        scores_of(plain, in_full)[groups] * (1 + Ranking().named_section_boost)
+    )
     in_part = "groups for tourette syndrome"  # names "groups", not "support"
     assert scores_of(boosted, in_part)[groups] == pytest.approx(scores_of(plain, in_part)[groups])
 
 
-def test_a_subsection_under_a_named_kind_of_section_is_preferred_too(condition_pages: Callable[[float], Engine]) -> None:
+def test_a_subsection_under_a_named_kind_of_section_is_preferred_too(
+    condition_pages: Callable[[float], Engine],
+) -> None:
     medicines = ("usher.md", "Treatment", "Medicines")
     question = "what are the treatments for usher syndrome"
-    boosted, plain = scores_of(condition_pages(Ranking().named_section_boost), question), scores_of(condition_pages(0.0), question)
+    boosted, plain = (
+        scores_of(condition_pages(Ranking().named_section_boost), question),
+        scores_of(condition_pages(0.0), question),
+    )
     assert boosted[medicines] == pytest.approx(plain[medicines] * (1 + Ranking().named_section_boost))
 
 
 def test_a_subject_section_is_not_preferred_when_the_question_also_names_a_kind(three_supplements: Engine) -> None:
-    """"Calcium" heads a section of the vitamin article alone; "dosage" is a kind (vitamin and omega-3 articles)."""
+    """ "Calcium" heads a section of the vitamin article alone; "dosage" is a kind (vitamin and omega-3 articles)."""
     snapshot = three_supplements.snapshot()
     query = snapshot.analyzer.analyse("calcium dosage")
-    plain = Searcher(snapshot.searcher.passages, snapshot.searcher.retriever, replace(snapshot.searcher.ranking, named_section_boost=0.0))
+    plain = Searcher(
+        snapshot.searcher.passages,
+        snapshot.searcher.retriever,
+        replace(snapshot.searcher.ranking, named_section_boost=0.0),
+    )
     calcium = {h.doc_id: h.score for h in plain.search(query, 20) if h.passage.subsection == "Calcium"}
     assert calcium, "the vitamin article's Calcium section answers"
-    by_words = Searcher(snapshot.searcher.passages, snapshot.searcher.retriever, snapshot.searcher.ranking)  # no sentence model: scores as the words give them
+    by_words = Searcher(
+        snapshot.searcher.passages, snapshot.searcher.retriever, snapshot.searcher.ranking
+    )  # no sentence model: scores as the words give them
     boosted = {h.doc_id: h.score for h in by_words.search(query, 20)}
     assert all(boosted[d] == pytest.approx(score) for d, score in calcium.items())
 
@@ -487,9 +603,12 @@ def test_an_article_s_own_title_is_not_a_section_title(tmp_path: Path, make_sett
     """A lead passage's section is the article title: three cancer titles do not make "cancer" a kind of section."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name, lead in [("Cancer", "Cancer is the growth of abnormal cells; cancer can start almost anywhere."),
-                       ("Lung cancer", "Lung cancer starts in the lungs."), ("Breast cancer", "Breast cancer starts in the breast."),
-                       ("Gout", "Gout is a kind of arthritis.")]:
+    for name, lead in [
+        ("Cancer", "Cancer is the growth of abnormal cells; cancer can start almost anywhere."),
+        ("Lung cancer", "Lung cancer starts in the lungs."),
+        ("Breast cancer", "Breast cancer starts in the breast."),
+        ("Gout", "Gout is a kind of arthritis."),
+    ]:
         page = f"# {name}\n\n{lead}\n\n## Treatment\n\nSurgery, medicines and other care, chosen with a doctor.\n"
         (corpus / f"{name.lower().replace(' ', '-')}.md").write_text(page, encoding="utf-8")
     engine = Engine(make_settings(tmp_path, corpus_dir=corpus))

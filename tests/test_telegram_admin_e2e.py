@@ -17,8 +17,7 @@ from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.telegram import build_application
 from bot.telegram.admin import ONLY_ADMINS
-from bot.telegram.handlers import UNKNOWN_COMMAND
-from bot.telegram.handlers import SORRY
+from bot.telegram.handlers import SORRY, UNKNOWN_COMMAND
 
 try:
     from tests.botapi import FakeBotApi
@@ -64,8 +63,12 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
         )
         question_log = QuestionLog(tmp_path / "q.sqlite3")
         app = build_application(
-            settings, Engine(settings), question_log,
-            base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+            settings,
+            Engine(settings),
+            question_log,
+            base_url=server.base_url,
+            base_file_url=server.base_file_url,
+            httpx_kwargs={"trust_env": False},
         )
         async with running_application(app):
             yield Bot(server, settings, question_log, tmp_path)
@@ -88,14 +91,18 @@ async def reply_to(
     return server.sent_messages(chat_id)[before:]
 
 
-async def command(server: FakeBotApi, text: str, user: int = ADMIN, until: Callable[[str], bool] = lambda t: True) -> list[Message]:
+async def command(
+    server: FakeBotApi, text: str, user: int = ADMIN, until: Callable[[str], bool] = lambda t: True
+) -> list[Message]:
     """A private message from `user`; the bot's new messages once one satisfies `until`."""
     return await reply_to(server, lambda: server.push_message(text, user_id=user), user, until)
 
 
 async def upload(server: FakeBotApi, name: str, content: bytes, user: int = ADMIN) -> str:
     """Send a document; the bot's final word on it (after the ⏳ status message is replaced)."""
-    replies = await reply_to(server, lambda: server.push_document(name, content, user_id=user), user, lambda t: not t.startswith("⏳"))
+    replies = await reply_to(
+        server, lambda: server.push_document(name, content, user_id=user), user, lambda t: not t.startswith("⏳")
+    )
     return replies[-1]["text"]
 
 
@@ -117,8 +124,12 @@ def buttons(message: Message) -> dict[str, str]:
 
 async def press(server: FakeBotApi, message: Message, data: str, chat_id: int, user_id: int) -> str:
     """Press an inline button; return the text of the callback answer."""
-    query_id = server.push_callback(message["message_id"], data, user_id=user_id, chat_id=chat_id)["callback_query"]["id"]
-    await server.wait_for(lambda s: any(c.params.get("callback_query_id") == query_id for c in s.calls_of("answerCallbackQuery")))
+    query_id = server.push_callback(message["message_id"], data, user_id=user_id, chat_id=chat_id)["callback_query"][
+        "id"
+    ]
+    await server.wait_for(
+        lambda s: any(c.params.get("callback_query_id") == query_id for c in s.calls_of("answerCallbackQuery"))
+    )
     call = next(c for c in server.calls_of("answerCallbackQuery") if c.params["callback_query_id"] == query_id)
     assert call.ok
     return str(call.params.get("text", ""))
@@ -215,14 +226,18 @@ async def test_remove_with_confirmation(bot: Bot) -> None:
     choice = buttons(confirm)
     assert set(choice) == {"Yes, remove it", "No, keep it"} and all(len(d.encode()) <= 64 for d in choice.values())
     assert await press(server, confirm, choice["No, keep it"], ADMIN, ADMIN) == "Kept."
-    await server.wait_for(lambda s: (s.message(ADMIN, confirm["message_id"]) or {}).get("text") == "Kept sleep-hygiene.md.")
+    await server.wait_for(
+        lambda s: (s.message(ADMIN, confirm["message_id"]) or {}).get("text") == "Kept sleep-hygiene.md."
+    )
     assert (bot.settings.corpus_dir / "sleep-hygiene.md").exists()
 
     [confirm] = await command(server, "/remove sleep-hygiene.md")
     yes = buttons(confirm)["Yes, remove it"]
     assert await press(server, confirm, yes, ADMIN, USER) == "Only admins can do that."
     assert await press(server, confirm, yes, ADMIN, ADMIN) == "Removing…"
-    await server.wait_for(lambda s: "Removed sleep-hygiene.md" in (s.message(ADMIN, confirm["message_id"]) or {}).get("text", ""))
+    await server.wait_for(
+        lambda s: "Removed sleep-hygiene.md" in (s.message(ADMIN, confirm["message_id"]) or {}).get("text", "")
+    )
     assert not (bot.settings.corpus_dir / "sleep-hygiene.md").exists()
     assert await press(server, confirm, yes, ADMIN, ADMIN) == "This confirmation has expired. Send /remove again."
     [listing] = await command(server, "/articles")
@@ -230,7 +245,9 @@ async def test_remove_with_confirmation(bot: Bot) -> None:
 
     [last] = await command(server, f"/remove {K2_ARTICLE}")
     assert await press(server, last, buttons(last)["Yes, remove it"], ADMIN, ADMIN) == "Removing…"
-    await server.wait_for(lambda s: "cannot remove the last article" in (s.message(ADMIN, last["message_id"]) or {}).get("text", ""))
+    await server.wait_for(
+        lambda s: "cannot remove the last article" in (s.message(ADMIN, last["message_id"]) or {}).get("text", "")
+    )
 
 
 # ----- feedback and stats ------------------------------------------------------------------

@@ -27,8 +27,8 @@ from bot.questionlog import QuestionLog
 from bot.telegram import build_application, run_telegram
 from bot.telegram.app import REDACTED, protect_logs
 from bot.telegram.delivery import ATTEMPTS
-from bot.telegram.state import PER_CHAT
 from bot.telegram.handlers import ADMIN_COMMANDS, EDITED, EXPIRED, NOTHING_MORE, SORRY, TEXT_ONLY, USER_COMMANDS
+from bot.telegram.state import PER_CHAT
 
 try:
     from tests.botapi import FakeBotApi
@@ -82,8 +82,12 @@ async def running_bot(tmp_path: Path, engine_class: type[Engine] = Engine, **cha
         engine = engine_class(settings)
         question_log = QuestionLog(tmp_path / "q.sqlite3")
         app = build_application(
-            settings, engine, question_log,
-            base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+            settings,
+            engine,
+            question_log,
+            base_url=server.base_url,
+            base_file_url=server.base_file_url,
+            httpx_kwargs={"trust_env": False},
         )
         async with running_application(app):
             assert app.post_init is not None
@@ -171,7 +175,9 @@ async def test_question_is_answered_with_highlighted_natto_passage(bot: Bot) -> 
     replies = await say(server, "what foods have K2?", is_page_end)
     page = next(m for m in replies if "Natto" in m["text"])
     assert "Dietary Sources" in heading_before(page["text"], "Natto (fermented soybeans)")
-    assert "foods" in entity_texts(page, "bold") and "1. Dietary Sources of K2 and D3 › Vitamin K2 Sources" in entity_texts(page, "bold")
+    assert "foods" in entity_texts(
+        page, "bold"
+    ) and "1. Dietary Sources of K2 and D3 › Vitamin K2 Sources" in entity_texts(page, "bold")
     assert any(e["type"] == "expandable_blockquote" for e in page["entities"])
     assert replies[-1]["text"].endswith("1–3 of 10 · More below")
     assert set(buttons(replies[-1])) == {"More ▸", "👍", "👎"}
@@ -334,7 +340,9 @@ async def test_transient_faults_on_the_answer_are_retried_without_an_apology(bot
     replies = await say(server, "what foods have K2?", is_page_end)
     assert sum("Natto" in t for t in texts_of(server.sent_messages(USER))) == 1  # delivered once
     assert "Natto" in "\n".join(texts_of(replies)) and server.pending_faults == 0
-    assert [c.status for c in server.calls_of("sendMessage")][: len(faults)] == [int(f) if f.isdigit() else 0 for f in faults]
+    assert [c.status for c in server.calls_of("sendMessage")][: len(faults)] == [
+        int(f) if f.isdigit() else 0 for f in faults
+    ]
 
 
 @pytest.mark.asyncio
@@ -381,8 +389,16 @@ async def test_more_survives_faults_in_the_callback_answer_and_the_markup_edit(b
 @pytest.mark.timeout(60)
 async def test_only_the_last_answers_of_a_chat_keep_their_more_button(bot: Bot) -> None:
     server = bot.server
-    questions = ["what foods have K2?", "what does vitamin d3 do?", "which cheese has k2?", "how much d3 per day?",
-                 "what is osteocalcin?", "what foods have D3?", "how do k2 and d3 work together?", "what is mk-7?"]
+    questions = [
+        "what foods have K2?",
+        "what does vitamin d3 do?",
+        "which cheese has k2?",
+        "how much d3 per day?",
+        "what is osteocalcin?",
+        "what foods have D3?",
+        "how do k2 and d3 work together?",
+        "what is mk-7?",
+    ]
     last_pages = [(await say(server, q, is_page_end))[-1] for q in questions]
     pages = [p for p in last_pages if "More ▸" in buttons(p)]
     assert len(pages) > PER_CHAT
@@ -439,10 +455,19 @@ async def test_group_answers_only_when_addressed(bot: Bot) -> None:
     assert "Natto" in "\n".join(texts_of(mention)) and mention[0]["reply_to_message"]["text"].startswith("@test_bot")
     asked = await say(server, "/ask@test_bot and d3?", is_page_end, chat_id=GROUP, **group)
     assert "Vitamin D3 Sources" in "\n".join(texts_of(asked))
-    reply = await say(server, "what is the recommended dosage of vitamin d3?", is_page_end, chat_id=GROUP, reply_to_message_id=asked[-1]["message_id"], **group)
+    reply = await say(
+        server,
+        "what is the recommended dosage of vitamin d3?",
+        is_page_end,
+        chat_id=GROUP,
+        reply_to_message_id=asked[-1]["message_id"],
+        **group,
+    )
     assert "Dosage" in "\n".join(texts_of(reply))
     answers = [t for t in texts_of(server.sent_messages(GROUP)) if is_page_end(t)]
-    assert len(answers) == 3 and not any(t.startswith("Sorry, I don't know") for t in texts_of(server.sent_messages(GROUP)))
+    assert len(answers) == 3 and not any(
+        t.startswith("Sorry, I don't know") for t in texts_of(server.sent_messages(GROUP))
+    )
 
 
 # ----- hostile and unusual input -----------------------------------------------------------
@@ -511,8 +536,12 @@ async def test_error_is_logged_and_user_gets_a_short_apology(tmp_path: Path, cap
     with FakeBotApi() as server:
         settings = make_settings(tmp_path, server.token)
         app = build_application(
-            settings, BrokenEngine(settings), QuestionLog(tmp_path / "q.sqlite3"),
-            base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+            settings,
+            BrokenEngine(settings),
+            QuestionLog(tmp_path / "q.sqlite3"),
+            base_url=server.base_url,
+            base_file_url=server.base_file_url,
+            httpx_kwargs={"trust_env": False},
         )
         async with running_application(app):
             assert texts_of(await say(server, "boom")) == [SORRY]
@@ -542,7 +571,9 @@ async def test_feedback_is_accepted_only_from_the_chat_that_asked(bot: Bot) -> N
     server = bot.server
     page = (await say(server, "what foods have K2?", is_page_end))[-1]
     vote = buttons(page)["👍"]
-    [own] = await say(server, "/start", chat_id=2002, user_id=2002)  # another user forges the button on their own message
+    [own] = await say(
+        server, "/start", chat_id=2002, user_id=2002
+    )  # another user forges the button on their own message
     assert await press(server, own, vote, chat_id=2002, user_id=2002) == EXPIRED
     assert bot.question_log.stats().thumbs_up == 0
     assert await press(server, page, vote) == "Thanks for the feedback!"
@@ -561,11 +592,18 @@ def test_webhook_mode_without_the_webhooks_extra_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tornado" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tornado" else real_find_spec(name, *a)
+    )
     settings = make_settings(tmp_path, "123:ABC")
-    code = run_telegram(settings, webhook_url="https://bot.example.com/tg", listen="127.0.0.1", port=8443, secret_token="s")
+    code = run_telegram(
+        settings, webhook_url="https://bot.example.com/tg", listen="127.0.0.1", port=8443, secret_token="s"
+    )
     assert code == 2
-    assert capsys.readouterr().err.strip() == "error: webhook mode needs the webhooks extra: pip install 'python-telegram-bot[webhooks]'"
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: webhook mode needs the webhooks extra: pip install 'python-telegram-bot[webhooks]'"
+    )
 
 
 def test_run_telegram_with_rejected_token_exits_2(
@@ -636,7 +674,9 @@ def test_run_telegram_long_polls_until_interrupted(tmp_path: Path) -> None:
         assert not server.rejections, server.describe_recent()
 
 
-def test_start_up_retries_failed_calls_with_one_log_line_per_attempt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_start_up_retries_failed_calls_with_one_log_line_per_attempt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     with FakeBotApi() as server:
         server.inject_fault("deleteWebhook", "500", times=2)
@@ -650,7 +690,9 @@ def test_start_up_retries_failed_calls_with_one_log_line_per_attempt(tmp_path: P
         assert server.pending_faults == 0
         assert [c["command"] for c in server.commands()] == [name for name, _ in USER_COMMANDS]
     retries = [r for r in caplog.records if "attempt" in r.getMessage() and r.name.startswith("bot.")]
-    assert sorted(r.getMessage().split(" failed")[0] for r in retries) == ["Bot API deleteWebhook"] * 2 + ["Bot API setMyCommands"]
+    assert sorted(r.getMessage().split(" failed")[0] for r in retries) == ["Bot API deleteWebhook"] * 2 + [
+        "Bot API setMyCommands"
+    ]
     assert all(r.exc_info is None and "\n" not in r.getMessage() for r in retries)
 
 
@@ -695,7 +737,11 @@ def test_run_telegram_webhook_mode(tmp_path: Path) -> None:
         problems: list[str] = []
         thread = drive_then_interrupt(server, deliver, problems)
         code = run_telegram(
-            settings, webhook_url="https://bot.example.com/tg/hook", listen="127.0.0.1", port=port, secret_token="s3cret"
+            settings,
+            webhook_url="https://bot.example.com/tg/hook",
+            listen="127.0.0.1",
+            port=port,
+            secret_token="s3cret",
         )
         thread.join(5)
         assert code == 0 and not problems, problems
@@ -703,7 +749,9 @@ def test_run_telegram_webhook_mode(tmp_path: Path) -> None:
         assert set_webhook.params["url"] == "https://bot.example.com/tg/hook"
         assert set_webhook.params["secret_token"] == "s3cret"
         assert not server.calls_of("getUpdates")
-        assert len([t for t in texts_of(server.sent_messages(USER)) if is_page_end(t)]) == 1  # the wrong secret was refused
+        assert (
+            len([t for t in texts_of(server.sent_messages(USER)) if is_page_end(t)]) == 1
+        )  # the wrong secret was refused
         assert not server.rejections, server.describe_recent()
 
 

@@ -144,7 +144,10 @@ def test_old_reversible_pseudonyms_are_blanked_on_upgrade(tmp_path: Path) -> Non
             "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at REAL NOT NULL, chat_hash TEXT NOT NULL,"
             " question TEXT NOT NULL, answered INTEGER NOT NULL, top_section TEXT NOT NULL DEFAULT '');"
         )
-        conn.execute("INSERT INTO questions (asked_at, chat_hash, question, answered) VALUES (?, ?, 'q', 1)", (time.time(), old_hash))
+        conn.execute(
+            "INSERT INTO questions (asked_at, chat_hash, question, answered) VALUES (?, ?, 'q', 1)",
+            (time.time(), old_hash),
+        )
     log = QuestionLog(path)
     assert chat_hashes(log) == {""} and log.stats().asked == 1
 
@@ -153,7 +156,11 @@ def run_stats(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     """`run_bot.py stats ARGS` as a subprocess."""
     return subprocess.run(
         [sys.executable, str(REPO / "run_bot.py"), "stats", *args],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
     )
 
 

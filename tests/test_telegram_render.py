@@ -22,7 +22,9 @@ pytestmark = pytest.mark.timeout(60)
 HOSTILE = '<script>alert("x")</script> a & b < c > d &amp; &lt;b&gt;'
 
 
-def result(text: str, highlights: frozenset[str] = frozenset(), answer: str = "", section: str = "Dietary Sources <K2>") -> Result:
+def result(
+    text: str, highlights: frozenset[str] = frozenset(), answer: str = "", section: str = "Dietary Sources <K2>"
+) -> Result:
     """A Result with the given passage."""
     return Result("Vitamins & <Bones>", "a.txt", section, "", text, 1.0, answer, highlights)
 

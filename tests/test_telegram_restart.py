@@ -105,7 +105,9 @@ def push_questions(server: FakeBotApi) -> None:
 
 
 @pytest.mark.parametrize("answered_before_the_crash", [0, len(CHATS)])
-def test_a_crash_with_questions_in_flight_loses_none_and_answers_none_twice(tmp_path: Path, answered_before_the_crash: int) -> None:
+def test_a_crash_with_questions_in_flight_loses_none_and_answers_none_twice(
+    tmp_path: Path, answered_before_the_crash: int
+) -> None:
     with FakeBotApi() as server:
         settings = make_settings(tmp_path, server.token)
         expected = expected_first_lines(settings)
@@ -172,8 +174,12 @@ def test_a_stop_does_not_wait_past_its_grace_for_answers_telegram_never_takes(tm
 async def started_bot(settings: Settings, server: FakeBotApi, tmp_path: Path) -> Any:
     """The bot's Application built as in production, running and initialised, in this process."""
     app = build_application(
-        settings, Engine(settings), QuestionLog(tmp_path / "q.sqlite3"),
-        base_url=server.base_url, base_file_url=server.base_file_url, httpx_kwargs={"trust_env": False},
+        settings,
+        Engine(settings),
+        QuestionLog(tmp_path / "q.sqlite3"),
+        base_url=server.base_url,
+        base_file_url=server.base_file_url,
+        httpx_kwargs={"trust_env": False},
     )
     async with running_application(app):
         assert app.post_init is not None
@@ -188,7 +194,9 @@ async def test_context_and_more_pages_survive_a_restart(tmp_path: Path) -> None:
 
         async with started_bot(settings, server, tmp_path):
             first = await say(server, "what foods have K2?", is_page_end)
-        async with started_bot(settings, server, tmp_path):  # a new process would see the same: nothing is kept in memory across the restart
+        async with started_bot(
+            settings, server, tmp_path
+        ):  # a new process would see the same: nothing is kept in memory across the restart
             follow = await say(server, "and d3?", is_page_end)
             assert "following on from your last question" in follow[0]["text"]
             before = len(server.sent_messages(USER))
@@ -200,7 +208,9 @@ async def test_context_and_more_pages_survive_a_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_corrupt_state_database_costs_the_memory_not_the_answers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_corrupt_state_database_costs_the_memory_not_the_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with FakeBotApi() as server:
         settings = make_settings(tmp_path, server.token)
         settings.data_dir.mkdir(parents=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.answers import Answer, Result
-from bot.conversation import ConversationStore, Conversations, MemoryStore, SQLiteStore
+from bot.conversation import Conversations, ConversationStore, MemoryStore, SQLiteStore
 from bot.query import Alternative, Concept
 from bot.telegram.state import ChatState, Pages
 
@@ -41,7 +41,16 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[floa
 
 def sample_answer() -> Answer:
     results = tuple(
-        Result("Vitamins <&>", "v.txt", f"Section {n}", "Sub", f"passage {n} about k2", 1.5 + n, "about k2", frozenset({"k2"}))
+        Result(
+            "Vitamins <&>",
+            "v.txt",
+            f"Section {n}",
+            "Sub",
+            f"passage {n} about k2",
+            1.5 + n,
+            "about k2",
+            frozenset({"k2"}),
+        )
         for n in range(5)
     )
     return Answer("and k2?", "k2 foods", results, corrections={"vitamn": "vitamin"}, follow_up=True)
@@ -68,7 +77,9 @@ def test_one_expiry_rule_for_context_and_values(make_store: Callable[[float, Clo
     assert conversations.previous(1) == () and conversations.get_value(1, "pages", token) is None
 
 
-def test_each_conversation_keeps_only_its_last_values_per_kind(make_store: Callable[[float, Clock], ConversationStore]) -> None:
+def test_each_conversation_keeps_only_its_last_values_per_kind(
+    make_store: Callable[[float, Clock], ConversationStore],
+) -> None:
     conversations = Conversations(900, make_store(900, Clock()), per_kind=3)
     tokens = [conversations.put_value(1, "pages", n) for n in range(5)]
     assert [conversations.get_value(1, "pages", t) for t in tokens] == [None, None, 2, 3, 4]
@@ -128,7 +139,9 @@ def test_removal_confirmations_are_used_once() -> None:
     assert chats.take_removal(1, token) == "old.txt" and chats.take_removal(1, token) is None
 
 
-def test_a_replayed_turn_sees_the_context_from_before_it(make_store: Callable[[float, Clock], ConversationStore]) -> None:
+def test_a_replayed_turn_sees_the_context_from_before_it(
+    make_store: Callable[[float, Clock], ConversationStore],
+) -> None:
     conversations = Conversations(900, make_store(900, Clock()))
     d3 = Concept("d3", (Alternative(("d3",), 1.0),))
     conversations.remember(1, (K2,))

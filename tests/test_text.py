@@ -70,7 +70,9 @@ def test_normalisation() -> None:
 
 def test_query_and_passage_use_the_same_pipeline() -> None:
     question = "What FOODS have Vitamin K2 / MK\u20117?"
-    passage = Passage("A", "a.txt", "Dietary Sources", "", "Natto is rich in MK-7; other foods with vitamin K2 include cheese.", 0)
+    passage = Passage(
+        "A", "a.txt", "Dietary Sources", "", "Natto is rich in MK-7; other foods with vitamin K2 include cheese.", 0
+    )
     indexed = body_terms(passage, SynonymTable())
     for term in terms(question):
         assert term in indexed, term
@@ -148,5 +150,7 @@ def test_only_build_time_parameters_go_into_the_index(tmp_path: Path) -> None:
 
     base = Settings()
     table = SynonymTable()
-    assert fingerprint_extra(replace(base, ranking=Ranking(k1=2.0, b=0.75, variant="okapi")), table) == fingerprint_extra(base, table)
+    assert fingerprint_extra(
+        replace(base, ranking=Ranking(k1=2.0, b=0.75, variant="okapi")), table
+    ) == fingerprint_extra(base, table)
     assert fingerprint_extra(replace(base, build=BuildParams(max_words=80)), table) != fingerprint_extra(base, table)

@@ -4,29 +4,66 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from bot.builder import build_index, index_is_current
 from bot.config import Settings
 from bot.engine import Engine
-from bot.thesaurus import WordNet, related_table, shipped_wordnet_dir
 from bot.text import stem
+from bot.thesaurus import WordNet, related_table, shipped_wordnet_dir
 
 # A WordNet in miniature, in the database format of wndb(5): "important" has four adjective
 # senses, listed most common first; only the first three count.
 SYNSETS = {  # per part of speech: each synset's words, in file order
-    "adj": [["important"], ["crucial", "important"], ["significant", "important(a)"], ["weighty", "important", "of_import"], ["old", "aged"]],
-    "noun": [["age", "eld"], ["cancer", "malignancy"], ["Cancer", "crab"], ["testis", "testicle", "egg"], ["test", "trial"], ["bos", "oxen"], ["boss", "foreman"]],
+    "adj": [
+        ["important"],
+        ["crucial", "important"],
+        ["significant", "important(a)"],
+        ["weighty", "important", "of_import"],
+        ["old", "aged"],
+    ],
+    "noun": [
+        ["age", "eld"],
+        ["cancer", "malignancy"],
+        ["Cancer", "crab"],
+        ["testis", "testicle", "egg"],
+        ["test", "trial"],
+        ["bos", "oxen"],
+        ["boss", "foreman"],
+    ],
     "verb": [["age", "senesce"]],
     "adv": [],
 }
 INDEX = {  # lemma -> its synsets (positions in SYNSETS), most common sense first
-    "adj": {"important": [0, 1, 2, 3], "crucial": [1], "significant": [2], "weighty": [3], "of_import": [3], "old": [4], "aged": [4]},
-    "noun": {"age": [0], "eld": [0], "cancer": [1, 2], "malignancy": [1], "crab": [2], "testis": [3], "testicle": [3], "egg": [3], "test": [4], "trial": [4], "bos": [5], "oxen": [5], "boss": [6], "foreman": [6]},
+    "adj": {
+        "important": [0, 1, 2, 3],
+        "crucial": [1],
+        "significant": [2],
+        "weighty": [3],
+        "of_import": [3],
+        "old": [4],
+        "aged": [4],
+    },
+    "noun": {
+        "age": [0],
+        "eld": [0],
+        "cancer": [1, 2],
+        "malignancy": [1],
+        "crab": [2],
+        "testis": [3],
+        "testicle": [3],
+        "egg": [3],
+        "test": [4],
+        "trial": [4],
+        "bos": [5],
+        "oxen": [5],
+        "boss": [6],
+        "foreman": [6],
+    },
     "verb": {"age": [0], "senesce": [0]},
     "adv": {},
 }
@@ -44,7 +81,9 @@ def write_wordnet(folder: Path, line_end: str = "\n") -> Path:
             offsets.append(at)
             lines.append(line)
             at += len(line) + 1
-        (folder / f"data.{name}").write_bytes((HEADER + "".join(line + "\n" for line in lines)).replace("\n", line_end).encode())
+        (folder / f"data.{name}").write_bytes(
+            (HEADER + "".join(line + "\n" for line in lines)).replace("\n", line_end).encode()
+        )
         index_lines = [
             f"{lemma} {name[0]} {len(senses)} 0 {len(senses)} 0 {' '.join(f'{offsets[i]:08d}' for i in senses)}  \n"
             for lemma, senses in sorted(INDEX[name].items())
@@ -83,7 +122,9 @@ def test_senses_in_which_the_word_is_capitalised_are_not_its_senses(tmp_path: Pa
 def test_the_table_is_keyed_by_the_word_as_written_and_keeps_only_index_words(tmp_path: Path) -> None:
     folder = write_wordnet(tmp_path / "wordnet")
     index = {stem(w) for w in ("important", "crucial", "age", "test", "trial", "testicle", "egg", "children")}
-    table = related_table(["important", "crucial", "age", "ages", "testes", "test", "significance", "ok"], index, folder)
+    table = related_table(
+        ["important", "crucial", "age", "ages", "testes", "test", "significance", "ok"], index, folder
+    )
     assert table == {
         "important": (stem("crucial"),),
         "crucial": (stem("important"),),
@@ -92,7 +133,9 @@ def test_the_table_is_keyed_by_the_word_as_written_and_keeps_only_index_words(tm
     }
 
 
-def test_a_missing_wordnet_is_reported_and_gives_no_related_words(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_wordnet_is_reported_and_gives_no_related_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING):
         assert related_table(["important"], {stem("crucial"), stem("important")}, tmp_path / "nowhere") == {}
     assert "WordNet not found" in caplog.text
@@ -159,14 +202,21 @@ def test_related_words_are_searched_for_short_questions_only(sleep_settings: Set
     analyzer = Engine(settings).snapshot().analyzer
     short = analyzer.analyse("how important is sleep at night")
     important = next(c for c in short.concepts if c.label == "important")
-    assert [(a.stems, a.weight) for a in important.alternatives] == [((stem("important"),), 1.0), ((stem("crucial"),), settings.ranking.related_weight)]
-    long = analyzer.analyse("how important is sleep at night for kids who drink coffee and tea")  # more than four concepts
+    assert [(a.stems, a.weight) for a in important.alternatives] == [
+        ((stem("important"),), 1.0),
+        ((stem("crucial"),), settings.ranking.related_weight),
+    ]
+    long = analyzer.analyse(
+        "how important is sleep at night for kids who drink coffee and tea"
+    )  # more than four concepts
     assert len(long.concepts) > settings.ranking.related_max_concepts
     important = next(c for c in long.concepts if c.label == "important")
     assert [a.stems for a in important.alternatives] == [(stem("important"),)]
 
 
-def test_an_index_built_without_wordnet_answers_and_is_rebuilt_when_wordnet_appears(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_an_index_built_without_wordnet_answers_and_is_rebuilt_when_wordnet_appears(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     corpus = sleep_corpus(tmp_path)
     missing = make_settings(tmp_path, corpus_dir=corpus, wordnet_dir=tmp_path / "no-wordnet")
     build_index(missing)
@@ -179,8 +229,9 @@ def test_an_index_built_without_wordnet_answers_and_is_rebuilt_when_wordnet_appe
     assert Engine(installed).snapshot().index.related["important"] == (stem("crucial"),)
 
 
-
-def test_a_changed_wordnet_in_the_same_folder_is_read_again(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_a_changed_wordnet_in_the_same_folder_is_read_again(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     folder = write_wordnet(tmp_path / "wordnet")
     settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path), wordnet_dir=folder)
     build_index(settings)
@@ -219,7 +270,9 @@ def test_a_passage_holding_only_a_relative_is_no_answer(sleep_settings: Settings
     assert [r.section for r in Engine(settings).answer("important").results] == ["Timing"]
 
 
-def test_the_answer_sentence_is_the_one_with_the_relative(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_the_answer_sentence_is_the_one_with_the_relative(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     corpus = sleep_corpus(tmp_path)
     (corpus / "sleep.md").write_text(
         "# Children's sleep\n\n## Bedtime habits\n\nGo to bed at the same hour every night, and keep screens out of the bedroom "
@@ -229,12 +282,24 @@ def test_the_answer_sentence_is_the_one_with_the_relative(tmp_path: Path, make_s
     )
     settings = make_settings(tmp_path, corpus_dir=corpus)
     build_index(settings)
-    growth = next(r for r in Engine(settings).answer("how important is sleep at night").results if r.section == "Growth")
-    assert growth.answer == "Sleep is crucial during childhood."  # "night" alone ties with "sleep" alone; "crucial" decides
+    growth = next(
+        r for r in Engine(settings).answer("how important is sleep at night").results if r.section == "Growth"
+    )
+    assert (
+        growth.answer == "Sleep is crucial during childhood."
+    )  # "night" alone ties with "sleep" alone; "crucial" decides
 
 
-@pytest.mark.parametrize("damage", [b"\xc2\xb2 01 a 01 odd 0 000 | a superscript two as an offset\n", b"9" * 5000 + b" 00 a 01 odd 0 000 | a huge offset\n"])
-def test_a_wordnet_file_with_a_malformed_offset_still_builds(tmp_path: Path, make_settings: Callable[..., Settings], damage: bytes) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"\xc2\xb2 01 a 01 odd 0 000 | a superscript two as an offset\n",
+        b"9" * 5000 + b" 00 a 01 odd 0 000 | a huge offset\n",
+    ],
+)
+def test_a_wordnet_file_with_a_malformed_offset_still_builds(
+    tmp_path: Path, make_settings: Callable[..., Settings], damage: bytes
+) -> None:
     folder = write_wordnet(tmp_path / "wordnet")
     (folder / "data.adj").write_bytes(damage + (folder / "data.adj").read_bytes())
     (folder / "index.verb").write_bytes((folder / "index.verb").read_bytes() + b"odd v 1 0 1 0 " + damage[:12] + b"\n")
@@ -243,8 +308,12 @@ def test_a_wordnet_file_with_a_malformed_offset_still_builds(tmp_path: Path, mak
     assert Engine(settings).snapshot().index.related["important"] == (stem("crucial"),)
 
 
-def test_a_wordnet_folder_that_cannot_be_looked_at_means_no_wordnet(tmp_path: Path, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path), wordnet_dir=tmp_path / ("x" * 300))  # a name too long to stat
+def test_a_wordnet_folder_that_cannot_be_looked_at_means_no_wordnet(
+    tmp_path: Path, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        tmp_path, corpus_dir=sleep_corpus(tmp_path), wordnet_dir=tmp_path / ("x" * 300)
+    )  # a name too long to stat
     assert not index_is_current(settings)
     with caplog.at_level(logging.WARNING):
         build_index(settings)
@@ -253,7 +322,9 @@ def test_a_wordnet_folder_that_cannot_be_looked_at_means_no_wordnet(tmp_path: Pa
     assert Engine(settings).answer("how important is sleep at night").results
 
 
-def test_an_index_built_with_a_configured_wordnet_stays_current_until_a_file_changes(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+def test_an_index_built_with_a_configured_wordnet_stays_current_until_a_file_changes(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     folder = write_wordnet(tmp_path / "wordnet")
     settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path), wordnet_dir=folder)
     build_index(settings)

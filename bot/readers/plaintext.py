@@ -25,8 +25,32 @@ TOC_TITLE = re.compile(r"^(table of contents|contents|in this (article|post|guid
 TOC_ENTRY = re.compile(r"^(?:\d+[.)]|[-*•·▪])\s+(.+)$")
 BULLET = re.compile(r"^(?:[-*•·▪◦‣]|\d{1,2}[.)])\s+(.+)$")
 MINOR_WORDS = {
-    "a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "nor", "of",
-    "on", "or", "per", "the", "to", "vs", "via", "with", "your", "our", "its", "is", "are",
+    "a",
+    "an",
+    "and",
+    "as",
+    "at",
+    "but",
+    "by",
+    "for",
+    "from",
+    "in",
+    "into",
+    "nor",
+    "of",
+    "on",
+    "or",
+    "per",
+    "the",
+    "to",
+    "vs",
+    "via",
+    "with",
+    "your",
+    "our",
+    "its",
+    "is",
+    "are",
 }
 MAX_HEADING_WORDS = 12
 MAX_TITLE_WORDS = 25  # a longer first line is a paragraph, not a title

@@ -22,9 +22,9 @@ from bot.library import SUPPORTED_UPLOADS, add_article, list_articles, remove_ar
 from bot.questionlog import QuestionLogError
 from bot.telegram import render
 from bot.telegram.context import Context
+from bot.telegram.handlers import answer_callback, unknown
 from bot.telegram.incoming import command_argument, is_admin, is_group
 from bot.telegram.sending import edit_html, reply_html
-from bot.telegram.handlers import answer_callback, unknown
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,9 @@ async def remove(update: Update, context: Context) -> None:
     rows = await asyncio.to_thread(list_articles, context.bot_data.engine)
     match = next((row for row in rows if row[0] == name), None)
     if match is None:
-        await reply_html(update, context.bot, render.plain(f"There is no article named {name!r}. Send /articles for the list."))
+        await reply_html(
+            update, context.bot, render.plain(f"There is no article named {name!r}. Send /articles for the list.")
+        )
         return
     if update.effective_chat is None:
         return
@@ -105,7 +107,9 @@ async def remove(update: Update, context: Context) -> None:
         InlineKeyboardButton("Yes, remove it", callback_data=render.callback_data("rm", token, "y")),
         InlineKeyboardButton("No, keep it", callback_data=render.callback_data("rm", token, "n")),
     ]
-    question = render.plain("Remove ") + render.bold(name) + render.plain(f" ({match[1]}, {match[2]} passages) and re-index?")
+    question = (
+        render.plain("Remove ") + render.bold(name) + render.plain(f" ({match[1]}, {match[2]} passages) and re-index?")
+    )
     await reply_html(update, context.bot, question, InlineKeyboardMarkup([buttons]))
 
 
@@ -115,7 +119,10 @@ async def confirm_remove(update: Update, context: Context) -> None:
     if query is None or query.data is None or update.effective_chat is None:
         return
     if not is_admin(update, context):
-        log.warning("user %s is not an admin and pressed a remove button", update.effective_user.id if update.effective_user else "?")
+        log.warning(
+            "user %s is not an admin and pressed a remove button",
+            update.effective_user.id if update.effective_user else "?",
+        )
         await answer_callback(query, "Only admins can do that.")
         return
     _, token, choice = query.data.split(":")
@@ -142,7 +149,9 @@ async def document(update: Update, context: Context) -> None:
     if message is None or message.document is None or is_group(update):
         return
     if not is_admin(update, context):
-        log.warning("user %s is not an admin and sent a document", update.effective_user.id if update.effective_user else "?")
+        log.warning(
+            "user %s is not an admin and sent a document", update.effective_user.id if update.effective_user else "?"
+        )
         await reply_html(update, context.bot, render.plain(ONLY_ADMINS))
         return
     file_name = message.document.file_name or "upload.txt"
@@ -155,7 +164,9 @@ async def document(update: Update, context: Context) -> None:
         data = bytes(await (await message.document.get_file()).download_as_bytearray())
     except TelegramError as exc:
         log.warning("could not download %s: %s", file_name, exc)
-        await finish(update, context, status, render.plain(f"❌ Not added: could not download {file_name} ({exc.message})."))
+        await finish(
+            update, context, status, render.plain(f"❌ Not added: could not download {file_name} ({exc.message}).")
+        )
         return
     await finish(update, context, status, await added(context, file_name, data))
 
@@ -176,7 +187,11 @@ async def added(context: Context, file_name: str, data: bytes) -> render.Rich:
     except BotError as exc:
         return render.plain(f"❌ Not added: {exc}\nThe previous articles are still being served.")
     verb = "Replaced" if result.replaced else "Added"
-    return render.plain(f"✅ {verb} ") + render.bold(result.name) + render.plain(f": {result.passages} passages.\n" + result.report.summary())
+    return (
+        render.plain(f"✅ {verb} ")
+        + render.bold(result.name)
+        + render.plain(f": {result.passages} passages.\n" + result.report.summary())
+    )
 
 
 async def finish(update: Update, context: Context, status: Message | None, result: render.Rich) -> None:

@@ -225,7 +225,13 @@ class OneLineNetworkErrors(logging.Filter):
         return True
 
 
-PTB_LOGGERS = ("telegram.ext", "telegram.ext.Application", "telegram.ext.Updater", "telegram.ext.ExtBot", "telegram.Bot")
+PTB_LOGGERS = (
+    "telegram.ext",
+    "telegram.ext.Application",
+    "telegram.ext.Updater",
+    "telegram.ext.ExtBot",
+    "telegram.Bot",
+)
 
 
 def protect_logs(token: str) -> RedactToken:
@@ -244,7 +250,9 @@ def protect_logs(token: str) -> RedactToken:
     return redactor
 
 
-def run_telegram(settings: Settings, *, webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> int:
+def run_telegram(
+    settings: Settings, *, webhook_url: str | None, listen: str, port: int, secret_token: str | None
+) -> int:
     """Run the bot until stopped: long polling, or a webhook server when webhook_url is given. Returns an exit code."""
     if not settings.telegram_token:
         print(MISSING_TOKEN, file=sys.stderr)
@@ -266,7 +274,10 @@ def run_telegram(settings: Settings, *, webhook_url: str | None, listen: str, po
             print(f"error: Telegram refused to start the bot: {describe(exc)}", file=sys.stderr)
             return 1
         where = urlsplit(settings.telegram_api_url).netloc or "api.telegram.org"
-        print(f"error: cannot reach the Telegram Bot API at {where} (gave up after retries): {describe(exc)}", file=sys.stderr)
+        print(
+            f"error: cannot reach the Telegram Bot API at {where} (gave up after retries): {describe(exc)}",
+            file=sys.stderr,
+        )
         return 1
     except TelegramError as exc:
         print(f"error: Telegram refused to start the bot: {describe(exc)}", file=sys.stderr)
@@ -279,7 +290,9 @@ def run_telegram(settings: Settings, *, webhook_url: str | None, listen: str, po
     return 0
 
 
-def run_application(application: BotApplication, webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> None:
+def run_application(
+    application: BotApplication, webhook_url: str | None, listen: str, port: int, secret_token: str | None
+) -> None:
     """Block in long polling, or in a webhook server whose path is the path of webhook_url."""
     if not webhook_url:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)

@@ -107,7 +107,13 @@ class DeliveryLimiter(BaseRateLimiter[int]):
                 delay = retry_after_seconds(exc)
                 if attempt == attempts or delay > MAX_RETRY_AFTER:
                     raise
-                log.warning("Bot API %s: flood control, attempt %d of %d; retrying in %.1f s", endpoint, attempt, attempts, delay)
+                log.warning(
+                    "Bot API %s: flood control, attempt %d of %d; retrying in %.1f s",
+                    endpoint,
+                    attempt,
+                    attempts,
+                    delay,
+                )
                 if chat is None:
                     await asyncio.sleep(delay)
                 else:
@@ -116,7 +122,14 @@ class DeliveryLimiter(BaseRateLimiter[int]):
                 if not is_transient(exc) or attempt == attempts:
                     raise
                 delay = backoff(attempt, self.base_delay, self.max_delay)
-                log.warning("Bot API %s failed (%s), attempt %d of %d; retrying in %.1f s", endpoint, describe(exc), attempt, attempts, delay)
+                log.warning(
+                    "Bot API %s failed (%s), attempt %d of %d; retrying in %.1f s",
+                    endpoint,
+                    describe(exc),
+                    attempt,
+                    attempts,
+                    delay,
+                )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 

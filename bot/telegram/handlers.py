@@ -134,7 +134,9 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     if chat is None:
         return
     show_typing(context.bot, chat.id)
-    context.bot_data.engine.conversations.checkpoint(chat.id, update.update_id)  # a replay after a crash reads the same context
+    context.bot_data.engine.conversations.checkpoint(
+        chat.id, update.update_id
+    )  # a replay after a crash reads the same context
     answer = await asyncio.to_thread(context.bot_data.engine.answer, question, chat.id)
     question_id = await record_question(context, chat.id, answer)
     if not answer.results:
@@ -168,7 +170,9 @@ async def record_question(context: Context, chat_id: int, answer: Answer) -> int
         return 0
     top = answer.results[0].heading if answer.results else ""
     try:
-        return await asyncio.to_thread(context.bot_data.question_log.record_question, chat_id, answer.question, bool(answer.results), top)
+        return await asyncio.to_thread(
+            context.bot_data.question_log.record_question, chat_id, answer.question, bool(answer.results), top
+        )
     except QuestionLogError as exc:  # the answer matters more than the log: send it without feedback buttons
         log.warning("question not logged: %s", exc)
         return 0
@@ -247,7 +251,9 @@ async def feedback(update: Update, context: Context) -> None:
     _, question_id, sign = query.data.split(":")
     value = 1 if sign == "+" else -1
     try:
-        known = await asyncio.to_thread(context.bot_data.question_log.record_feedback, int(question_id), update.effective_chat.id, value)
+        known = await asyncio.to_thread(
+            context.bot_data.question_log.record_feedback, int(question_id), update.effective_chat.id, value
+        )
     except QuestionLogError as exc:
         log.warning("feedback not logged: %s", exc)
         await answer_callback(query, FEEDBACK_FAILED)

@@ -92,7 +92,9 @@ class Inbox:
         """Cross off a handled update."""
         try:
             with self._lock:  # the message itself is not kept once handled: only its id, to spot a redelivery
-                self._db.execute("UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id))
+                self._db.execute(
+                    "UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id)
+                )
                 self._finished += 1
                 if self._finished % PURGE_EVERY == 0:
                     self._purge_locked()
@@ -113,11 +115,15 @@ class Inbox:
             for update_id, body, attempts in rows:
                 if attempts >= MAX_ATTEMPTS:
                     log.warning("giving up update %s: it was replayed %d times without finishing", update_id, attempts)
-                    self._db.execute("UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id))
+                    self._db.execute(
+                        "UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id)
+                    )
                     continue
                 update = parse_update(body, bot)
                 if update is None:
-                    self._db.execute("UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id))
+                    self._db.execute(
+                        "UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id)
+                    )
                     continue
                 self._db.execute("UPDATE updates SET attempts = attempts + 1 WHERE update_id = ?", (update_id,))
                 updates.append(update)
@@ -129,7 +135,9 @@ class Inbox:
             return int(self._db.execute("SELECT COUNT(*) FROM updates WHERE done_at IS NULL").fetchone()[0])
 
     def _purge_locked(self) -> None:
-        self._db.execute("DELETE FROM updates WHERE done_at IS NOT NULL AND done_at < ?", (self._clock() - KEEP_DONE_SECONDS,))
+        self._db.execute(
+            "DELETE FROM updates WHERE done_at IS NOT NULL AND done_at < ?", (self._clock() - KEEP_DONE_SECONDS,)
+        )
 
 
 def parse_update(body: str, bot: Bot) -> Update | None:

@@ -72,7 +72,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._retry: set[int] = set()  # update ids whose handling hit a Bot API outage
         self.retry_delays: tuple[float, ...] = RETRY_DELAYS
-        self.reprocess: Callable[[object], Awaitable[None]] | None = None  # Application.process_update, set by the builder
+        self.reprocess: Callable[[object], Awaitable[None]] | None = (
+            None  # Application.process_update, set by the builder
+        )
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
 
@@ -133,7 +135,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             delay = next(delays, None)
             if delay is None or self.reprocess is None or self.draining:
                 if not self.draining:
-                    log.error("giving up update %s: Telegram kept failing through %d rounds of retries", update_id, len(self.retry_delays) + 1)
+                    log.error(
+                        "giving up update %s: Telegram kept failing through %d rounds of retries",
+                        update_id,
+                        len(self.retry_delays) + 1,
+                    )
                     break
                 return  # stopping: left for the next start
             log.warning("Telegram kept failing while handling update %s; handling it again in %.0f s", update_id, delay)

@@ -270,7 +270,7 @@ def help_text(commands: Sequence[tuple[str, str]], admin_commands: Sequence[tupl
     text = plain(
         "Type a question and I'll find the passages of my articles that answer it, "
         "with the words you asked about in bold. Tap More for further results, 👍/👎 to tell me "
-        "whether an answer helped. A short follow-up such as \"and why?\" continues your last question.\n\n"
+        'whether an answer helped. A short follow-up such as "and why?" continues your last question.\n\n'
         "In groups, use /ask <question>, reply to one of my messages, or mention me.\n\n"
     )
     text = text + bold("Commands") + "\n" + command_list(commands)

@@ -36,7 +36,9 @@ async def send_html(
     return sent
 
 
-async def reply_html(update: Update, bot: Bot, rich: Rich, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+async def reply_html(
+    update: Update, bot: Bot, rich: Rich, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
     """Answer the update's chat; in groups as a reply to the triggering message."""
     chat = update.effective_chat
     if chat is None:

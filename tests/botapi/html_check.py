@@ -89,26 +89,21 @@ class _Parser:
                 i = self.entity(i)
             elif ch == ">":
                 raise EntityParseError(
-                    f'Character ">" is reserved and must be escaped as "&gt;" '
-                    f"at byte offset {self.byte_offset(i)}"
+                    f'Character ">" is reserved and must be escaped as "&gt;" at byte offset {self.byte_offset(i)}'
                 )
             else:
                 nxt = _next_special(src, i)
                 self.emit(src[i:nxt])
                 i = nxt
         if self.stack:
-            raise EntityParseError(
-                f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"'
-            )
+            raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"')
         self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
         return "".join(self.out), self.entities
 
     def entity(self, i: int) -> int:
         m = _ENTITY_RE.match(self.source, i)
         if m is None:
-            raise EntityParseError(
-                f'Character "&" must be escaped as "&amp;" at byte offset {self.byte_offset(i)}'
-            )
+            raise EntityParseError(f'Character "&" must be escaped as "&amp;" at byte offset {self.byte_offset(i)}')
         self.emit(_decode_entity(m.group(1), self.byte_offset(i)))
         return m.end()
 
@@ -117,19 +112,13 @@ class _Parser:
             return self.end_tag(i)
         named = _TAG_NAME_RE.match(self.source, i)
         if named is None:
-            raise EntityParseError(
-                f'Character "<" must be escaped as "&lt;" at byte offset {self.byte_offset(i)}'
-            )
+            raise EntityParseError(f'Character "<" must be escaped as "&lt;" at byte offset {self.byte_offset(i)}')
         name = named.group(1).lower()
         if name not in ENTITY_TYPES:
-            raise EntityParseError(
-                f'Unsupported start tag "{name}" at byte offset {self.byte_offset(i)}'
-            )
+            raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {self.byte_offset(i)}')
         m = _START_TAG_RE.match(self.source, i)
         if m is None:
-            raise EntityParseError(
-                f'Can\'t find end of tag "{name}" at byte offset {self.byte_offset(i)}'
-            )
+            raise EntityParseError(f'Can\'t find end of tag "{name}" at byte offset {self.byte_offset(i)}')
         attrs = _parse_attrs(m.group(2), self.byte_offset(i))
         _check_attrs(name, attrs, self.byte_offset(i))
         self.stack.append(_OpenTag(name, attrs, self.out_len16, self.byte_offset(i)))
@@ -141,14 +130,11 @@ class _Parser:
             raise EntityParseError(f"Unclosed end tag at byte offset {self.byte_offset(i)}")
         name = m.group(1).lower()
         if not self.stack:
-            raise EntityParseError(
-                f'Unexpected end tag "{name}" at byte offset {self.byte_offset(i)}'
-            )
+            raise EntityParseError(f'Unexpected end tag "{name}" at byte offset {self.byte_offset(i)}')
         top = self.stack[-1]
         if top.name != name:
             raise EntityParseError(
-                f"Unmatched end tag at byte offset {self.byte_offset(i)}, "
-                f'expected "</{top.name}>", found "</{name}>"'
+                f'Unmatched end tag at byte offset {self.byte_offset(i)}, expected "</{top.name}>", found "</{name}>"'
             )
         self.stack.pop()
         self.close(top)
@@ -219,9 +205,7 @@ def _decode_attr_value(value: str, byte_offset: int) -> str:
         if value[i] == "&":
             m = _ENTITY_RE.match(value, i)
             if m is None:
-                raise EntityParseError(
-                    f'Character "&" must be escaped as "&amp;" at byte offset {byte_offset}'
-                )
+                raise EntityParseError(f'Character "&" must be escaped as "&amp;" at byte offset {byte_offset}')
             out.append(_decode_entity(m.group(1), byte_offset))
             i = m.end()
         else:
@@ -232,15 +216,11 @@ def _decode_attr_value(value: str, byte_offset: int) -> str:
 
 def _check_attrs(name: str, attrs: dict[str, str], byte_offset: int) -> None:
     if name == "span" and attrs.get("class") != "tg-spoiler":
-        raise EntityParseError(
-            f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset}'
-        )
+        raise EntityParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset}')
     if name == "a" and not attrs.get("href", "").strip():
         raise EntityParseError(f'Tag "a" must have attribute "href" at byte offset {byte_offset}')
     if name == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
-        raise EntityParseError(
-            f'Tag "tg-emoji" must have a numeric "emoji-id" at byte offset {byte_offset}'
-        )
+        raise EntityParseError(f'Tag "tg-emoji" must have a numeric "emoji-id" at byte offset {byte_offset}')
     if name == "code" and "class" in attrs and not attrs["class"].startswith("language-"):
         attrs.pop("class")
 

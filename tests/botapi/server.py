@@ -18,12 +18,12 @@ import copy
 import email.parser
 import email.policy
 import json
+import random
 import re
 import sys
 import threading
 import time
 from collections.abc import Callable
-import random
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -60,9 +60,7 @@ CHAT_ACTIONS = frozenset(
     }
 )
 # Update types delivered when allowed_updates is not set (or set to an empty list).
-DEFAULT_UPDATE_TYPES_EXCLUDED = frozenset(
-    {"chat_member", "message_reaction", "message_reaction_count"}
-)
+DEFAULT_UPDATE_TYPES_EXCLUDED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 JSON_FIELDS = frozenset(
     {
@@ -262,8 +260,7 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     if mime == "multipart/form-data":
         return _parse_multipart(content_type, body)
     raise bad_request(
-        f"unsupported Content-Type {mime or 'none'!r}; "
-        "use application/x-www-form-urlencoded or multipart/form-data"
+        f"unsupported Content-Type {mime or 'none'!r}; use application/x-www-form-urlencoded or multipart/form-data"
     )
 
 
@@ -321,9 +318,7 @@ def _to_number(value: str) -> int | float | str:
 # --------------------------------------------------------------------------- validation helpers
 
 
-def _parse_text(
-    text: Any, parse_mode: Any, entities: Any, *, caption: bool = False
-) -> tuple[str, list[JSONDict]]:
+def _parse_text(text: Any, parse_mode: Any, entities: Any, *, caption: bool = False) -> tuple[str, list[JSONDict]]:
     """Apply parse_mode and Telegram's emptiness/length rules; return text and entities."""
     text = "" if text is None else str(text)
     if not text and not caption:
@@ -362,9 +357,7 @@ def _check_reply_markup(markup: Any) -> JSONDict | None:
         for row in markup["keyboard"]:
             for button in row:
                 if isinstance(button, dict) and not isinstance(button.get("text"), str):
-                    raise bad_request(
-                        "can't parse keyboard button: Field \"text\" must be of type String"
-                    )
+                    raise bad_request('can\'t parse keyboard button: Field "text" must be of type String')
     elif not ({"remove_keyboard", "force_reply"} & markup.keys()):
         raise bad_request("can't parse reply keyboard markup JSON object")
     return markup
@@ -482,7 +475,9 @@ class FakeBotApi:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.api = self
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
             name="FakeBotApi",
         )
         self._thread.start()
@@ -605,9 +600,7 @@ class FakeBotApi:
         with self._lock:
             self._failures.setdefault(method.lower(), []).extend([(fault, retry_after)] * times)
 
-    def set_fault_rates(
-        self, method: str, rates: dict[str, float], seed: int = 0, retry_after: int = 1
-    ) -> None:
+    def set_fault_rates(self, method: str, rates: dict[str, float], seed: int = 0, retry_after: int = 1) -> None:
         """Fail each call of ``method`` at random: ``{"429": 0.05, "500": 0.05, "reset": 0.02}``.
 
         Queued faults (:meth:`inject_fault`) come first. ``{}`` switches random faults off.
@@ -668,21 +661,15 @@ class FakeBotApi:
 
     # ------------------------------------------------------------------ async waiting
 
-    async def wait_for(
-        self, predicate: Callable[[FakeBotApi], bool], timeout: float = 10.0
-    ) -> None:
+    async def wait_for(self, predicate: Callable[[FakeBotApi], bool], timeout: float = 10.0) -> None:
         """Poll ``predicate(self)`` until true; AssertionError with a call dump on timeout."""
         deadline = time.monotonic() + timeout
         while not predicate(self):
             if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"condition not met within {timeout:.1f}s\n{self.describe_recent()}"
-                )
+                raise AssertionError(f"condition not met within {timeout:.1f}s\n{self.describe_recent()}")
             await asyncio.sleep(0.02)
 
-    async def wait_for_calls(
-        self, method: str, count: int = 1, timeout: float = 10.0
-    ) -> list[Call]:
+    async def wait_for_calls(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Wait until ``method`` was called at least ``count`` times; return those calls."""
         await self.wait_for(lambda s: len(s.calls_of(method)) >= count, timeout)
         return self.calls_of(method)
@@ -699,9 +686,7 @@ class FakeBotApi:
 
     # ------------------------------------------------------------------ pushing updates
 
-    def register_chat(
-        self, chat_id: int, chat_type: str = "private", **fields: Any
-    ) -> JSONDict:
+    def register_chat(self, chat_id: int, chat_type: str = "private", **fields: Any) -> JSONDict:
         """Make a chat known so the bot may write to it (Telegram: 'chat not found' otherwise)."""
         with self._lock:
             chat = self._chats.setdefault(chat_id, {"id": chat_id, "type": chat_type})
@@ -892,9 +877,7 @@ class FakeBotApi:
             self._store_message(msg)
             return self.push_update({"message": msg})
 
-    def push_channel_post(
-        self, text: str, chat_id: int = DEFAULT_CHANNEL_ID, title: str = "Test Channel"
-    ) -> Update:
+    def push_channel_post(self, text: str, chat_id: int = DEFAULT_CHANNEL_ID, title: str = "Test Channel") -> Update:
         """A post in a channel where the bot is an admin (no ``from``, has ``sender_chat``)."""
         with self._lock:
             chat = self.register_chat(chat_id, "channel", title=title)
@@ -919,9 +902,7 @@ class FakeBotApi:
         self._last_date = max(int(time.time()), self._last_date + 1)
         return self._last_date
 
-    def _new_user_message(
-        self, user_id: int, chat_id: int | None, first_name: str, chat_type: str
-    ) -> JSONDict:
+    def _new_user_message(self, user_id: int, chat_id: int | None, first_name: str, chat_type: str) -> JSONDict:
         if chat_id is None:
             chat_id = user_id if chat_type == "private" else DEFAULT_GROUP_CHAT_ID
         fields = {"first_name": first_name} if chat_type == "private" else {}
@@ -1013,7 +994,9 @@ class FakeBotApi:
             _send_json(req, err.status, _error_payload(err))
             return
         if fault == "drop_after":
-            self._record(Call(method, params, False, "processed, then the connection dropped", 0, copy.deepcopy(result)))
+            self._record(
+                Call(method, params, False, "processed, then the connection dropped", 0, copy.deepcopy(result))
+            )
             req.close_connection = True
             return
         self._record(Call(method, params, True, None, 200, copy.deepcopy(result)))
@@ -1041,9 +1024,7 @@ class FakeBotApi:
             if fault is None:
                 return None
         if fault == "429":
-            raise BotApiError(
-                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
-            )
+            raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
         if fault.isdigit():
             raise BotApiError(int(fault), SERVER_ERRORS[fault])
         return fault
@@ -1182,9 +1163,7 @@ class FakeBotApi:
             self._poll_generation += 1
             generation = self._poll_generation
             self._cond.wait_for(
-                lambda: bool(self._deliverable())
-                or self._stopping
-                or self._poll_generation != generation,
+                lambda: bool(self._deliverable()) or self._stopping or self._poll_generation != generation,
                 timeout=timeout,
             )
             return copy.deepcopy(self._deliverable()[:limit])
@@ -1223,9 +1202,7 @@ class FakeBotApi:
             _check_bot_command(cmd)
         key = (_canonical_scope(params.get("scope")), str(params.get("language_code") or ""))
         with self._lock:
-            self._commands[key] = [
-                {"command": c["command"], "description": c["description"]} for c in commands
-            ]
+            self._commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
         return True
 
     def _api_getMyCommands(self, params: dict[str, Any]) -> list[JSONDict]:  # noqa: N802
@@ -1240,9 +1217,7 @@ class FakeBotApi:
     def _api_sendMessage(self, params: dict[str, Any]) -> JSONDict:  # noqa: N802
         with self._lock:
             chat_id = self._chat_id(params)
-            text, entities = _parse_text(
-                params.get("text"), params.get("parse_mode"), params.get("entities")
-            )
+            text, entities = _parse_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
             markup = _check_reply_markup(params.get("reply_markup"))
             msg = self._new_bot_message(chat_id, params)
             msg["text"] = text
@@ -1256,13 +1231,9 @@ class FakeBotApi:
             msg = self._editable_message(params)
             if "text" not in msg:
                 raise bad_request("there is no text in the message to edit")
-            text, entities = _parse_text(
-                params.get("text"), params.get("parse_mode"), params.get("entities")
-            )
+            text, entities = _parse_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
             markup = _inline_only(_check_reply_markup(params.get("reply_markup")))
-            if (text, entities, markup) == (
-                msg["text"], msg.get("entities", []), msg.get("reply_markup")
-            ):
+            if (text, entities, markup) == (msg["text"], msg.get("entities", []), msg.get("reply_markup")):
                 raise bad_request(NOT_MODIFIED[len("Bad Request: ") :])
             msg["text"] = text
             _set_optional(msg, "entities", entities)
@@ -1394,8 +1365,6 @@ def _set_optional(msg: JSONDict, key: str, value: Any) -> None:
 
 
 def _short(params: dict[str, Any], width: int = 160) -> str:
-    shown = {
-        k: f"<file {v.filename}>" if isinstance(v, UploadedFile) else v for k, v in params.items()
-    }
+    shown = {k: f"<file {v.filename}>" if isinstance(v, UploadedFile) else v for k, v in params.items()}
     text = repr(shown)
     return text if len(text) <= width else text[: width - 3] + "..."

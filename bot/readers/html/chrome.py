@@ -19,43 +19,125 @@ ALWAYS_DROP_TAGS: frozenset[str] = frozenset({"nav", "aside", "footer"})
 
 JUNK_ROLES: frozenset[str] = frozenset(
     {
-        "navigation", "banner", "contentinfo", "complementary", "dialog", "alertdialog", "search",
-        "menu", "menubar", "toolbar",
+        "navigation",
+        "banner",
+        "contentinfo",
+        "complementary",
+        "dialog",
+        "alertdialog",
+        "search",
+        "menu",
+        "menubar",
+        "toolbar",
     }
 )
 
 # Class/id tokens that always mark boilerplate.
 STRONG_TOKENS: frozenset[str] = frozenset(
     {
-        "cookie", "cookies", "consent", "gdpr", "newsletter", "subscribe", "subscription", "signup",
-        "optin", "share", "shares", "sharing", "sharedaddy", "sharethis", "addthis", "addtoany",
-        "a2a", "social", "breadcrumb", "breadcrumbs", "crumbs", "comment", "comments",
-        "commentlist", "respond", "disqus", "related", "relatedposts", "pagination", "pager",
-        "paging", "cart", "minicart", "basket", "byline", "tags", "ad", "ads", "advert",
-        "advertisement", "adsbygoogle", "skiplink",
+        "cookie",
+        "cookies",
+        "consent",
+        "gdpr",
+        "newsletter",
+        "subscribe",
+        "subscription",
+        "signup",
+        "optin",
+        "share",
+        "shares",
+        "sharing",
+        "sharedaddy",
+        "sharethis",
+        "addthis",
+        "addtoany",
+        "a2a",
+        "social",
+        "breadcrumb",
+        "breadcrumbs",
+        "crumbs",
+        "comment",
+        "comments",
+        "commentlist",
+        "respond",
+        "disqus",
+        "related",
+        "relatedposts",
+        "pagination",
+        "pager",
+        "paging",
+        "cart",
+        "minicart",
+        "basket",
+        "byline",
+        "tags",
+        "ad",
+        "ads",
+        "advert",
+        "advertisement",
+        "adsbygoogle",
+        "skiplink",
     }
 )
 
 STRONG_PREFIXES: tuple[str, ...] = (
-    "cookie", "consent", "gdpr", "newsletter", "subscribe", "breadcrumb", "pagination",
-    "relatedpost", "sharing", "social", "disqus", "minicart",
+    "cookie",
+    "consent",
+    "gdpr",
+    "newsletter",
+    "subscribe",
+    "breadcrumb",
+    "pagination",
+    "relatedpost",
+    "sharing",
+    "social",
+    "disqus",
+    "minicart",
 )
 
 # Whole class/id values that always mark boilerplate (their tokens alone are too common).
 STRONG_VALUES: frozenset[str] = frozenset(
     {
-        "screen-reader-text", "sr-only", "visually-hidden", "visuallyhidden", "skip-link",
-        "skip-to-content", "post-meta", "entry-meta", "article-meta", "post-info", "cat-links",
-        "tags-links", "tag-links", "post-navigation", "nav-links", "share-buttons",
+        "screen-reader-text",
+        "sr-only",
+        "visually-hidden",
+        "visuallyhidden",
+        "skip-link",
+        "skip-to-content",
+        "post-meta",
+        "entry-meta",
+        "article-meta",
+        "post-info",
+        "cat-links",
+        "tags-links",
+        "tag-links",
+        "post-navigation",
+        "nav-links",
+        "share-buttons",
     }
 )
 
 # Class/id tokens for page chrome that is sometimes used on wrappers around the whole post.
 AMBIGUOUS_TOKENS: frozenset[str] = frozenset(
     {
-        "sidebar", "menu", "submenu", "megamenu", "menubar", "nav", "navbar", "navigation",
-        "modal", "popup", "overlay", "masthead", "footer", "colophon", "toc", "search",
-        "searchform", "searchbox",
+        "sidebar",
+        "menu",
+        "submenu",
+        "megamenu",
+        "menubar",
+        "nav",
+        "navbar",
+        "navigation",
+        "modal",
+        "popup",
+        "overlay",
+        "masthead",
+        "footer",
+        "colophon",
+        "toc",
+        "search",
+        "searchform",
+        "searchbox",
     }
 )
 
@@ -92,7 +174,7 @@ def is_hidden(tag: Tag) -> bool:
         return True
     if any(value.strip().lower() == "true" for value in _attr_values(tag, "aria-hidden")):
         return True
-    return any(HIDDEN_STYLE.search(value[:MAX_VALUE_CHARS * 5]) for value in _attr_values(tag, "style"))
+    return any(HIDDEN_STYLE.search(value[: MAX_VALUE_CHARS * 5]) for value in _attr_values(tag, "style"))
 
 
 def _class_tokens(value: str) -> list[str]:

@@ -28,9 +28,30 @@ from bot.readers.html.dom import collapse, is_readable_string, outermost
 
 RAW_TAGS: frozenset[str] = frozenset(
     {
-        "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
-        "select", "option", "datalist", "input", "button", "textarea", "meta", "link", "base",
-        "audio", "video", "source", "track", "map", "head",
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "canvas",
+        "iframe",
+        "object",
+        "embed",
+        "select",
+        "option",
+        "datalist",
+        "input",
+        "button",
+        "textarea",
+        "meta",
+        "link",
+        "base",
+        "audio",
+        "video",
+        "source",
+        "track",
+        "map",
+        "head",
     }
 )
 
@@ -75,8 +96,7 @@ def text_sizes(soup: BeautifulSoup) -> dict[int, int]:
     sizes: dict[int, int] = {}
     for tag in reversed([soup, *soup.find_all(True)]):  # children always come before parents
         sizes[id(tag)] = sum(
-            sizes.get(id(child), 0) if isinstance(child, Tag) else _string_size(child)
-            for child in tag.contents
+            sizes.get(id(child), 0) if isinstance(child, Tag) else _string_size(child) for child in tag.contents
         )
     return sizes
 
@@ -124,7 +144,7 @@ class _Context:
     in_header: bool = False  # inside a kept (headings-only) header
     in_code: bool = False  # inside pre/code, where classes are syntax highlighting ("hljs-comment")
 
-    def enter(self, tag: Tag) -> "_Context":
+    def enter(self, tag: Tag) -> _Context:
         """The context for the children of ``tag``."""
         entered = _Context(
             in_sectioning=self.in_sectioning or is_sectioning(tag),

@@ -7,7 +7,7 @@ rightmost chain, which turns deep nesting quadratic.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from bs4.element import (
     CData,

@@ -16,14 +16,52 @@ NAV_STRIP = " \t\n«»‹›←→↑↓<>|·•–—-:….!?()[]"
 
 NAV_PHRASES: frozenset[str] = frozenset(
     {
-        "back", "back to blog", "back to the blog", "back to top", "return to blog", "read more",
-        "read the full post", "continue reading", "keep reading", "share", "share this",
-        "share this post", "share this article", "share this page", "tweet", "pin it", "print",
-        "email", "previous", "next", "previous post", "next post", "previous article",
-        "next article", "older post", "newer post", "older posts", "newer posts", "all posts",
-        "view all posts", "skip to content", "skip to main content", "leave a comment",
-        "leave a reply", "load more", "show more", "view all", "see all", "home", "menu",
-        "search", "close", "advertisement", "sponsored", "scroll to top", "go to top",
+        "back",
+        "back to blog",
+        "back to the blog",
+        "back to top",
+        "return to blog",
+        "read more",
+        "read the full post",
+        "continue reading",
+        "keep reading",
+        "share",
+        "share this",
+        "share this post",
+        "share this article",
+        "share this page",
+        "tweet",
+        "pin it",
+        "print",
+        "email",
+        "previous",
+        "next",
+        "previous post",
+        "next post",
+        "previous article",
+        "next article",
+        "older post",
+        "newer post",
+        "older posts",
+        "newer posts",
+        "all posts",
+        "view all posts",
+        "skip to content",
+        "skip to main content",
+        "leave a comment",
+        "leave a reply",
+        "load more",
+        "show more",
+        "view all",
+        "see all",
+        "home",
+        "menu",
+        "search",
+        "close",
+        "advertisement",
+        "sponsored",
+        "scroll to top",
+        "go to top",
         "toggle navigation",
     }
 )
@@ -36,10 +74,25 @@ NAV_PATTERNS: tuple[re.Pattern[str], ...] = (
 
 BOILERPLATE_HEADINGS: frozenset[str] = frozenset(
     {
-        "related", "related posts", "related articles", "you may also like", "you might also like",
-        "more from the blog", "recent posts", "popular posts", "leave a reply", "leave a comment",
-        "comments", "share", "share this", "share this post", "share this article", "newsletter",
-        "subscribe to our newsletter", "join our newsletter", "sign up for our newsletter",
+        "related",
+        "related posts",
+        "related articles",
+        "you may also like",
+        "you might also like",
+        "more from the blog",
+        "recent posts",
+        "popular posts",
+        "leave a reply",
+        "leave a comment",
+        "comments",
+        "share",
+        "share this",
+        "share this post",
+        "share this article",
+        "newsletter",
+        "subscribe to our newsletter",
+        "join our newsletter",
+        "sign up for our newsletter",
     }
 )
 
@@ -91,7 +144,7 @@ def _drop_title_repeat(blocks: list[Block], title: str) -> list[Block]:
     key = title.casefold()
     for index, block in enumerate(blocks):
         if block.kind == "heading" and block.text.casefold() == key:
-            return blocks[:index] + blocks[index + 1:]
+            return blocks[:index] + blocks[index + 1 :]
     return blocks
 
 
@@ -112,6 +165,5 @@ def _normalise_levels(blocks: list[Block]) -> list[Block]:
     used = sorted({block.level for block in blocks if block.kind == "heading"})
     rank = {level: min(2 + index, 6) for index, level in enumerate(used)}
     return [
-        dataclasses.replace(block, level=rank[block.level]) if block.kind == "heading" else block
-        for block in blocks
+        dataclasses.replace(block, level=rank[block.level]) if block.kind == "heading" else block for block in blocks
     ]
