@@ -34,6 +34,7 @@ IDF_CACHE = 100_000
 ANSWER_CANDIDATES = 2  # tied answer sentences the sentence model chooses between (the first ones; 4 did no better)
 SENTENCE_TOKENS = 128  # word pieces of a sentence the model reads for that choice
 TIE = 1e-9  # shares this close are equal
+UNKNOWN_NAME_MAX_CONCEPTS = 4  # a question about a name no article uses is "short" up to this many concepts
 
 
 class Hit(NamedTuple):
@@ -124,10 +125,10 @@ class Searcher:
         """Every stage's output for a question; `keep_all` keeps the candidates below the answer threshold too."""
         if not query.concepts or not self.passages:
             return SearchResult([], None, None, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
-        asked = self.question_vector(query)
-        with_meaning = asked is not None and self.retriever.passage_vectors(np.zeros(1, dtype=np.int64)) is not None
-        fit = (self.model or shipped_model()).fit_for(with_meaning)
-        found = candidates.gather(self.retriever, query, asked if with_meaning else None)
+        has_vectors = self.retriever.passage_vectors(np.zeros(1, dtype=np.int64)) is not None
+        asked = self.question_vector(query) if has_vectors else None
+        fit = (self.model or shipped_model()).fit_for(asked is not None)
+        found = candidates.gather(self.retriever, query, asked)
         if not len(found.doc_ids):
             return SearchResult([], None, fit, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
         feats = features.compute(self, query, found)
@@ -137,9 +138,16 @@ class Searcher:
         kept = order if keep_all else order[probability[order] >= fit.threshold]
         hits: list[Hit] = []
         share = self.question_share(query)
-        for row in kept[:limit].tolist():
+        shown: set[str] = set()
+        for row in kept.tolist():
+            if len(hits) >= limit:
+                break
             doc_id = int(found.doc_ids[row])
             passage = self.passages[doc_id]
+            same = " ".join(passage.text.lower().split())
+            if same in shown:
+                continue  # a page that repeats itself: the same text is shown once
+            shown.add(same)
             matched: set[str] = set()
             self.coverage_of(query, {s for s, flags in feats.held.items() if flags[row]}, matched)
             sentence = self.answer_sentence(passage.text, share, asked if not hits else None)
@@ -355,7 +363,7 @@ class Searcher:
         be chatter.
         """
         concepts = query.own_concepts()
-        if len(concepts) > self.ranking.unknown_name_max_concepts:
+        if len(concepts) > UNKNOWN_NAME_MAX_CONCEPTS:
             return False
         unknown = self.unknown_concepts(concepts)
         if not any(is_unknown_name(word) for concept in unknown for word in concept.label.split()):
@@ -422,7 +430,7 @@ class Searcher:
         top = max(value for _, value in scored)
         tied = [i for i, (_, value) in enumerate(scored) if value >= top - TIE][:ANSWER_CANDIDATES]
         best = tied[0]
-        if asked is not None and self.encoder is not None and self.ranking.answer_ties_by_meaning and len(tied) > 1:
+        if asked is not None and self.encoder is not None and len(tied) > 1:
             try:
                 vectors = self.encoder.encode([scored[i][0] for i in tied], SENTENCE_TOKENS)
             except Exception as exc:  # onnxruntime's own error types: the first of the tied stands
