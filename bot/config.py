@@ -45,7 +45,9 @@ class Ranking:
         0.5  # ...growing towards this share as the article count grows (see retrieval.article_idf_share)
     )
     article_title_weight: float = 1.0  # weight of the article title relative to the body
-    named_section_boost: float = 0.2  # passages whose section title the question names in full, when its words head sections in 2+ articles, score this much more
+    # passages whose section title the question names in full, when its words head sections in 2+ articles,
+    # score this much more
+    named_section_boost: float = 0.2
     article_text_weight: float = (
         0.6  # weight of the whole article's text (Okapi, IDF over articles) relative to the body
     )
@@ -59,23 +61,30 @@ class Ranking:
     min_evidence: float = 1.7  # ...or this much matched IDF, in units of the rarest word's (log(passages + 1))
     max_unknown_share: float = 0.6  # when words no article uses carry more of the question's IDF mass...
     strong_evidence: float = 3.0  # ...a passage needs this much matched IDF (same units as min_evidence) to answer
-    unknown_name_max_concepts: int = 4  # so does a question of at most this many concepts about a name no article uses, beside no topic word (0: off)
+    # so does a question of at most this many concepts about a name no article uses, beside no topic word (0: off)
+    unknown_name_max_concepts: int = 4
     pair_needs_specific: bool = (
         True  # a two-concept question is answered only by passages holding its more specific concept
     )
     known_family_weight: float = 0.5  # the same for question words the index has
     family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
-    acronym_weight: float = 1.0  # weight of the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus"); 0 turns it off
+    # weight of the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus");
+    # 0 turns it off
+    acronym_weight: float = 1.0
     compound_weight: float = (
         1.0  # weight of an index word that joins two adjacent question words ("rib cage" -> "ribcage"); 0 turns it off
     )
-    related_weight: float = 0.3  # weight of an index word WordNet gives a shared sense with a question word ("important" -> "crucial"); 0 turns it off
+    # weight of an index word WordNet gives a shared sense with a question word ("important" -> "crucial");
+    # 0 turns it off
+    related_weight: float = 0.3
     related_max_concepts: int = 4  # ...searched for questions of at most this many concepts
     meaning_weight: float = (
         0.5  # share of the final score from the sentence model's cosine similarity (bot.encoder); 0 turns it off
     )
     meaning_pool: int = 30  # ...re-ranking this many of the best answering passages
-    answer_ties_by_meaning: bool = True  # the first result's answer sentence: the sentence model breaks a tie between the sentences holding the most of the question (off too when meaning_weight is 0)
+    # the first result's answer sentence: the sentence model breaks a tie between the sentences holding the most of
+    # the question (off too when meaning_weight is 0)
+    answer_ties_by_meaning: bool = True
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True

@@ -434,7 +434,8 @@ def starts_follow_up(tokens: list[Token]) -> bool:
 
 
 def is_numbered_name(first: str, second: str) -> bool:
-    """ "omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined ("omega-3")."""
+    """ "omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined
+    ("omega-3")."""
     return first.isalpha() and second.isdigit()
 
 
