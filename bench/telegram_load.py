@@ -119,7 +119,7 @@ def plan(chats: int, settings: Settings) -> list[Question]:
             answer = engine.answer(text, ("plan", chat))
             expected = f"1. {answer.results[0].heading}" if answer.results else NO_ANSWER
             questions.append(Question(10_000 + chat, n, text, expected))
-    keys = {}
+    keys: dict[int, list[str]] = {}
     for q in questions:
         keys.setdefault(q.chat, []).append(q.expected)
     if any(len(set(k)) != len(k) for k in keys.values()):

@@ -186,14 +186,14 @@ class OnlyOnce(logging.Filter):
 _handler: logging.Handler | None = None
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a record is emitted, not to the stream at set-up.
 
     main() can run more than once in a process (the tests do); a handler bound to an earlier,
     since closed stderr would turn every later log record into a "Logging error" traceback.
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

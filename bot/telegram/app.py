@@ -165,9 +165,11 @@ def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in commands]
 
 
-async def post_init(application: BotApplication) -> None:
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Load (or build) the index, queue the updates an earlier run fetched but never finished, publish the command
     menus."""
+    if not isinstance(application, BotApplication):  # narrows the type; build_application's application_class does it
+        raise TypeError(f"expected a BotApplication, got {type(application).__name__}")
     await asyncio.to_thread(application.bot_data.engine.snapshot)
     replay_unfinished(application)
     try:
