@@ -99,7 +99,8 @@ def page_questions(answers: dict[str, dict[str, str]]) -> tuple[BenchQuestion, .
 
 
 def load_sets(root: Path | None = None) -> list[BenchSet]:
-    """The shared sets: MedQuAD dev, LiveQA dev (original wording, strict gold) and MedQuAD's questions for the LiveQA pages.
+    """The shared sets: MedQuAD dev, LiveQA dev (original wording, strict gold) and MedQuAD's questions for the
+    LiveQA pages.
 
     The third set is held out: MedQuAD wrote a question for each section of the 1,000 LiveQA
     pages (``answers-liveqa.json``). No parameter was fitted on those questions; reading their
@@ -244,7 +245,8 @@ def format_table(set_name: str, runs: Sequence[SystemRun]) -> str:
     for run in runs:
         m = run.metrics()
         lines.append(
-            f"{run.name:<16} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['hit@10']:6.3f} {m['mrr@10']:7.3f} {m['no_answer']:7.1%} {m['ms']:7.1f}"
+            f"{run.name:<16} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['hit@10']:6.3f} {m['mrr@10']:7.3f} "
+            f"{m['no_answer']:7.1%} {m['ms']:7.1f}"
         )
     bot = runs[0]
     for other in runs[1:]:
@@ -285,7 +287,8 @@ def benchmark_engine(bench: BenchSet, settings: Settings) -> Engine:
 
 
 def answered_share(engine: Engine, questions: Sequence[BenchQuestion]) -> float:
-    """The share of the questions the engine answers at all (asked of a corpus about something else, the false-answer rate)."""
+    """The share of the questions the engine answers at all (asked of a corpus about something else, the false-answer
+    rate)."""
     if not questions:
         return 0.0
     return sum(1 for q in questions if engine.answer(q.text, None, limit=1).results) / len(questions)

@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     parser = argparse.ArgumentParser(
         prog=invoked if invoked in (PROG, "run_bot.py") else PROG,
-        description="Answer questions from articles. With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the REPL.",
+        description=(
+            "Answer questions from articles. "
+            "With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the REPL."
+        ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (debug level)")
     sub = parser.add_subparsers(dest="command")
@@ -183,14 +186,14 @@ class OnlyOnce(logging.Filter):
 _handler: logging.Handler | None = None
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a record is emitted, not to the stream at set-up.
 
     main() can run more than once in a process (the tests do); a handler bound to an earlier,
     since closed stderr would turn every later log record into a "Logging error" traceback.
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
@@ -366,7 +369,8 @@ def capped_top_k(requested: int | None, settings: Settings) -> int:
     if top_k > MAX_TOP_K:
         source = "--top-k" if requested else "BOT_TOP_K"
         print(
-            f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most {MAX_TOP_K}.",
+            f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most "
+            f"{MAX_TOP_K}.",
             file=sys.stderr,
         )
         return MAX_TOP_K
@@ -451,7 +455,8 @@ def eval_benchmarks(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(format_table(bench.name, runs) for bench, runs in results))
         print(
-            f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these conditions):"
+            f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these "
+            "conditions):"
         )
         for name, share in elsewhere.items():
             print(f"  {name}: the bot answers {share:.1%} (rank-bm25 would answer every one)")

@@ -118,12 +118,11 @@ class Settings:
 
     def with_paths(self, corpus: str | Path | None = None, index: str | Path | None = None) -> Settings:
         """A copy with CLI-given directories applied."""
-        changes: dict[str, Path] = {}
-        if corpus:
-            changes["corpus_dir"] = Path(corpus).expanduser()
-        if index:
-            changes["index_dir"] = Path(index).expanduser()
-        return replace(self, **changes)
+        return replace(
+            self,
+            corpus_dir=Path(corpus).expanduser() if corpus else self.corpus_dir,
+            index_dir=Path(index).expanduser() if index else self.index_dir,
+        )
 
 
 def load_settings() -> Settings:

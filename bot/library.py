@@ -107,7 +107,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 @dataclass(frozen=True)
 class SavedState:
-    """What was at a corpus path before a change: a file's bytes, or a symbolic link's target (never what it points to)."""
+    """What was at a corpus path before a change: a file's bytes, or a symbolic link's target (never what it points
+    to)."""
 
     data: bytes = b""
     link: str | None = None

@@ -68,7 +68,8 @@ class Retriever(Protocol):
         ...
 
     def section_title_frequency(self, term: str) -> tuple[int, int]:
-        """(articles with a section or subsection title that holds `term`, not counting their own title; articles in all)."""
+        """(articles with a section or subsection title that holds `term`, not counting their own title; articles in
+        all)."""
         ...
 
     def passage_vectors(self, doc_ids: np.ndarray) -> np.ndarray | None:

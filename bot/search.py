@@ -353,7 +353,8 @@ class Searcher:
         return unknown / total if total else 0.0
 
     def asks_about_unknown_name(self, query: Query) -> bool:
-        """A short question about a name no article uses, its other words naming no topic ("side effects or risks of atenolol").
+        """A short question about a name no article uses, its other words naming no topic ("side effects or risks
+        of atenolol").
 
         A word that no article uses and no English dictionary lists (a drug, a product, a name)
         is what such a question is about: "side effects" and "risks" only say what it asks about
@@ -440,7 +441,8 @@ class Searcher:
         return scored[best][0].lstrip("• ").strip()
 
     def best_sentence(self, text: str, query: Query, share: QuestionShare | None = None) -> tuple[str, float]:
-        """The sentence (or list item) of `text` that holds the most of the question, and that share (by words alone)."""
+        """The sentence (or list item) of `text` that holds the most of the question, and that share (by words
+        alone)."""
         scored = sentence_shares(text, share or self.question_share(query))
         if not scored:
             return "", 0.0
@@ -469,7 +471,8 @@ def sentence_shares(text: str, share: QuestionShare) -> list[tuple[str, float]]:
 
 
 def is_unknown_name(word: str) -> bool:
-    """A word of letters that no English dictionary lists, nor a typo of one: a drug, a product or a name ("atenolol", "ozempic").
+    """A word of letters that no English dictionary lists, nor a typo of one: a drug, a product or a name
+    ("atenolol", "ozempic").
 
     One letter off an English word ("drnking", "sorre") is a typo the spelling corrector could
     not fix, because the articles do not use the word either; it is not a name.

@@ -199,7 +199,8 @@ def test_the_ranking_reads_a_follow_up_with_its_carried_topic(built_seed: Settin
 def test_the_model_breaks_a_tie_between_the_first_results_best_sentences_by_words(
     built_seed: Settings, question: str, answer: str
 ) -> None:
-    """By words alone "k2 dose" was answered with the D3 line of the dosage list ("Vitamin D3: Most adults benefit...")."""
+    """By words alone "k2 dose" was answered with the D3 line of the dosage list ("Vitamin D3: Most adults
+    benefit...")."""
     engine = Engine(built_seed)
     assert answer in engine.answer(question).results[0].answer
     by_words = Engine(replace(built_seed, ranking=replace(built_seed.ranking, answer_ties_by_meaning=False)))

@@ -100,10 +100,17 @@ def two_articles(tmp_path: Path, make_settings: Callable[..., Settings]) -> Engi
         "frobnitz.md",
         "Frobnitz Syndrome",
         {
-            "Overview": "Frobnitz syndrome is a rare inherited condition of the joints that makes them stiff in the morning.",
-            "Treatment": "Treatment of frobnitz syndrome: frobnitz patients take frobnitz-specific physiotherapy. Frobnitz flares are treated with rest, "
-            "and frobnitz syndrome in children is treated with gentle frobnitz exercises every day.",
-            "Diagnosis": "Doctors diagnose the condition with an X-ray of the knees and a blood test for the marker protein.",
+            "Overview": (
+                "Frobnitz syndrome is a rare inherited condition of the joints that makes them stiff in the morning."
+            ),
+            "Treatment": (
+                "Treatment of frobnitz syndrome: frobnitz patients take frobnitz-specific physiotherapy. "
+                "Frobnitz flares are treated with rest, "
+                "and frobnitz syndrome in children is treated with gentle frobnitz exercises every day."
+            ),
+            "Diagnosis": (
+                "Doctors diagnose the condition with an X-ray of the knees and a blood test for the marker protein."
+            ),
         },
     )
     write_article(
@@ -139,7 +146,8 @@ def test_diagnose_finds_the_diagnosis_section(two_articles: Engine) -> None:
 def test_long_question_with_chatter_is_answered_but_off_topic_is_not(two_articles: Engine) -> None:
     long = (
         "Hello, I hope you can help me, I have been reading a lot online and my neighbour and my cousin both told me "
-        "different things, my question is about aphids and whitefly on my plants, what should I spray, thank you so much"
+        "different things, my question is about aphids and whitefly on my plants, what should I spray, thank you so "
+        "much"
     )
     answer = two_articles.answer(long)
     assert answer.results and answer.results[0].section == "Pests"
@@ -393,7 +401,8 @@ def test_a_dictionary_word_or_its_typo_is_not_taken_for_a_name(
 
 
 def test_a_synonym_of_a_section_title_word_names_no_topic(three_supplements: Engine) -> None:
-    """ "risks" shares a synonym group with "side effects", which heads an omega-3 section; only the words typed can name a topic."""
+    """ "risks" shares a synonym group with "side effects", which heads an omega-3 section; only the words typed can
+    name a topic."""
     answer = three_supplements.answer("what are the risks of taking atenolol")
     assert answer.results == () and "atenolol" in answer.unknown
 
@@ -411,7 +420,8 @@ def test_any_info_after_a_follow_up_cue_stays_a_follow_up(three_supplements: Eng
 
 
 def test_a_chain_of_follow_ups_keeps_the_conversation_topic(three_supplements: Engine) -> None:
-    """The third turn still searches magnesium: carried words were halved again and dropped, so "and from food?" got the K2 food list."""
+    """The third turn still searches magnesium: carried words were halved again and dropped, so "and from food?" got
+    the K2 food list."""
     three_supplements.answer("which magnesium is best for sleep", "chat")
     three_supplements.answer("how much should i take", "chat")
     answer = three_supplements.answer("and from food?", "chat")
@@ -430,7 +440,8 @@ def test_a_chain_of_follow_ups_keeps_the_conversation_topic(three_supplements: E
 def test_a_name_typed_apart_from_its_number_is_the_name_the_articles_write(
     three_supplements: Engine, question: str, source: str, section: str
 ) -> None:
-    """ "k 2" is "K2" and "omega 3" is "omega-3": searched apart, "2" and "3" matched any number ("k 2 foods" got the omega-3 dosage)."""
+    """ "k 2" is "K2" and "omega 3" is "omega-3": searched apart, "2" and "3" matched any number ("k 2 foods" got the
+    omega-3 dosage)."""
     answer = three_supplements.answer(question)
     assert (answer.results[0].source, answer.results[0].section) == (source, section)
     assert not any(
@@ -463,7 +474,8 @@ def condition_page(name: str, overview: str, outlook: str, treatment: str, medic
     """A health page in the shape of the NIH pages: the topic as title, then kinds of sections."""
     subsection = f"### Medicines\n\n{medicines}\n\n" if medicines else ""
     return (
-        f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n{subsection}## Outlook\n\n{outlook}\n\n"
+        f"# {name}\n\n## Overview\n\n{overview}\n\n## Treatment\n\n{treatment}\n\n"
+        f"{subsection}## Outlook\n\n{outlook}\n\n"
         "## Support groups\n\nLocal groups meet every month and share what helps.\n"
     )
 
@@ -535,7 +547,8 @@ def test_a_question_naming_a_kind_of_section_gets_that_section_of_the_article(
 def test_meaning_puts_the_treatment_section_first_without_the_section_preference(
     condition_pages: Callable[..., Engine],
 ) -> None:
-    """By words alone the overview, which repeats the name, comes first; the sentence model reads "treatments" as the section's subject."""
+    """By words alone the overview, which repeats the name, comes first; the sentence model reads "treatments" as the
+    section's subject."""
     question = "what are the treatments for tourette syndrome"
     by_meaning = condition_pages(0.0, Ranking().meaning_weight).answer(question).results
     assert (by_meaning[0].source, by_meaning[0].section) == ("tourette.md", "Treatment")

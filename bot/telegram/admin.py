@@ -11,8 +11,9 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import PurePath
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
@@ -28,7 +29,7 @@ from bot.telegram.sending import edit_html, reply_html
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Update, Context], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 ONLY_ADMINS = "Only admins can add articles. I answer text questions: just type one."
 STATS_USAGE = "Usage: /stats [days|all], for example /stats 30"
 STATS_DAYS = re.compile(r"[0-9]{1,5}")  # ASCII digits only: "²".isdigit() is True, but int("²") fails
