@@ -12,14 +12,13 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from pathlib import PurePath
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot.errors import BotError
-from bot.library import SUPPORTED_UPLOADS, add_article, list_articles, remove_article
+from bot.library import add_article, list_articles, remove_article, upload_problem
 from bot.questionlog import QuestionLogError
 from bot.telegram import render
 from bot.telegram.context import Context
@@ -170,15 +169,6 @@ async def document(update: Update, context: Context) -> None:
         )
         return
     await finish(update, context, status, await added(context, file_name, data))
-
-
-def upload_problem(file_name: str, size: int | None, max_bytes: int) -> str:
-    """Why an upload is refused before downloading it ('' when it may be downloaded)."""
-    if PurePath(file_name).suffix.lower() not in SUPPORTED_UPLOADS:
-        return f"{file_name}: unsupported file type; send one of {', '.join(SUPPORTED_UPLOADS)}"
-    if size is not None and size > max_bytes:
-        return f"{file_name}: file is {size:,} bytes, over the {max_bytes:,}-byte limit"
-    return ""
 
 
 async def added(context: Context, file_name: str, data: bytes) -> render.Rich:
