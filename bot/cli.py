@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question (or one question per stdin line)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     p.add_argument(
+        "--explain", action="store_true", help="show how the results were ranked: each one's features and score"
+    )
+    p.add_argument(
         "--top-k",
         type=positive_int,
         default=None,
@@ -349,10 +352,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = Engine(settings)
     engine.open()
     if args.question:
-        print_answer(engine, " ".join(args.question), None, args.json, top_k)
+        print_answer(engine, " ".join(args.question), None, args.json, top_k, args.explain)
         return 0
     for question, conversation in conversation_lines(sys.stdin):
-        print_answer(engine, question, conversation, args.json, top_k)
+        print_answer(engine, question, conversation, args.json, top_k, args.explain)
         sys.stdout.flush()
     return 0
 
@@ -388,13 +391,21 @@ def conversation_lines(lines: Iterable[str]) -> Iterable[tuple[str, str]]:
         yield question, f"stdin-{conversation}"
 
 
-def print_answer(engine: Engine, question: str, conversation: str | None, as_json: bool, top_k: int) -> None:
+def print_answer(
+    engine: Engine, question: str, conversation: str | None, as_json: bool, top_k: int, explain: bool = False
+) -> None:
     from bot.engine import MAX_RESULTS
     from bot.render_text import format_answer
 
+    lines = engine.explain(question, conversation, limit=top_k) if explain else []
+    if lines and not as_json:
+        print(visible("\n".join(lines)))
     answer = engine.answer(question, conversation, limit=max(top_k, MAX_RESULTS))
     if as_json:
-        print(json.dumps(answer.to_json(top_k), ensure_ascii=False))
+        data = answer.to_json(top_k)
+        if lines:
+            data["explain"] = lines
+        print(json.dumps(data, ensure_ascii=False))
     else:
         print(format_answer(answer, 0, top_k, more_hint=False))
         print()

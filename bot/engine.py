@@ -16,7 +16,7 @@ from bot.conversation import Conversations
 from bot.index_store import SearchIndex
 from bot.live_index import LiveIndex, Snapshot
 from bot.models import Passage
-from bot.query import Query, has_follow_up_cue
+from bot.query import Concept, Query, has_follow_up_cue
 from bot.ranking.explain import explain
 from bot.search import SearchResult
 from bot.text import tokenize
@@ -91,11 +91,19 @@ class Engine:
                     return own
         return ranking
 
-    def explain(self, question: str, conversation: Hashable | None = None, limit: int = 5) -> list[str]:
-        """How the answer to `question` was ranked: the query searched, then each candidate's features and score."""
+    def explain(
+        self,
+        question: str,
+        conversation: Hashable | None = None,
+        limit: int = 5,
+        previous: tuple[Concept, ...] | None = None,
+    ) -> list[str]:
+        """How `question` is ranked (as the next turn of `conversation`, or after `previous`); takes no turn."""
         question = clean_question(question)
         snap = self.snapshot()
-        query = snap.analyzer.analyse(question, self.conversations.previous(conversation))
+        if previous is None:
+            previous = self.conversations.previous(conversation)
+        query = snap.analyzer.analyse(question, previous)
         ranking = self.rank(snap, question, query, limit, keep_all=True)
         header = f"searched: {ranking.query.text or '(nothing)'}" + (" (follow-up)" if ranking.query.follow_up else "")
         lines = [header, *explain(ranking, limit)]
