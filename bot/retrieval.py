@@ -76,6 +76,10 @@ class Retriever(Protocol):
         """The stored sentence vectors of these passages (float32 rows), or None when the index has none."""
         ...
 
+    def has_vectors(self) -> bool:
+        """Does the index hold a sentence vector for every passage?"""
+        ...
+
     def nearest(self, vector: np.ndarray, limit: int) -> Ranked:
         """The `limit` passages closest to `vector` by cosine, best first (none without vectors)."""
         ...
@@ -357,6 +361,9 @@ class ArrayRetriever:
         if self.vectors is None:
             return None
         return self.vectors[doc_ids]
+
+    def has_vectors(self) -> bool:
+        return self.vectors is not None
 
     def nearest(self, vector: np.ndarray, limit: int) -> Ranked:
         if self.vectors is None or limit <= 0 or not self.size:

@@ -125,8 +125,7 @@ class Searcher:
         """Every stage's output for a question; `keep_all` keeps the candidates below the answer threshold too."""
         if not query.concepts or not self.passages:
             return SearchResult([], None, None, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
-        has_vectors = self.retriever.passage_vectors(np.zeros(1, dtype=np.int64)) is not None
-        asked = self.question_vector(query) if has_vectors else None
+        asked = self.question_vector(query) if self.retriever.has_vectors() else None
         fit = (self.model or shipped_model()).fit_for(asked is not None)
         found = candidates.gather(self.retriever, query, asked)
         if not len(found.doc_ids):

@@ -20,17 +20,19 @@ Two fits are written: with sentence vectors and by words alone. Dev sets are nev
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from bot.benchmarks import BenchQuestion, BenchSet, benchmark_engine, benchmarks_dir, gold_answers, is_benchmark_hit
+from bot.benchmarks import BenchQuestion, benchmarks_dir, gold_answers, is_benchmark_hit
 from bot.benchmarks import load_json as load_benchmark_json
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.engine import Engine, clean_question
@@ -206,8 +208,36 @@ def fit_variant(
     return Fit(scorer, confidence, threshold, note), figures
 
 
-def engine_for(corpus: Path, settings: Settings) -> Engine:
-    return benchmark_engine(BenchSet(corpus.name, corpus, ()), settings)
+def engine_for(corpus: Path, settings: Settings, name: str) -> Engine:
+    """An engine over `corpus`, its index in <index dir>/benchmarks/<name>."""
+    engine = Engine(
+        replace(
+            settings,
+            corpus_dir=corpus,
+            index_dir=settings.index_dir / "benchmarks" / name,
+            synonyms_file=corpus / "synonyms.conf",
+            reload_seconds=3600,
+        )
+    )
+    engine.open()
+    return engine
+
+
+def cached(folder: Path | None, name: str, make: Callable[[], list[Example | None]]) -> list[Example | None]:
+    """`make()`, kept as JSON in `folder` (features only: refitting with other options skips collecting)."""
+    path = folder / f"{name}.json" if folder else None
+    if path is not None and path.is_file():
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            None if r is None else Example(np.array(r[0]).reshape(-1, len(SCORER_FEATURES)), np.array(r[1]), r[2], r[3])
+            for r in rows
+        ]
+    examples = make()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [None if e is None else [e.matrix.tolist(), e.labels.tolist(), e.sources, e.question] for e in examples]
+        path.write_text(json.dumps(rows), encoding="utf-8")
+    return examples
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmarks", type=Path, default=None, help="the medquad folder (default: ../shared/...)")
     parser.add_argument("--index", type=Path, default=None, help="where the training indexes go")
     parser.add_argument("--false-answer-rate", type=float, default=0.1)
+    parser.add_argument("--cache", type=Path, default=None, help="keep the collected features here, for refits")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bot" / "data" / MODEL_FILE)
     args = parser.parse_args(argv)
     settings = load_settings()
@@ -223,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     root = args.benchmarks or benchmarks_dir()
     questions, corpus = train_questions(root)
     started = time.time()
-    train_engine = engine_for(corpus, settings)
-    seed_engine = engine_for(PROJECT_ROOT / "corpus", settings)
+    train_engine = engine_for(corpus, settings, "train")
+    seed_engine = engine_for(PROJECT_ROOT / "corpus", settings, "seed")
     offtopic = random.Random(7).sample(questions, min(OFF_TOPIC_QUESTIONS, len(questions)))
     fits: dict[str, Fit] = {}
     info: dict[str, object] = {
@@ -232,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         "false_answer_rate": args.false_answer_rate,
     }
     for name, meaning in (("meaning", True), ("words", False)):
-        train = collect(train_engine, questions, meaning)
-        off = collect(seed_engine, offtopic, meaning)
+        train = cached(args.cache, f"train-{name}", functools.partial(collect, train_engine, questions, meaning))
+        off = cached(args.cache, f"offtopic-{name}", functools.partial(collect, seed_engine, offtopic, meaning))
         fit, figures = fit_variant(train, off, questions, meaning, args.false_answer_rate)
         fits[name] = fit
         info[name] = figures
