@@ -122,7 +122,10 @@ class Searcher:
         return self.rank(query, limit).hits
 
     def rank(self, query: Query, limit: int = 10, keep_all: bool = False) -> SearchResult:
-        """Every stage's output for a question; `keep_all` keeps the candidates below the answer threshold too."""
+        """Every stage's output for a question; the hits are empty when the best candidate is below the threshold.
+
+        `keep_all` keeps the hits whatever the decision (explain shows them).
+        """
         if not query.concepts or not self.passages:
             return SearchResult([], None, None, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
         asked = self.question_vector(query) if self.retriever.has_vectors() else None
@@ -131,10 +134,12 @@ class Searcher:
         if not len(found.doc_ids):
             return SearchResult([], None, fit, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
         feats = features.compute(self, query, found)
-        scores = fit.scorer(feats.matrix)
-        probability = fit.probability(features.confidence_inputs(feats.matrix, scores, feats.question))
+        scores = fit.scorer(feats.matrix, features.SCORER_FEATURES)
+        z = features.confidence_inputs(feats.matrix, scores, feats.question, fit.confidence.features)
+        probability = fit.probability(z)
         order = np.lexsort((found.doc_ids, -scores))
-        kept = order if keep_all else order[probability[order] >= fit.threshold]
+        answers = keep_all or bool(probability[order[0]] >= fit.threshold)  # the best candidate decides
+        kept = order if answers else order[:0]
         hits: list[Hit] = []
         share = self.question_share(query)
         shown: set[str] = set()
@@ -281,15 +286,20 @@ class Searcher:
             stems = self._titles[title] = frozenset(terms(title))
         return stems
 
-    def coverage_vector(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
-        """The answer decision's coverage for many passages at once, from which stems each passage holds.
+    def coverage_vector(
+        self, query: Query, held: dict[str, np.ndarray], rows: int, most: int | None = None
+    ) -> np.ndarray:
+        """The share of the question's IDF mass each passage holds, from which stems each passage holds.
 
         It is coverage_of without WordNet's relatives: they rank passages and pick the answer
         sentence, but a passage that holds only a relative of a question word is no answer.
+        With `most`, only the question's `most` heaviest concepts count: what a long message is
+        about, without its chatter.
         """
+        concepts = sorted(query.concepts, key=self.concept_mass, reverse=True)[:most]
         total = np.float64(0.0)
         found = np.zeros(rows)
-        for concept in query.concepts:
+        for concept in concepts:
             mass = self.concept_mass(concept)
             share = np.zeros(rows)
             for alternative in concept.alternatives:

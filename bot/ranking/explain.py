@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.ranking.features import confidence_inputs
+from bot.ranking.features import SCORER_FEATURES, confidence_inputs
 
 if TYPE_CHECKING:
     from bot.search import SearchResult
@@ -30,10 +30,12 @@ def explain(ranking: SearchResult, limit: int = 5) -> list[str]:
         lines.append(
             f"[{place}] passage {passage_id}: score {ranking.scores[row]:+.3f}, p={probability:.3f} ({verdict})"
         )
-        parts = fit.scorer.contributions(feats.matrix[row])
+        parts = fit.scorer.contributions(feats.matrix[row], SCORER_FEATURES)
         shown = [f"{name}={value:.3g} ({part:+.3f})" for name, value, part in parts[:SHOWN] if part]
         lines.append("    " + ", ".join(shown) if shown else "    every feature is 0")
-        z = confidence_inputs(feats.matrix[row : row + 1], ranking.scores[row : row + 1], feats.question)[0]
+        z = confidence_inputs(
+            feats.matrix[row : row + 1], ranking.scores[row : row + 1], feats.question, fit.confidence.features
+        )[0]
         decision = fit.confidence.contributions(z)
         lines.append(
             "    p from: " + ", ".join(f"{name}={value:.3g} ({part:+.2f})" for name, value, part in decision[:4])

@@ -16,12 +16,14 @@ from bot.ranking.candidates import Candidates
 if TYPE_CHECKING:
     from bot.search import Searcher
 
+FOCUS = 3  # concepts that say what a question is about
 EVIDENCE_CAP = 4.0  # matched IDF, in units of the rarest word's, beyond which more says nothing new
 
 SCORER_FEATURES: tuple[str, ...] = (
     "words",  # word score as a share of the best candidate's word score
     "words_rank",  # 1 / rank among the word retriever's results (0: not among them)
     "coverage",  # IDF-weighted share of the question's concepts the passage holds (WordNet relatives aside)
+    "focus",  # the same over the question's FOCUS heaviest concepts only: what a long message is about
     "evidence",  # coverage x the question's IDF mass, in units of the rarest word's IDF, capped, / cap
     "no_words",  # the passage holds none of the question's concepts
     "meaning",  # cosine similarity of the question's and the passage's sentence vectors
@@ -37,13 +39,11 @@ SCORER_FEATURES: tuple[str, ...] = (
 WORDS_ONLY = frozenset({"meaning", "meaning_gap", "meaning_rank"})
 
 CONFIDENCE_FEATURES: tuple[str, ...] = (
-    "score",  # the scorer's score
-    "coverage",
+    "focus",
     "evidence",
     "meaning",
     "unknown_share",  # share of the question's IDF mass in words no article uses
     "unknown_name",  # a short question about a name no article or dictionary has ("atenolol")
-    "concepts",  # number of concepts the question has, / 10 (long messages name many things in passing)
 )
 
 
@@ -76,6 +76,7 @@ def compute(searcher: Searcher, query: Query, candidates: Candidates) -> Feature
         "words": candidates.word_scores / best_words if best_words > 0 else np.zeros(n),
         "words_rank": reciprocal_rank(candidates.word_rank),
         "coverage": coverage,
+        "focus": searcher.coverage_vector(query, held, n, FOCUS),
         "evidence": np.minimum(coverage * mass, EVIDENCE_CAP) / EVIDENCE_CAP,
         "no_words": (coverage <= 0).astype(np.float64),
         "opening": searcher.opening_flags(query, ids),
@@ -89,7 +90,11 @@ def compute(searcher: Searcher, query: Query, candidates: Candidates) -> Feature
         columns["meaning"] = candidates.cosines
         columns["meaning_gap"] = candidates.cosines - float(candidates.cosines.max())
         columns["meaning_rank"] = reciprocal_rank(candidates.meaning_rank)
-    matrix = np.column_stack([columns.get(name, np.zeros(n)) for name in SCORER_FEATURES]) if n else np.zeros((0, 14))
+    matrix = (
+        np.column_stack([columns.get(name, np.zeros(n)) for name in SCORER_FEATURES])
+        if n
+        else np.zeros((0, len(SCORER_FEATURES)))
+    )
     question = {
         "unknown_share": searcher.unknown_share(query),
         "unknown_name": float(searcher.asks_about_unknown_name(query)),
@@ -98,15 +103,12 @@ def compute(searcher: Searcher, query: Query, candidates: Candidates) -> Feature
     return Features(candidates, matrix, held, coverage, question)
 
 
-def confidence_inputs(matrix: np.ndarray, scores: np.ndarray, question: dict[str, float]) -> np.ndarray:
-    """The answer decision's inputs for every candidate (columns: CONFIDENCE_FEATURES) from its features and score."""
+def confidence_inputs(
+    matrix: np.ndarray, scores: np.ndarray, question: dict[str, float], names: tuple[str, ...] = CONFIDENCE_FEATURES
+) -> np.ndarray:
+    """The answer decision's inputs (columns: `names`) for every candidate, from its features and score."""
     n = len(scores)
-    columns = {
-        "score": scores,
-        "unknown_share": np.full(n, question["unknown_share"]),
-        "unknown_name": np.full(n, question["unknown_name"]),
-        "concepts": np.full(n, question["concepts"]),
-    }
-    for name in ("coverage", "evidence", "meaning"):
+    columns = {"score": scores, **{name: np.full(n, value) for name, value in question.items()}}
+    for name in SCORER_FEATURES:
         columns[name] = matrix[:, SCORER_FEATURES.index(name)]
-    return np.column_stack([columns[name] for name in CONFIDENCE_FEATURES]) if n else np.zeros((0, 7))
+    return np.column_stack([columns.get(name, np.zeros(n)) for name in names]) if n else np.zeros((0, len(names)))

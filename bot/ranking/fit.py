@@ -8,7 +8,7 @@ Data: ``<benchmarks>/train/``: 898 MedQuAD pages and their 3,372 questions, in n
   features, each labelled by the benchmark's hit rule. The weights maximise the likelihood of the
   answering passages under a softmax over each question's candidates (listwise), with a little L2.
 - **Answer decision.** A logistic model of "this passage answers" over the scorer's score and
-  question-level features. Positives and negatives: each question's best three candidates on the
+  question-level features. Positives and negatives: each question's best candidate on the
   full training corpus (labelled by the hit rule), the best candidate when the question's own pages
   are left out (a realistic "nothing here"), and the best candidate when the question is asked of
   the seed article (off-topic). The threshold is the lowest that answers at most the stated share
@@ -43,7 +43,8 @@ from bot.ranking.model import MODEL_FILE, Fit, Linear, RankingModel
 L2 = 1e-3
 STEPS = 1500
 OFF_TOPIC_QUESTIONS = 1200  # training questions also asked of the seed article
-TOP_ROWS = 3  # candidates per question the answer decision learns from
+LONG = "-long"  # id suffix of a padded training question (long_messages)
+TOP_ROWS = 1  # candidates per question the answer decision learns from: the best decides
 
 
 class Example(NamedTuple):
@@ -163,13 +164,16 @@ def fit_variant(
     weights = np.zeros(len(SCORER_FEATURES))
     weights[columns] = fit_listwise(usable, columns)
     scorer = Linear(SCORER_FEATURES, weights)
-    z_parts, y_parts, negatives = [], [], []
+    z_parts, y_parts, negatives, asked = [], [], [], []
     for e, q in zip(train, questions):
         if e is None:
             continue
         z, y = confidence_rows(e, scorer, None, TOP_ROWS)
         z_parts.append(z)
         y_parts.append(y)
+        asked.append(z)
+        if q.id.endswith(LONG):
+            continue  # with its own pages left out, the best may rightly answer the padding's question
         z, y = confidence_rows(e, scorer, {g.file for g in q.gold}, 1)
         z_parts.append(z)
         y_parts.append(y)
@@ -190,14 +194,12 @@ def fit_variant(
         order = np.argsort(-scorer(e.matrix), kind="stable")
         hit = np.flatnonzero(e.labels[order][:10])
         ranks.append(1 / (hit[0] + 1) if len(hit) else 0.0)
-    first = [z for z, y in zip(z_parts[::2], y_parts[::2])]
-    answered = np.mean(
-        [bool(len(z)) and confidence.__call__(z[:1])[0] >= np.log(threshold / (1 - threshold)) for z in first]
-    )
+    on_topic = 1 / (1 + np.exp(-np.clip(confidence(np.concatenate(asked)), -30, 30)))
+    answered = float(np.mean(on_topic >= threshold))
     figures = {
         "train_mrr10": float(np.mean(ranks)),
         "train_questions": len(usable),
-        "train_answered": float(answered),
+        "train_answered": answered,
         "negatives": len(neg),
         "threshold": threshold,
     }
@@ -206,6 +208,24 @@ def fit_variant(
         f"{len(neg)} negatives (own pages left out, or asked of the seed article)"
     )
     return Fit(scorer, confidence, threshold, note), figures
+
+
+def long_messages(questions: list[BenchQuestion], count: int) -> list[BenchQuestion]:
+    """Questions padded like the messages people send: the question, then an unrelated page's question.
+
+    People write a subject, the question and what surrounds it ("my daughter takes X, ...").
+    The padding teaches the scorer and the decision that words naming other things are no
+    evidence; the gold answers stay the first question's.
+    """
+    rng = random.Random(11)
+    picked = rng.sample(questions, min(count, len(questions)))
+    long = []
+    for q in picked:
+        other = rng.choice(questions)
+        while {g.file for g in other.gold} & {g.file for g in q.gold}:
+            other = rng.choice(questions)
+        long.append(BenchQuestion(f"{q.id}{LONG}", f"{q.text} {other.text}", q.gold))
+    return long
 
 
 def engine_for(corpus: Path, settings: Settings, name: str) -> Engine:
@@ -245,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmarks", type=Path, default=None, help="the medquad folder (default: ../shared/...)")
     parser.add_argument("--index", type=Path, default=None, help="where the training indexes go")
     parser.add_argument("--false-answer-rate", type=float, default=0.1)
+    parser.add_argument(
+        "--long-messages",
+        type=int,
+        default=0,
+        help="also train on this many long messages: a question followed by another page's question",
+    )
     parser.add_argument("--cache", type=Path, default=None, help="keep the collected features here, for refits")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bot" / "data" / MODEL_FILE)
     args = parser.parse_args(argv)
@@ -265,7 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, meaning in (("meaning", True), ("words", False)):
         train = cached(args.cache, f"train-{name}", functools.partial(collect, train_engine, questions, meaning))
         off = cached(args.cache, f"offtopic-{name}", functools.partial(collect, seed_engine, offtopic, meaning))
-        fit, figures = fit_variant(train, off, questions, meaning, args.false_answer_rate)
+        asked = questions
+        if args.long_messages:
+            long = long_messages(questions, args.long_messages)
+            train += cached(args.cache, f"long-{name}", functools.partial(collect, train_engine, long, meaning))
+            off += cached(
+                args.cache, f"offtopic-long-{name}", functools.partial(collect, seed_engine, long[:400], meaning)
+            )
+            asked = questions + long
+        fit, figures = fit_variant(train, off, asked, meaning, args.false_answer_rate)
         fits[name] = fit
         info[name] = figures
         print(f"{name}: {json.dumps(figures)}  ({time.time() - started:.0f} s)", file=sys.stderr)

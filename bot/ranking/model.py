@@ -36,13 +36,24 @@ class Linear:
     weights: np.ndarray
     bias: float = 0.0
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """The weighted sum for each row of `x` (columns in `features` order)."""
-        return x @ self.weights + self.bias
+    def __call__(self, x: np.ndarray, columns: tuple[str, ...] | None = None) -> np.ndarray:
+        """The weighted sum for each row of `x`, whose columns are `columns` (default: `features`).
 
-    def contributions(self, row: np.ndarray) -> list[tuple[str, float, float]]:
-        """(feature, value, value x weight) for one row, largest contribution first: the explanation."""
-        parts = [(name, float(v), float(v * w)) for name, v, w in zip(self.features, row, self.weights)]
+        A feature the model does not know weighs 0, and one `x` lacks counts as 0.
+        """
+        return x @ self.weights_for(columns or self.features) + self.bias
+
+    def weights_for(self, columns: tuple[str, ...]) -> np.ndarray:
+        """The weights in the order of `columns`."""
+        if columns == self.features:
+            return self.weights
+        known = dict(zip(self.features, self.weights.tolist()))
+        return np.array([known.get(name, 0.0) for name in columns])
+
+    def contributions(self, row: np.ndarray, columns: tuple[str, ...] | None = None) -> list[tuple[str, float, float]]:
+        """(feature, value, value x weight) for one row (columns: `columns`), largest contribution first."""
+        columns = columns or self.features
+        parts = [(name, float(v), float(v * w)) for name, v, w in zip(columns, row, self.weights_for(columns))]
         return sorted(parts, key=lambda p: -abs(p[2]))
 
     def to_json(self) -> dict[str, Any]:
@@ -67,7 +78,7 @@ class Fit:
     note: str = ""
 
     def probability(self, z: np.ndarray) -> np.ndarray:
-        """The confidence model's probability for each row of question-level features `z`."""
+        """The confidence model's probability for each row of `z` (columns: the confidence model's features)."""
         return 1 / (1 + np.exp(-np.clip(self.confidence(z), -30, 30)))
 
     def to_json(self) -> dict[str, Any]:
