@@ -17,18 +17,19 @@ if TYPE_CHECKING:
     from bot.search import Searcher
 
 FOCUS = 3  # concepts that say what a question is about
+TOPIC_CONCEPTS = (
+    4  # other_topics counts for questions of at most this many concepts: a long message names many in passing
+)
 EVIDENCE_CAP = 4.0  # matched IDF, in units of the rarest word's, beyond which more says nothing new
 
 SCORER_FEATURES: tuple[str, ...] = (
     "words",  # word score as a share of the best candidate's word score
-    "words_rank",  # 1 / rank among the word retriever's results (0: not among them)
     "coverage",  # IDF-weighted share of the question's concepts the passage holds (WordNet relatives aside)
     "focus",  # the same over the question's FOCUS heaviest concepts only: what a long message is about
     "evidence",  # coverage x the question's IDF mass, in units of the rarest word's IDF, capped, / cap
     "no_words",  # the passage holds none of the question's concepts
     "meaning",  # cosine similarity of the question's and the passage's sentence vectors
     "meaning_gap",  # cosine minus the best candidate's cosine (0 for the closest)
-    "meaning_rank",  # 1 / rank among the nearest passages by meaning (0: not among them)
     "opening",  # "what is X" and X is the article's title: the article's first passage
     "defines",  # "what is X": the passage says what X is ("X, a protein that...")
     "named_section",  # the question names the passage's section title, a kind of section ("symptoms")
@@ -36,7 +37,7 @@ SCORER_FEATURES: tuple[str, ...] = (
     "specific",  # the passage holds the question's most specific concept
     "lead_in",  # the passage only leads in to a list it does not hold (ends with a colon)
 )
-WORDS_ONLY = frozenset({"meaning", "meaning_gap", "meaning_rank"})
+WORDS_ONLY = frozenset({"meaning", "meaning_gap"})
 
 CONFIDENCE_FEATURES: tuple[str, ...] = (
     "focus",
@@ -60,10 +61,6 @@ class Features(NamedTuple):
         return self.matrix[:, SCORER_FEATURES.index(name)]
 
 
-def reciprocal_rank(rank: np.ndarray) -> np.ndarray:
-    return np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
-
-
 def compute(searcher: Searcher, query: Query, candidates: Candidates) -> Features:
     """The feature matrix of the candidates for this question."""
     ids = candidates.doc_ids
@@ -74,7 +71,6 @@ def compute(searcher: Searcher, query: Query, candidates: Candidates) -> Feature
     best_words = float(candidates.word_scores.max()) if n else 0.0
     columns: dict[str, np.ndarray] = {
         "words": candidates.word_scores / best_words if best_words > 0 else np.zeros(n),
-        "words_rank": reciprocal_rank(candidates.word_rank),
         "coverage": coverage,
         "focus": searcher.coverage_vector(query, held, n, FOCUS),
         "evidence": np.minimum(coverage * mass, EVIDENCE_CAP) / EVIDENCE_CAP,
@@ -89,7 +85,6 @@ def compute(searcher: Searcher, query: Query, candidates: Candidates) -> Feature
     if candidates.cosines is not None and n:
         columns["meaning"] = candidates.cosines
         columns["meaning_gap"] = candidates.cosines - float(candidates.cosines.max())
-        columns["meaning_rank"] = reciprocal_rank(candidates.meaning_rank)
     matrix = (
         np.column_stack([columns.get(name, np.zeros(n)) for name in SCORER_FEATURES])
         if n

@@ -12,7 +12,8 @@ Data: ``<benchmarks>/train/``: 898 MedQuAD pages and their 3,372 questions, in n
   full training corpus (labelled by the hit rule), the best candidate when the question's own pages
   are left out (a realistic "nothing here"), and the best candidate when the question is asked of
   the seed article (off-topic). The threshold is the lowest that answers at most the stated share
-  of those two kinds of negative.
+  of the off-topic questions (2% by default); the share of left-out questions it answers is
+  recorded beside it.
 
 Two fits are written: with sentence vectors and by words alone. Dev sets are never read here.
 """
@@ -157,14 +158,17 @@ def fit_variant(
     questions: list[BenchQuestion],
     meaning: bool,
     rate: float,
+    without: frozenset[str] = frozenset(),
 ) -> tuple[Fit, dict[str, float]]:
     """One fit (with or without the meaning features) and its training figures."""
-    columns = [i for i, name in enumerate(SCORER_FEATURES) if meaning or name not in WORDS_ONLY]
+    columns = [
+        i for i, name in enumerate(SCORER_FEATURES) if (meaning or name not in WORDS_ONLY) and name not in without
+    ]
     usable = [e for e in train if e is not None]
     weights = np.zeros(len(SCORER_FEATURES))
     weights[columns] = fit_listwise(usable, columns)
     scorer = Linear(SCORER_FEATURES, weights)
-    z_parts, y_parts, negatives, asked = [], [], [], []
+    z_parts, y_parts, negatives, asked, left_out = [], [], [], [], []
     for e, q in zip(train, questions):
         if e is None:
             continue
@@ -177,7 +181,7 @@ def fit_variant(
         z, y = confidence_rows(e, scorer, {g.file for g in q.gold}, 1)
         z_parts.append(z)
         y_parts.append(y)
-        negatives.append(z)
+        left_out.append(z)
     for e in offtopic:
         if e is not None:
             z, y = confidence_rows(e, scorer, None, 1)
@@ -189,6 +193,7 @@ def fit_variant(
     confidence = Linear(CONFIDENCE_FEATURES, a, bias)
     neg = 1 / (1 + np.exp(-np.clip(confidence(np.concatenate(negatives)), -30, 30)))
     threshold = float(np.quantile(neg, 1 - rate))
+    near = 1 / (1 + np.exp(-np.clip(confidence(np.concatenate(left_out)), -30, 30)))
     ranks = []
     for e in usable:
         order = np.argsort(-scorer(e.matrix), kind="stable")
@@ -200,12 +205,13 @@ def fit_variant(
         "train_mrr10": float(np.mean(ranks)),
         "train_questions": len(usable),
         "train_answered": answered,
-        "negatives": len(neg),
+        "off_topic_negatives": len(neg),
         "threshold": threshold,
+        "answered_with_own_pages_left_out": float(np.mean(near >= threshold)),
     }
     note = (
-        f"fitted on {len(usable)} training questions; threshold answers {rate:.0%} of "
-        f"{len(neg)} negatives (own pages left out, or asked of the seed article)"
+        f"fitted on {len(usable)} training questions; the threshold answers {rate:.0%} of {len(neg)} "
+        "off-topic ones (training questions asked of the seed article)"
     )
     return Fit(scorer, confidence, threshold, note), figures
 
@@ -264,13 +270,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.ranking.fit", description=__doc__.split("\n")[0])
     parser.add_argument("--benchmarks", type=Path, default=None, help="the medquad folder (default: ../shared/...)")
     parser.add_argument("--index", type=Path, default=None, help="where the training indexes go")
-    parser.add_argument("--false-answer-rate", type=float, default=0.1)
+    parser.add_argument(
+        "--false-answer-rate", type=float, default=0.02, help="share of off-topic questions answered (default 0.02)"
+    )
     parser.add_argument(
         "--long-messages",
         type=int,
-        default=0,
+        default=1500,
         help="also train on this many long messages: a question followed by another page's question",
     )
+    parser.add_argument("--without", nargs="*", default=[], help="scorer features to leave out (weight 0)")
     parser.add_argument("--cache", type=Path, default=None, help="keep the collected features here, for refits")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bot" / "data" / MODEL_FILE)
     args = parser.parse_args(argv)
@@ -299,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.cache, f"offtopic-long-{name}", functools.partial(collect, seed_engine, long[:400], meaning)
             )
             asked = questions + long
-        fit, figures = fit_variant(train, off, asked, meaning, args.false_answer_rate)
+        fit, figures = fit_variant(train, off, asked, meaning, args.false_answer_rate, frozenset(args.without))
         fits[name] = fit
         info[name] = figures
         print(f"{name}: {json.dumps(figures)}  ({time.time() - started:.0f} s)", file=sys.stderr)
