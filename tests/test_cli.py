@@ -182,7 +182,7 @@ def test_missing_corpus_dir(tmp_path: Path) -> None:
     dirs = Dirs(tmp_path / "no-such-corpus", tmp_path / "index", tmp_path / "data")
     result = run_bot(dirs, "reindex")
     assert result.returncode != 0
-    assert "not found" in result.stderr and "no-such-corpus" in result.stderr
+    assert "does not exist" in result.stderr and "no-such-corpus" in result.stderr
     ask = run_bot(dirs, "ask", K2_QUESTION)
     assert ask.returncode != 0
     assert "no-such-corpus" in ask.stderr
@@ -776,3 +776,81 @@ def test_ask_and_repl_do_not_import_html_or_telegram_libraries(shared: Dirs) -> 
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
+
+
+# ----- rough edges a new user hit (issue 25) ---------------------------------------------------
+@pytest.mark.parametrize("command", ["ask", "reindex", "repl", "eval"])
+def test_a_mistyped_corpus_folder_is_an_error_not_another_index(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """`--corpus corpuss` used to say the articles changed, then answer from the old index and exit 0."""
+    build_index(env_dirs.settings())
+    build_id = read_manifest(env_dirs.index)["build_id"]
+    typo = env_dirs.corpus.parent / "corpuss"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(K2_QUESTION + "\n"))
+    args = [command, "--corpus", str(typo)] + ([K2_QUESTION] if command == "ask" else [])
+    assert main(args) != 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"corpus folder {typo} does not exist" in err and "rebuilding" not in err
+    assert read_manifest(env_dirs.index)["build_id"] == build_id
+
+
+def test_a_corpus_path_that_is_a_file_is_named_as_such(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    build_index(env_dirs.settings())
+    article = env_dirs.corpus / "vitamin-k2-d3-bone-density.txt"
+    assert main(["ask", "--corpus", str(article), K2_QUESTION]) != 0
+    out, err = capsys.readouterr()
+    assert out == "" and "is not a folder" in err
+
+
+def test_environment_variables_are_read_only_in_config() -> None:
+    """Every setting has one declaration: bot/config.py reads the environment, nothing else in bot/ does."""
+    # BOT_DRAIN_SECONDS: Settings.drain_seconds declares it, but bot/telegram/ordering.py still reads it itself
+    not_yet = {"bot/telegram/ordering.py"}
+    readers = {
+        str(path.relative_to(REPO_ROOT))
+        for path in (REPO_ROOT / "bot").rglob("*.py")
+        if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text(encoding="utf-8"))
+    }
+    assert readers - not_yet == {"bot/config.py"}
+
+
+def test_settings_read_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import benchmarks_dir, load_settings
+
+    monkeypatch.setenv("BOT_LOG_RETENTION_DAYS", "30")
+    monkeypatch.setenv("BOT_DRAIN_SECONDS", "2.5")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", " s3cret ")
+    monkeypatch.setenv("BOT_BENCHMARKS_DIR", str(tmp_path))
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+    settings = load_settings()
+    assert (settings.log_retention_days, settings.drain_seconds, settings.webhook_secret) == (30, 2.5, "s3cret")
+    assert QuestionLog.default(settings).retention_days == 30
+    assert benchmarks_dir() == tmp_path
+    monkeypatch.setenv("BOT_DRAIN_SECONDS", "soon")
+    with pytest.raises(SystemExit, match="BOT_DRAIN_SECONDS"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--port", "8443"], "--port only apply in webhook mode"),
+        (["--listen", "0.0.0.0", "--secret-token", "s"], "--listen, --secret-token only apply in webhook mode"),
+        (["--webhook-url", "http://bot.example.com/tg"], "must be an https:// URL"),
+        (["--webhook-url", "bot.example.com/tg"], "must be an https:// URL"),
+        (["--webhook-url", "https://bot.example.com/tg", "--port", "70000"], "--port must be between 1 and 65535"),
+    ],
+)
+def test_telegram_webhook_flags_are_checked_before_connecting(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, flags: list[str], expected: str
+) -> None:
+    """`telegram --port 8443` without --webhook-url was silently ignored, and an http:// URL went to Telegram."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:TEST")
+    monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:9/bot")  # nothing listens there: never the internet
+    assert main(["telegram", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1, err
