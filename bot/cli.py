@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_dirs(p)
 
-    p = sub.add_parser("stats", help="questions asked, share answered, top unanswered, feedback")
+    p = sub.add_parser("stats", help="Telegram questions asked, share answered, top unanswered, feedback")
     p.add_argument("--days", type=int, default=7, help="period in days (0 = all time; default 7)")
     p.add_argument("--data", type=Path, default=None, help="data directory (default: BOT_DATA_DIR or data/)")
 
@@ -482,8 +482,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.data:
         settings = replace(settings, data_dir=args.data)
-    print(QuestionLog.for_reading(settings).stats(args.days or None).format())  # creates nothing; errors are BotErrors
+    report = QuestionLog.for_reading(settings).stats(args.days or None)  # creates nothing; errors are BotErrors
+    print(report.format())
+    print(TELEGRAM_ONLY)
     return 0
+
+
+TELEGRAM_ONLY = "(Questions asked on Telegram only: the REPL and `ask` do not log questions.)"
 
 
 # ----- telegram ------------------------------------------------------------------------------

@@ -189,7 +189,8 @@ class QuestionLog:
         """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only disk)."""
         if not self.path.is_file():
             raise QuestionLogError(
-                f"no question log at {self.path}: nothing has been logged there yet (check --data or BOT_DATA_DIR)"
+                f"no question log at {self.path}: only the Telegram bot logs questions (the REPL and `ask` do not), "
+                "and it has logged nothing there yet (check --data or BOT_DATA_DIR)"
             )
         uri = self.path.resolve().as_uri()
         try:

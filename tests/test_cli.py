@@ -24,10 +24,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, copy_seed_corpus, settings_in
 
+from bot.answers import Result
 from bot.builder import build_index
 from bot.cli import MAX_TOP_K, build_parser, main, progress_printer
 from bot.index_store import MANIFEST, read_manifest
 from bot.questionlog import QuestionLog
+from bot.render_text import BOLD, RESET, format_result
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 K2_QUESTION = "what foods have K2?"
@@ -854,3 +856,45 @@ def test_telegram_webhook_flags_are_checked_before_connecting(
     assert main(["telegram", *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_stats_after_ask_says_that_only_telegram_questions_are_counted(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new user asked in the REPL, then ran `stats`, and was told only that nothing had been logged."""
+    build_index(env_dirs.settings())
+    monkeypatch.setattr(sys, "stdin", io.StringIO(K2_QUESTION + "\n"))
+    assert main(["repl"]) == 0
+    assert main(["ask", K2_QUESTION]) == 0
+    capsys.readouterr()
+    assert main(["stats"]) == 1
+    err = capsys.readouterr().err
+    assert "only the Telegram bot logs questions" in err and "REPL" in err and "ask" in err, err
+    log = QuestionLog.default(env_dirs.settings())
+    log.record_question(42, K2_QUESTION, True, "Dietary Sources of K2 and D3")
+    assert main(["stats"]) == 0
+    out = capsys.readouterr().out
+    assert "Questions (last 7 day(s)): 1" in out and "Telegram only" in out
+
+
+def a_result(text: str, answer: str) -> Result:
+    return Result("An Article", "a.txt", "Section", "Sub", text, 1.0, answer, frozenset({"k2"}))
+
+
+def test_the_answer_sentence_is_shown_and_highlighted_in_the_terminal() -> None:
+    """The README promised the answer sentence in the terminal; only --json and Telegram had it."""
+    result = a_result("Some words first. K2 is found in natto. More words after.", "K2 is found in natto.")
+    plain = format_result(1, result).splitlines()
+    assert plain[:3] == ["[1] Section › Sub", "    from: An Article", "    answer: K2 is found in natto."]
+    assert plain[3] == "    Some words first. K2 is found in natto. More words after."
+    ansi = format_result(1, result, ansi=True).splitlines()
+    assert ansi[2] == f"    answer: {BOLD}K2 is found in natto.{RESET}"
+    assert f"{BOLD}K2{RESET}" in ansi[3]  # the passage keeps its matched words in bold
+    whole = format_result(1, a_result("K2 is found in natto.", "K2 is found in natto."))
+    assert "answer:" not in whole  # a one-sentence passage is its own answer: not shown twice
+
+
+def test_ask_prints_the_answer_sentence_that_json_gives(shared: Dirs) -> None:
+    answer = run_bot(shared, "ask", "--json", "--top-k", "1", K2_QUESTION).json_lines()[0]["results"][0]["answer"]
+    plain = run_bot(shared, "ask", "--top-k", "1", K2_QUESTION)
+    assert plain.returncode == 0 and f"    answer: {answer}" in plain.stdout.splitlines()
