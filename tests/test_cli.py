@@ -898,3 +898,20 @@ def test_ask_prints_the_answer_sentence_that_json_gives(shared: Dirs) -> None:
     answer = run_bot(shared, "ask", "--json", "--top-k", "1", K2_QUESTION).json_lines()[0]["results"][0]["answer"]
     plain = run_bot(shared, "ask", "--top-k", "1", K2_QUESTION)
     assert plain.returncode == 0 and f"    answer: {answer}" in plain.stdout.splitlines()
+
+
+def test_a_folder_without_articles_names_what_it_skipped_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder of PDFs said "no articles" without naming a single file it had passed over."""
+    corpus = tmp_path / "pdfs"
+    corpus.mkdir()
+    for n in range(12):
+        (corpus / f"paper-{n:02d}.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "drafts").mkdir()
+    monkeypatch.setenv("BOT_INDEX_DIR", str(tmp_path / "index"))
+    assert main(["reindex", "--corpus", str(corpus)]) == 1
+    err = capsys.readouterr().err
+    assert "no articles" in err and len(err.strip().splitlines()) == 1, err
+    assert "paper-00.pdf" in err and "unsupported file type" in err and "and 7 more" in err  # 12 named as 5 + 7
+    assert "drafts (a folder" in err
