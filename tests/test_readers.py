@@ -388,3 +388,8 @@ def test_utf16_without_a_byte_order_mark_that_does_not_decode_is_called_utf16() 
     with pytest.raises(ArticleError) as info:
         parse_article(data, "broken.txt")
     assert "UTF-16" in str(info.value) and "byte-order mark" in str(info.value)
+
+
+def test_nul_bytes_at_one_parity_that_decode_to_control_characters_are_binary() -> None:
+    with pytest.raises(ArticleError, match="file is binary"):
+        parse_article(b"\x00\x01\x02binary\xff" * 20, "blob.md")

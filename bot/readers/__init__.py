@@ -73,9 +73,10 @@ def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_
         except UnicodeDecodeError as exc:
             raise ArticleError(name, f"file starts as UTF-16 but is not valid UTF-16 (byte {exc.start})") from None
     elif b"\x00" in data:
+        binary = ArticleError(name, "file is binary (it contains NUL bytes), not text")
         encoding = bomless_utf16(data)
         if encoding is None:
-            raise ArticleError(name, "file is binary (it contains NUL bytes), not text")
+            raise binary
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
@@ -84,6 +85,8 @@ def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_
                 f"file looks like UTF-16 without a byte-order mark but is not valid UTF-16 (byte {exc.start}); "
                 "save it as UTF-8",
             ) from None
+        if too_many_controls(text):  # NUL bytes that only looked like UTF-16's
+            raise binary
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -91,10 +94,14 @@ def decode_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_
             raise ArticleError(name, f"file is not valid UTF-8 (byte {exc.start})") from None
     if "\x00" in text:
         raise ArticleError(name, "file is binary (it contains NUL characters), not text")
-    controls = len(CONTROL_CHARACTERS.findall(text))
-    if controls > max(8, len(text) // 100):
+    if too_many_controls(text):
         raise ArticleError(name, "file looks binary (too many control characters)")
     return text
+
+
+def too_many_controls(text: str) -> bool:
+    """More control characters (other than tab, newline, form feed, carriage return) than text has."""
+    return len(CONTROL_CHARACTERS.findall(text)) > max(8, len(text) // 100)
 
 
 def parse_article(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES) -> Article:
