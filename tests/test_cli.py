@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, copy_seed_corpus, settings_in
+from conftest import REPO_ROOT, copy_seed_corpus, copy_seed_index, settings_in
 
 from bot.answers import Result
 from bot.builder import build_index
@@ -55,6 +55,7 @@ class Dirs:
     def env(self, **extra: str | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_")) and k != "ADMIN_IDS"}
         env.update(BOT_CORPUS_DIR=str(self.corpus), BOT_INDEX_DIR=str(self.index), BOT_DATA_DIR=str(self.data))
+        env["BOT_SEMANTIC"] = "off"  # the command line, not the sentence model, is under test here
         env["PYTHONIOENCODING"] = "utf-8"
         for key, value in extra.items():
             if value is None:
@@ -64,7 +65,7 @@ class Dirs:
         return env
 
     def settings(self):  # type: ignore[no-untyped-def]
-        return settings_in(self.corpus.parent, corpus_dir=self.corpus)
+        return settings_in(self.corpus.parent, corpus_dir=self.corpus, semantic=False)
 
 
 def run_bot(dirs: Dirs, *args: str, input: bytes | str | None = None, timeout: float = 60, **env: str | None) -> Run:
@@ -94,16 +95,16 @@ def dirs(tmp_path: Path) -> Dirs:
 
 
 @pytest.fixture
-def built_dirs(dirs: Dirs) -> Dirs:
-    build_index(dirs.settings())
+def built_dirs(dirs: Dirs, seed_build_words: Path) -> Dirs:
+    copy_seed_index(seed_build_words, dirs.index)
     return dirs
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Dirs:
+def shared(tmp_path_factory: pytest.TempPathFactory, seed_build_words: Path) -> Dirs:
     """A built seed index for the tests that only read it."""
     dirs = make_dirs(tmp_path_factory.mktemp("cli-shared"))
-    build_index(dirs.settings())
+    copy_seed_index(seed_build_words, dirs.index)
     return dirs
 
 
@@ -535,6 +536,7 @@ def env_dirs(dirs: Dirs, monkeypatch: pytest.MonkeyPatch) -> Dirs:
     monkeypatch.setenv("BOT_CORPUS_DIR", str(dirs.corpus))
     monkeypatch.setenv("BOT_INDEX_DIR", str(dirs.index))
     monkeypatch.setenv("BOT_DATA_DIR", str(dirs.data))
+    monkeypatch.setenv("BOT_SEMANTIC", "off")
     return dirs
 
 
