@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.corpus import list_corpus, read_bytes
+from bot.corpus import describe_skipped, list_corpus, read_bytes
 from bot.errors import ArticleError, CorpusError
 from bot.indexing import heading_text, terms_of, title_phrases
 from bot.models import Passage
@@ -293,7 +293,10 @@ def analyse_corpus(
     """
     listing = list_corpus(corpus_dir)
     if not listing.paths:
-        raise CorpusError(f"no articles ({', '.join(ARTICLE_EXTENSIONS)}) in {corpus_dir}", corpus_dir=corpus_dir)
+        skipped = f"; skipped {describe_skipped(listing.skipped)}" if listing.skipped else ""
+        raise CorpusError(
+            f"no articles ({', '.join(ARTICLE_EXTENSIONS)}) in {corpus_dir}{skipped}", corpus_dir=corpus_dir
+        )
     found: list[AnalysedArticle | None] = []
     mtimes: list[int] = []
     jobs: list[Job] = []

@@ -9,7 +9,6 @@ that answer's normalised text.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.config import PROJECT_ROOT
+from bot.config import benchmarks_dir
 from bot.errors import BotError
 from bot.models import Passage
 
@@ -30,12 +29,6 @@ WINDOW = 80
 DEPTH = 10
 FUSION_DEPTH = 100  # each side's list that reciprocal rank fusion reads
 NON_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def benchmarks_dir() -> Path:
-    """Where the shared benchmark data is: BOT_BENCHMARKS_DIR, else ../shared/benchmarks/medquad."""
-    value = os.environ.get("BOT_BENCHMARKS_DIR", "").strip()
-    return Path(value).expanduser() if value else PROJECT_ROOT.parent / "shared" / "benchmarks" / "medquad"
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit
 
 from bot.config import PROJECT_ROOT, Settings, load_settings
-from bot.errors import BotError
+from bot.errors import BotError, CorpusError
 from bot.terminal import visible
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ log = logging.getLogger("bot")
 
 DEFAULT_EVAL_FILE = PROJECT_ROOT / "tests" / "eval" / "dev.jsonl"
 MAX_TOP_K = 50  # the most results one question returns; a larger --top-k is capped, with a note on stderr
+WEBHOOK_LISTEN, WEBHOOK_PORT = "127.0.0.1", 8443  # where the webhook server listens unless --listen/--port say
 PROG = "article-qa"  # the console script (pyproject [project.scripts]); run_bot.py is the same program
 
 
@@ -76,15 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_dirs(p)
 
-    p = sub.add_parser("stats", help="questions asked, share answered, top unanswered, feedback")
+    p = sub.add_parser("stats", help="Telegram questions asked, share answered, top unanswered, feedback")
     p.add_argument("--days", type=int, default=7, help="period in days (0 = all time; default 7)")
     p.add_argument("--data", type=Path, default=None, help="data directory (default: BOT_DATA_DIR or data/)")
 
     p = sub.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
     add_dirs(p)
     p.add_argument("--webhook-url", default=None, help="public HTTPS URL for webhook mode (default: long polling)")
-    p.add_argument("--listen", default="127.0.0.1", help="webhook listen address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8443, help="webhook listen port (default 8443)")
+    p.add_argument("--listen", default=None, help=f"webhook listen address (default {WEBHOOK_LISTEN})")
+    p.add_argument("--port", type=int, default=None, help=f"webhook listen port (default {WEBHOOK_PORT})")
     p.add_argument("--secret-token", default=None, help="webhook secret token (default: TELEGRAM_WEBHOOK_SECRET)")
     return parser
 
@@ -111,12 +113,24 @@ def settings_for(args: argparse.Namespace) -> Settings:
     """
     from bot.index_store import recorded_corpus
 
-    settings = load_settings().with_paths(getattr(args, "corpus", None), getattr(args, "index", None))
-    if getattr(args, "corpus", None) is None and not os.environ.get("BOT_CORPUS_DIR", "").strip():
+    given = getattr(args, "corpus", None)
+    settings = load_settings().with_paths(given, getattr(args, "index", None))
+    if given is None and not settings.corpus_given:
         recorded = recorded_corpus(settings.index_dir)
         if recorded is not None:
             settings = replace(settings, corpus_dir=recorded)
+        return settings
+    check_corpus_folder(settings.corpus_dir, "--corpus" if given is not None else "BOT_CORPUS_DIR")
     return settings
+
+
+def check_corpus_folder(corpus_dir: Path, source: str) -> None:
+    """A corpus folder someone named must exist: a typo is an error, not a reason to rebuild or to
+    answer from another index."""
+    if not corpus_dir.exists():
+        raise CorpusError(f"the corpus folder {corpus_dir} does not exist (check {source})", corpus_dir=corpus_dir)
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"the corpus folder {corpus_dir} is not a folder (check {source})", corpus_dir=corpus_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -484,14 +498,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.data:
         settings = replace(settings, data_dir=args.data)
-    print(QuestionLog.for_reading(settings).stats(args.days or None).format())  # creates nothing; errors are BotErrors
+    report = QuestionLog.for_reading(settings).stats(args.days or None)  # creates nothing; errors are BotErrors
+    print(report.format())
+    print(TELEGRAM_ONLY)
     return 0
+
+
+TELEGRAM_ONLY = "(Questions asked on Telegram only: the REPL and `ask` do not log questions.)"
 
 
 # ----- telegram ------------------------------------------------------------------------------
 def cmd_telegram(args: argparse.Namespace) -> int:
-    import os
-
+    problem = webhook_problem(args.webhook_url, listen=args.listen, port=args.port, secret_token=args.secret_token)
+    if problem:
+        print(f"error: {visible(problem)}", file=sys.stderr)
+        return 2
     settings = settings_for(args)
     if not settings.telegram_token:
         print("error: TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather (see README)", file=sys.stderr)
@@ -501,7 +522,30 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     return run_telegram(
         settings,
         webhook_url=args.webhook_url,
-        listen=args.listen,
-        port=args.port,
-        secret_token=args.secret_token or os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+        listen=args.listen or WEBHOOK_LISTEN,
+        port=WEBHOOK_PORT if args.port is None else args.port,
+        secret_token=args.secret_token or settings.webhook_secret or None,
     )
+
+
+def webhook_problem(url: str | None, *, listen: str | None, port: int | None, secret_token: str | None) -> str:
+    """Why the webhook flags cannot work, before anything connects ('' when they can).
+
+    --listen, --port and --secret-token only mean something in webhook mode, so without --webhook-url
+    they are an error rather than silently ignored; and Telegram delivers webhooks over HTTPS only.
+    """
+    if not url:
+        given = [
+            flag
+            for flag, value in (("--listen", listen), ("--port", port), ("--secret-token", secret_token))
+            if value is not None
+        ]
+        if given:
+            return f"{', '.join(given)} only apply in webhook mode: add --webhook-url https://... or drop them"
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        return f"--webhook-url must be an https:// URL (Telegram sends webhooks over HTTPS only), not {url!r}"
+    if port is not None and not 0 < port < 65536:
+        return f"--port must be between 1 and 65535, not {port}"
+    return ""

@@ -70,6 +70,14 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"error: {name} must be a whole number, not {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SystemExit(f"error: {name} must be a number of seconds, not {value!r}") from None
+
+
 def env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if not value:
@@ -109,6 +117,10 @@ class Settings:
     telegram_token: str = ""
     telegram_api_url: str = ""
     admin_ids: frozenset[int] = frozenset()
+    corpus_given: bool = False  # BOT_CORPUS_DIR was set: that folder must exist (else an index's own corpus is used)
+    webhook_secret: str = ""  # TELEGRAM_WEBHOOK_SECRET, when --secret-token is not given
+    log_retention_days: int = 90  # days the question log keeps questions and votes; 0 keeps them forever
+    drain_seconds: float = 5.0  # on SIGTERM, how long the Telegram bot lets updates in flight finish
     ranking: Ranking = field(default_factory=Ranking)
     build: BuildParams = field(default_factory=BuildParams)
 
@@ -146,4 +158,13 @@ def load_settings() -> Settings:
         telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
         telegram_api_url=os.environ.get("TELEGRAM_API_URL", "").strip(),
         admin_ids=parse_admin_ids(os.environ.get("ADMIN_IDS", "")),
+        corpus_given=bool(os.environ.get("BOT_CORPUS_DIR", "").strip()),
+        webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
+        log_retention_days=env_int("BOT_LOG_RETENTION_DAYS", 90),
+        drain_seconds=max(0.0, env_float("BOT_DRAIN_SECONDS", 5.0)),
     )
+
+
+def benchmarks_dir() -> Path:
+    """The shared benchmark data (eval --benchmarks): BOT_BENCHMARKS_DIR, else ../shared/benchmarks/medquad."""
+    return env_path("BOT_BENCHMARKS_DIR", PROJECT_ROOT.parent / "shared" / "benchmarks" / "medquad")

@@ -55,6 +55,19 @@ def list_corpus(corpus_dir: Path) -> CorpusListing:
     return listing
 
 
+def describe_skipped(skipped: list[tuple[str, str]], max_names: int = 5) -> str:
+    """The skipped entries grouped by reason, each group naming at most `max_names` entries:
+    'a.pdf, b.pdf and 7 more (unsupported file type; ...); drafts (a folder; ...)'."""
+    groups: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        groups.setdefault(reason, []).append(name)
+    parts = []
+    for reason, names in groups.items():
+        shown = ", ".join(names[:max_names]) + (f" and {len(names) - max_names} more" if len(names) > max_names else "")
+        parts.append(f"{shown} ({reason})")
+    return "; ".join(parts)
+
+
 def skip_reason(entry: os.DirEntry[str], root: Path) -> str:
     """Why the corpus entry is not an article ('' when it is one); uses the directory scan's cached file types."""
     if not utf8_name(entry.name):

@@ -27,7 +27,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import Settings, env_int
+from bot.config import Settings
 from bot.errors import BotError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,6 @@ KEY_NAME = "questionlog.key"
 MAX_STORED_QUESTION = 500
 DEFAULT_RETENTION_DAYS = 90
 PURGE_EVERY_SECONDS = 3600
-RETENTION_ENV = "BOT_LOG_RETENTION_DAYS"
 
 
 class QuestionLogError(BotError):
@@ -144,8 +143,8 @@ class QuestionLog:
 
     @staticmethod
     def default(settings: Settings) -> QuestionLog:
-        """The log in the data folder, for writing; retention from BOT_LOG_RETENTION_DAYS."""
-        return QuestionLog(settings.data_dir / DB_NAME, env_int(RETENTION_ENV, DEFAULT_RETENTION_DAYS))
+        """The log in the data folder, for writing; retention from BOT_LOG_RETENTION_DAYS (settings)."""
+        return QuestionLog(settings.data_dir / DB_NAME, settings.log_retention_days)
 
     @staticmethod
     def for_reading(settings: Settings) -> QuestionLog:
@@ -191,7 +190,8 @@ class QuestionLog:
         disk)."""
         if not self.path.is_file():
             raise QuestionLogError(
-                f"no question log at {self.path}: nothing has been logged there yet (check --data or BOT_DATA_DIR)"
+                f"no question log at {self.path}: only the Telegram bot logs questions (the REPL and `ask` do not), "
+                "and it has logged nothing there yet (check --data or BOT_DATA_DIR)"
             )
         uri = self.path.resolve().as_uri()
         try:

@@ -9,6 +9,7 @@ from bot.terminal import visible, visible_line
 from bot.text import word_spans
 
 BOLD, RESET = "\033[1m", "\033[0m"
+ANSWER_LABEL = "    answer: "
 
 
 def highlight(text: str, stems: frozenset[str], ansi: bool) -> str:
@@ -23,9 +24,17 @@ def highlight(text: str, stems: frozenset[str], ansi: bool) -> str:
 
 
 def format_result(number: int, result: Result, ansi: bool = False, width: int = 88) -> str:
-    """One result: its number, section heading and article, then the passage, indented."""
+    """One result: its number, section heading and article, the answer sentence (bold on a terminal),
+    then the passage, indented."""
     title = f"[{number}] {visible_line(result.heading)}"
     lines = [BOLD + title + RESET if ansi else title, f"    from: {visible_line(result.article)}"]
+    answer = visible_line(result.answer.strip())
+    if answer and answer != visible(result.text).strip().lstrip("• ").strip():  # not a one-sentence passage again
+        first, *rest = textwrap.wrap(answer, width - len(ANSWER_LABEL)) or [""]
+        wrapped = [ANSWER_LABEL + first] + [" " * len(ANSWER_LABEL) + line for line in rest]
+        lines.extend(
+            line[: len(ANSWER_LABEL)] + BOLD + line[len(ANSWER_LABEL) :] + RESET if ansi else line for line in wrapped
+        )
     for paragraph in visible(result.text).splitlines():
         wrapped = textwrap.wrap(paragraph, width - 4) or [""]
         lines.extend("    " + highlight(line, result.highlights, ansi) for line in wrapped)

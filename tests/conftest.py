@@ -62,12 +62,45 @@ def seed_corpus() -> Callable[[Path], Path]:
     return copy_seed_corpus
 
 
-@pytest.fixture
-def built_seed(tmp_path: Path) -> Settings:
-    """Settings in tmp_path whose index is already built from the seed corpus (reloads checked at once)."""
+def build_seed_once(tmp_path_factory: pytest.TempPathFactory, semantic: bool) -> Path:
     from bot.builder import build_index
 
+    root = tmp_path_factory.mktemp("seed-build" if semantic else "seed-build-words")
+    copy_seed_corpus(root)
+    build_index(settings_in(root, semantic=semantic))
+    return root
+
+
+@pytest.fixture(scope="session")
+def seed_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the seed corpus (`corpus/`) and its index with passage vectors (`index/`), built
+    once per session: encoding the passages is most of a build. Copy it (copy_seed_index); never change it."""
+    return build_seed_once(tmp_path_factory, semantic=True)
+
+
+@pytest.fixture(scope="session")
+def seed_build_words(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same without passage vectors (semantic=False), for tests that are not about the sentence model."""
+    return build_seed_once(tmp_path_factory, semantic=False)
+
+
+def copy_seed_index(seed_build: Path, index_dir: Path) -> None:
+    """Put a copy of the session's seed index in index_dir. It is current for any folder holding the seed
+    corpus (copy_seed_corpus keeps the files' times); only its manifest's corpus_dir names the original."""
+    shutil.copytree(seed_build / "index", index_dir, symlinks=True, dirs_exist_ok=True)
+
+
+@pytest.fixture
+def built_seed(tmp_path: Path, seed_build: Path) -> Settings:
+    """Settings in tmp_path whose index is already built from the seed corpus (reloads checked at once)."""
     copy_seed_corpus(tmp_path)
-    settings = settings_in(tmp_path, reload_seconds=0)
-    build_index(settings)
-    return settings
+    copy_seed_index(seed_build, tmp_path / "index")
+    return settings_in(tmp_path, reload_seconds=0)
+
+
+@pytest.fixture
+def built_seed_words(tmp_path: Path, seed_build_words: Path) -> Settings:
+    """As built_seed, without the sentence model (semantic=False): for tests that are not about it."""
+    copy_seed_corpus(tmp_path)
+    copy_seed_index(seed_build_words, tmp_path / "index")
+    return settings_in(tmp_path, reload_seconds=0, semantic=False)

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, copy_seed_corpus, settings_in
+from conftest import REPO_ROOT, copy_seed_corpus, copy_seed_index, settings_in
 
+from bot.answers import Result
 from bot.builder import build_index
 from bot.cli import MAX_TOP_K, build_parser, main, progress_printer
 from bot.index_store import MANIFEST, read_manifest
 from bot.questionlog import QuestionLog
+from bot.render_text import BOLD, RESET, format_result
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 K2_QUESTION = "what foods have K2?"
@@ -53,6 +55,7 @@ class Dirs:
     def env(self, **extra: str | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_")) and k != "ADMIN_IDS"}
         env.update(BOT_CORPUS_DIR=str(self.corpus), BOT_INDEX_DIR=str(self.index), BOT_DATA_DIR=str(self.data))
+        env["BOT_SEMANTIC"] = "off"  # the command line, not the sentence model, is under test here
         env["PYTHONIOENCODING"] = "utf-8"
         for key, value in extra.items():
             if value is None:
@@ -62,7 +65,7 @@ class Dirs:
         return env
 
     def settings(self):  # type: ignore[no-untyped-def]
-        return settings_in(self.corpus.parent, corpus_dir=self.corpus)
+        return settings_in(self.corpus.parent, corpus_dir=self.corpus, semantic=False)
 
 
 def run_bot(dirs: Dirs, *args: str, input: bytes | str | None = None, timeout: float = 60, **env: str | None) -> Run:
@@ -92,16 +95,16 @@ def dirs(tmp_path: Path) -> Dirs:
 
 
 @pytest.fixture
-def built_dirs(dirs: Dirs) -> Dirs:
-    build_index(dirs.settings())
+def built_dirs(dirs: Dirs, seed_build_words: Path) -> Dirs:
+    copy_seed_index(seed_build_words, dirs.index)
     return dirs
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Dirs:
+def shared(tmp_path_factory: pytest.TempPathFactory, seed_build_words: Path) -> Dirs:
     """A built seed index for the tests that only read it."""
     dirs = make_dirs(tmp_path_factory.mktemp("cli-shared"))
-    build_index(dirs.settings())
+    copy_seed_index(seed_build_words, dirs.index)
     return dirs
 
 
@@ -182,7 +185,7 @@ def test_missing_corpus_dir(tmp_path: Path) -> None:
     dirs = Dirs(tmp_path / "no-such-corpus", tmp_path / "index", tmp_path / "data")
     result = run_bot(dirs, "reindex")
     assert result.returncode != 0
-    assert "not found" in result.stderr and "no-such-corpus" in result.stderr
+    assert "does not exist" in result.stderr and "no-such-corpus" in result.stderr
     ask = run_bot(dirs, "ask", K2_QUESTION)
     assert ask.returncode != 0
     assert "no-such-corpus" in ask.stderr
@@ -534,6 +537,7 @@ def env_dirs(dirs: Dirs, monkeypatch: pytest.MonkeyPatch) -> Dirs:
     monkeypatch.setenv("BOT_CORPUS_DIR", str(dirs.corpus))
     monkeypatch.setenv("BOT_INDEX_DIR", str(dirs.index))
     monkeypatch.setenv("BOT_DATA_DIR", str(dirs.data))
+    monkeypatch.setenv("BOT_SEMANTIC", "off")
     return dirs
 
 
@@ -777,3 +781,140 @@ def test_ask_and_repl_do_not_import_html_or_telegram_libraries(shared: Dirs) -> 
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
+
+
+# ----- rough edges a new user hit (issue 25) ---------------------------------------------------
+@pytest.mark.parametrize("command", ["ask", "reindex", "repl", "eval"])
+def test_a_mistyped_corpus_folder_is_an_error_not_another_index(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """`--corpus corpuss` used to say the articles changed, then answer from the old index and exit 0."""
+    build_index(env_dirs.settings())
+    build_id = read_manifest(env_dirs.index)["build_id"]
+    typo = env_dirs.corpus.parent / "corpuss"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(K2_QUESTION + "\n"))
+    args = [command, "--corpus", str(typo)] + ([K2_QUESTION] if command == "ask" else [])
+    assert main(args) != 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"corpus folder {typo} does not exist" in err and "rebuilding" not in err
+    assert read_manifest(env_dirs.index)["build_id"] == build_id
+
+
+def test_a_corpus_path_that_is_a_file_is_named_as_such(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    build_index(env_dirs.settings())
+    article = env_dirs.corpus / "vitamin-k2-d3-bone-density.txt"
+    assert main(["ask", "--corpus", str(article), K2_QUESTION]) != 0
+    out, err = capsys.readouterr()
+    assert out == "" and "is not a folder" in err
+
+
+def test_environment_variables_are_read_only_in_config() -> None:
+    """Every setting has one declaration: bot/config.py reads the environment, nothing else in bot/ does."""
+    # BOT_DRAIN_SECONDS: Settings.drain_seconds declares it, but bot/telegram/ordering.py still reads it itself
+    not_yet = {"bot/telegram/ordering.py"}
+    readers = {
+        str(path.relative_to(REPO_ROOT))
+        for path in (REPO_ROOT / "bot").rglob("*.py")
+        if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text(encoding="utf-8"))
+    }
+    assert readers - not_yet == {"bot/config.py"}
+
+
+def test_settings_read_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import benchmarks_dir, load_settings
+
+    monkeypatch.setenv("BOT_LOG_RETENTION_DAYS", "30")
+    monkeypatch.setenv("BOT_DRAIN_SECONDS", "2.5")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", " s3cret ")
+    monkeypatch.setenv("BOT_BENCHMARKS_DIR", str(tmp_path))
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+    settings = load_settings()
+    assert (settings.log_retention_days, settings.drain_seconds, settings.webhook_secret) == (30, 2.5, "s3cret")
+    assert QuestionLog.default(settings).retention_days == 30
+    assert benchmarks_dir() == tmp_path
+    monkeypatch.setenv("BOT_DRAIN_SECONDS", "soon")
+    with pytest.raises(SystemExit, match="BOT_DRAIN_SECONDS"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--port", "8443"], "--port only apply in webhook mode"),
+        (["--listen", "0.0.0.0", "--secret-token", "s"], "--listen, --secret-token only apply in webhook mode"),
+        (["--webhook-url", "http://bot.example.com/tg"], "must be an https:// URL"),
+        (["--webhook-url", "bot.example.com/tg"], "must be an https:// URL"),
+        (["--webhook-url", "https://bot.example.com/tg", "--port", "70000"], "--port must be between 1 and 65535"),
+    ],
+)
+def test_telegram_webhook_flags_are_checked_before_connecting(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, flags: list[str], expected: str
+) -> None:
+    """`telegram --port 8443` without --webhook-url was silently ignored, and an http:// URL went to Telegram."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:TEST")
+    monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:9/bot")  # nothing listens there: never the internet
+    assert main(["telegram", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_stats_after_ask_says_that_only_telegram_questions_are_counted(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new user asked in the REPL, then ran `stats`, and was told only that nothing had been logged."""
+    build_index(env_dirs.settings())
+    monkeypatch.setattr(sys, "stdin", io.StringIO(K2_QUESTION + "\n"))
+    assert main(["repl"]) == 0
+    assert main(["ask", K2_QUESTION]) == 0
+    capsys.readouterr()
+    assert main(["stats"]) == 1
+    err = capsys.readouterr().err
+    assert "only the Telegram bot logs questions" in err and "REPL" in err and "ask" in err, err
+    log = QuestionLog.default(env_dirs.settings())
+    log.record_question(42, K2_QUESTION, True, "Dietary Sources of K2 and D3")
+    assert main(["stats"]) == 0
+    out = capsys.readouterr().out
+    assert "Questions (last 7 day(s)): 1" in out and "Telegram only" in out
+
+
+def a_result(text: str, answer: str) -> Result:
+    return Result("An Article", "a.txt", "Section", "Sub", text, 1.0, answer, frozenset({"k2"}))
+
+
+def test_the_answer_sentence_is_shown_and_highlighted_in_the_terminal() -> None:
+    """The README promised the answer sentence in the terminal; only --json and Telegram had it."""
+    result = a_result("Some words first. K2 is found in natto. More words after.", "K2 is found in natto.")
+    plain = format_result(1, result).splitlines()
+    assert plain[:3] == ["[1] Section › Sub", "    from: An Article", "    answer: K2 is found in natto."]
+    assert plain[3] == "    Some words first. K2 is found in natto. More words after."
+    ansi = format_result(1, result, ansi=True).splitlines()
+    assert ansi[2] == f"    answer: {BOLD}K2 is found in natto.{RESET}"
+    assert f"{BOLD}K2{RESET}" in ansi[3]  # the passage keeps its matched words in bold
+    whole = format_result(1, a_result("K2 is found in natto.", "K2 is found in natto."))
+    assert "answer:" not in whole  # a one-sentence passage is its own answer: not shown twice
+
+
+def test_ask_prints_the_answer_sentence_that_json_gives(shared: Dirs) -> None:
+    answer = run_bot(shared, "ask", "--json", "--top-k", "1", K2_QUESTION).json_lines()[0]["results"][0]["answer"]
+    plain = run_bot(shared, "ask", "--top-k", "1", K2_QUESTION)
+    assert plain.returncode == 0 and f"    answer: {answer}" in plain.stdout.splitlines()
+
+
+def test_a_folder_without_articles_names_what_it_skipped_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder of PDFs said "no articles" without naming a single file it had passed over."""
+    corpus = tmp_path / "pdfs"
+    corpus.mkdir()
+    for n in range(12):
+        (corpus / f"paper-{n:02d}.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "drafts").mkdir()
+    monkeypatch.setenv("BOT_INDEX_DIR", str(tmp_path / "index"))
+    assert main(["reindex", "--corpus", str(corpus)]) == 1
+    err = capsys.readouterr().err
+    assert "no articles" in err and len(err.strip().splitlines()) == 1, err
+    assert "paper-00.pdf" in err and "unsupported file type" in err and "and 7 more" in err  # 12 named as 5 + 7
+    assert "drafts (a folder" in err

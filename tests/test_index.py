@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_seed_index
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from bot import bm25, builder, index_store
@@ -36,8 +37,8 @@ def settings(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings:
 
 
 @pytest.fixture
-def built(settings: Settings) -> Settings:
-    build_index(settings)
+def built(settings: Settings, seed_build: Path) -> Settings:
+    copy_seed_index(seed_build, settings.index_dir)  # the session's seed build: encoding it again is most of a build
     return settings
 
 

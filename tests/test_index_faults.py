@@ -22,8 +22,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 
 
 @pytest.fixture
-def settings(built_seed: Settings) -> Settings:
-    return built_seed
+def settings(built_seed_words: Settings) -> Settings:
+    return built_seed_words
 
 
 def test_an_unwritable_index_folder_is_a_clear_error(

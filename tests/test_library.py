@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.builder import build_index
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import ArticleError, BotError
@@ -25,10 +24,8 @@ K2_QUESTION = "what foods have K2?"
 
 
 @pytest.fixture
-def engine(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
-    seed_corpus(tmp_path)
-    settings = make_settings(tmp_path, reload_seconds=0, max_article_bytes=50_000)
-    build_index(settings)
+def engine(built_seed_words: Settings) -> Engine:
+    settings = replace(built_seed_words, max_article_bytes=50_000)
     engine = Engine(settings)
     engine.open()
     return engine

@@ -366,3 +366,30 @@ def test_plaintext_sentence_case_and_numbered_headings() -> None:
     paragraphs = [b.text for b in article.blocks if b.kind == "paragraph"]
     assert "Earthy smell" in paragraphs and "Signs it is ready" in paragraphs
     assert ("Chop scraps small", "Keep it moist") in [b.items for b in article.blocks if b.kind == "list"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# Café notes\n\n## Crème brûlée\n\nBake the custard slowly in a water bath.\n",
+        "# Заметки\n\n## Сырники\n\nЖарьте на среднем огне, water bath не нужна.\n",
+    ],
+)
+def test_a_utf16_article_without_a_byte_order_mark_is_read(encoding: str, text: str) -> None:
+    """A UTF-16 file without its byte-order mark was refused as "binary (it contains NUL bytes)"."""
+    article = parse_article(text.encode(encoding), "notes.md")
+    assert article.title == text.splitlines()[0].removeprefix("# ")
+    assert any("water bath" in block.text for block in article.blocks)
+
+
+def test_utf16_without_a_byte_order_mark_that_does_not_decode_is_called_utf16() -> None:
+    data = "Some text".encode("utf-16-le") + b"\x01\xd8" + " and then more text".encode("utf-16-le")  # lone surrogate
+    with pytest.raises(ArticleError) as info:
+        parse_article(data, "broken.txt")
+    assert "UTF-16" in str(info.value) and "byte-order mark" in str(info.value)
+
+
+def test_nul_bytes_at_one_parity_that_decode_to_control_characters_are_binary() -> None:
+    with pytest.raises(ArticleError, match="file is binary"):
+        parse_article(b"\x00\x01\x02binary\xff" * 20, "blob.md")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_seed_corpus, settings_in
 
 from bot import search
 from bot.builder import build_index
@@ -26,11 +27,8 @@ def test_greek_sis_nouns_meet_their_verbs() -> None:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]) -> Engine:
-    seed_corpus(tmp_path)
-    settings = make_settings(tmp_path)
-    build_index(settings)
-    engine = Engine(settings)
+def engine(built_seed: Settings) -> Engine:
+    engine = Engine(built_seed)
     engine.open()
     return engine
 
@@ -256,26 +254,32 @@ def test_article_idf_counts_each_term_within_its_own_article() -> None:
     assert idf_of("beta", 1) == pytest.approx(np.log(4 / 1))
 
 
-def seed_plus_fixtures(
-    tmp_path: Path, folder: str, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
-) -> Engine:
-    """An engine over the seed corpus plus the articles of tests/fixtures/<folder>/."""
-    corpus = seed_corpus(tmp_path)
+def seed_plus_fixtures(tmp_path: Path, folder: str) -> Settings:
+    """Settings whose index is built from the seed corpus plus the articles of tests/fixtures/<folder>/."""
+    corpus = copy_seed_corpus(tmp_path)
     for path in (Path(__file__).parent / "fixtures" / folder).iterdir():
         shutil.copy(path, corpus)
-    settings = make_settings(tmp_path, corpus_dir=corpus)
+    settings = settings_in(tmp_path, corpus_dir=corpus)
     build_index(settings)
+    return settings
+
+
+def engine_over(settings: Settings) -> Engine:
+    """A new engine (its own conversations) over an index built once per module and only read."""
     engine = Engine(settings)
     engine.open()
     return engine
 
 
+@pytest.fixture(scope="module")
+def topics_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return seed_plus_fixtures(tmp_path_factory.mktemp("topics"), "topics")
+
+
 @pytest.fixture
-def three_supplements(
-    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
-) -> Engine:
+def three_supplements(topics_index: Settings) -> Engine:
     """The seed article plus a magnesium and an omega-3 article (tests/fixtures/topics/)."""
-    return seed_plus_fixtures(tmp_path, "topics", seed_corpus, make_settings)
+    return engine_over(topics_index)
 
 
 @pytest.mark.parametrize(
@@ -363,12 +367,15 @@ def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, quest
             assert share(present) == pytest.approx(snap.searcher.coverage_of(query, set(present)))
 
 
+@pytest.fixture(scope="module")
+def articles_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return seed_plus_fixtures(tmp_path_factory.mktemp("articles"), "articles")
+
+
 @pytest.fixture
-def sleep_and_strength(
-    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
-) -> Engine:
+def sleep_and_strength(articles_index: Settings) -> Engine:
     """The seed plus the sleep and strength-training fixture articles (tests/fixtures/articles/)."""
-    return seed_plus_fixtures(tmp_path, "articles", seed_corpus, make_settings)
+    return engine_over(articles_index)
 
 
 def test_a_two_concept_question_is_answered_only_by_passages_with_its_more_specific_concept(

@@ -60,6 +60,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
             telegram_token=server.token,
             admin_ids=frozenset({ADMIN}),
             max_article_bytes=MAX_BYTES,
+            semantic=False,  # uploads and re-indexing are under test, not the sentence model
         )
         question_log = QuestionLog(tmp_path / "q.sqlite3")
         app = build_application(

@@ -76,6 +76,7 @@ def bot_process(settings: Settings, server: FakeBotApi, **extra_env: str) -> Ite
         "BOT_CORPUS_DIR": str(settings.corpus_dir),
         "BOT_INDEX_DIR": str(settings.index_dir),
         "BOT_DATA_DIR": str(settings.data_dir),
+        "BOT_SEMANTIC": "on" if settings.semantic else "off",
         "NO_PROXY": "127.0.0.1",
         **extra_env,
     }

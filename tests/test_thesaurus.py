@@ -186,7 +186,7 @@ def sleep_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def sleep_settings(tmp_path: Path, make_settings: Callable[..., Settings]) -> Settings:
     """Settings whose index is built from the sleep and coffee articles, with the shipped WordNet."""
-    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path))
+    settings = make_settings(tmp_path, corpus_dir=sleep_corpus(tmp_path), semantic=False)  # what the words do
     build_index(settings)
     return settings
 
