@@ -129,7 +129,7 @@ class AnalysisCache:
         for attempt in range(2):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(path)
+                self.db = sqlite3.connect(path, timeout=60)  # the background encoder writes to it too
                 self.db.execute("CREATE TABLE IF NOT EXISTS articles (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS roots (word TEXT PRIMARY KEY, root TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data BLOB NOT NULL)")
@@ -213,6 +213,17 @@ class AnalysisCache:
         except sqlite3.Error as exc:
             log.debug("cannot update the analysis cache: %s", exc)
         self.pending.clear()
+        self.pending_vectors.clear()
+
+    def commit_vectors(self) -> None:
+        """Write the new vectors only, dropping nothing (the background encoder's commit)."""
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO vectors (key, data) VALUES (?, ?)", self.pending_vectors)
+        except sqlite3.Error as exc:
+            log.debug("cannot store passage vectors in the analysis cache: %s", exc)
         self.pending_vectors.clear()
 
     def roots(self) -> dict[str, str]:

@@ -70,6 +70,20 @@ def runtime_identity() -> str:
         return "onnxruntime:missing"
 
 
+def unavailable_reason(model_path: Path | None) -> str:
+    """Why the sentence model cannot be used, found without loading it ("" when it looks usable)."""
+    path = model_path or shipped_model_path()
+    if path is None:
+        return f"the sentence model package ({MODEL_PACKAGE.replace('_', '-')}) is not installed"
+    if not path.is_file():
+        return f"cannot read the sentence model {path}: no such file"
+    try:
+        found = importlib.util.find_spec("onnxruntime") is not None
+    except (ImportError, ValueError):
+        found = False
+    return "" if found else "onnxruntime is not installed"
+
+
 def is_punctuation(ch: str) -> bool:
     """BERT's rule: ASCII symbols count as punctuation too ("$", "^", "`")."""
     code = ord(ch)

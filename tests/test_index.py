@@ -152,7 +152,7 @@ def test_no_pickle_anywhere(built: Settings) -> None:
         elif path.name == "analysis-cache.sqlite3":  # JSON text in SQLite rows
             assert data.startswith(b"SQLite format 3\x00")
         else:
-            assert path.name == ".build.lock" and data == b"", path
+            assert path.name in (".build.lock", ".encode.lock") and data == b"", path
 
 
 def test_fingerprint_changes_with_corpus(built: Settings) -> None:
@@ -380,7 +380,8 @@ def test_build_writes_then_swaps_and_cleans_old_builds(settings: Settings) -> No
         build_index(settings)
         ids.append(read_manifest(settings.index_dir)["build_dir"])
     assert len(set(ids)) == 4
-    entries = {p.name for p in settings.index_dir.iterdir() if p.name not in (".build.lock", "analysis-cache.sqlite3")}
+    kept = (".build.lock", ".encode.lock", "encoding.json", "analysis-cache.sqlite3")
+    entries = {p.name for p in settings.index_dir.iterdir() if p.name not in kept}
     assert entries == {MANIFEST, ids[-1], ids[-2]}  # current and previous build only
     assert not any(name.startswith(".tmp-") or name.startswith(f".{MANIFEST}") for name in entries)
     assert all((settings.index_dir / i).is_dir() for i in ids[-2:])
@@ -391,6 +392,7 @@ def test_build_writes_then_swaps_and_cleans_old_builds(settings: Settings) -> No
 def test_crash_during_write_leaves_previous_index(built: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure half-way through writing a build changes nothing readers can see."""
     before = read_manifest(built.index_dir)
+    builds_before = sorted(p.name for p in built.index_dir.iterdir() if p.name.startswith("build-"))
     real_write = index_store.write_synced
 
     def crash_on_vocabulary(path: Path, data: bytes) -> None:
@@ -407,8 +409,8 @@ def test_crash_during_write_leaves_previous_index(built: Settings, monkeypatch: 
     assert read_index(built.index_dir).build_id == before["build_id"]
     leftovers = [p.name for p in built.index_dir.iterdir() if p.name.startswith(".tmp-")]
     assert leftovers == []
-    builds = [p.name for p in built.index_dir.iterdir() if p.name.startswith("build-")]
-    assert builds == [before["build_dir"]]
+    builds = sorted(p.name for p in built.index_dir.iterdir() if p.name.startswith("build-"))
+    assert builds == builds_before and before["build_dir"] in builds
 
 
 def test_code_digest_follows_pipeline_sources_only(tmp_path: Path) -> None:
