@@ -133,6 +133,9 @@ class AnalysisCache:
                 self.db.execute("CREATE TABLE IF NOT EXISTS articles (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS roots (word TEXT PRIMARY KEY, root TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data BLOB NOT NULL)")
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS related (word TEXT PRIMARY KEY, source TEXT NOT NULL, stems TEXT)"
+                )
                 return
             except sqlite3.DatabaseError as exc:
                 self.close()
@@ -245,6 +248,30 @@ class AnalysisCache:
                 self.db.executemany("INSERT INTO roots (word, root) VALUES (?, ?)", roots.items())
         except sqlite3.Error as exc:
             log.debug("cannot update the cached word roots: %s", exc)
+
+    def related(self, source: str) -> dict[str, tuple[str, ...]]:
+        """WordNet synonym stems of words seen by earlier builds, looked up in `source` (a WordNet identity)."""
+        if self.db is None:
+            return {}
+        try:
+            rows = self.db.execute("SELECT word, stems FROM related WHERE source = ?", (source,)).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {word: tuple(stems.split()) for word, stems in rows}
+
+    def store_related(self, source: str, related: dict[str, tuple[str, ...]]) -> None:
+        """Keep this build's words' synonym stems (and only those) for the next build."""
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM related")
+                self.db.executemany(
+                    "INSERT INTO related (word, source, stems) VALUES (?, ?, ?)",
+                    ((word, source, " ".join(stems)) for word, stems in related.items()),
+                )
+        except sqlite3.Error as exc:
+            log.debug("cannot update the cached WordNet synonyms: %s", exc)
 
     def close(self) -> None:
         if self.db is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import logging
 import time
@@ -123,22 +124,33 @@ def synonyms_for(settings: Settings) -> SynonymTable:
     return load_synonyms(default_synonyms_path(), settings.corpus_synonyms)
 
 
-# The modules whose code decides what goes into an index: a change to any of them (an upgrade
-# of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = (
-    "readers",
-    "corpus.py",
-    "models.py",
-    "passages.py",
-    "text.py",
-    "synonyms.py",
-    "indexing.py",
-    "families.py",
-    "acronyms.py",
-    "thesaurus.py",
-    "index_store.py",
-    "analysis.py",
-)
+def imported_modules(package: Path, start: str) -> tuple[str, ...]:
+    """The source files of `package` that `start` imports, directly or through others (read, not run), and itself.
+
+    Imports inside functions count too: what the build may run is what the build is.
+    """
+    found: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse((package / name).read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for target in targets:
+                parts = target.split(".")
+                if parts[0] != package.name:
+                    continue
+                inner = Path(*parts[1:]) if len(parts) > 1 else Path()
+                for candidate in (inner.with_suffix(".py") if parts[1:] else None, inner / "__init__.py"):
+                    if candidate is not None and (package / candidate).is_file():
+                        todo.append(candidate.as_posix())
+    return tuple(sorted(found))
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -154,8 +166,13 @@ def code_digest(package: Path, modules: tuple[str, ...]) -> str:
 
 @lru_cache(maxsize=1)
 def pipeline_code_digest() -> str:
-    """SHA-256 over the source of this bot's indexing pipeline."""
-    return code_digest(Path(__file__).resolve().parent, PIPELINE_MODULES)
+    """SHA-256 over the source of this bot's indexing pipeline: every module a build imports.
+
+    A change to any of them (an upgrade of the bot) makes existing indexes stale, so they are rebuilt
+    instead of served as they were; the list is derived from the imports, so it cannot miss one.
+    """
+    package = Path(__file__).resolve().parent
+    return code_digest(package, imported_modules(package, Path(__file__).name))
 
 
 def wordnet_folder(settings: Settings) -> Path | None:
@@ -358,7 +375,10 @@ def assemble_index(
         name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS
     }
     acronyms = defined_acronyms(p.text for p in passages)
-    related = related_table(words, set(terms), wordnet_folder(settings))
+    wordnet = wordnet_identity(wordnet_folder(settings))
+    known = cache.related(wordnet)
+    related = related_table(words, set(terms), wordnet_folder(settings), known)
+    cache.store_related(wordnet, {w: known[w] for w in words if w in known})
     problem = vector_problem(settings)
     vectors = None
     if problem == "":

@@ -74,10 +74,6 @@ def title_phrases(tokens: list[tuple[str, str, bool]]) -> list[str]:
     return [f"{a}{PHRASE_MARK}{b}" for (_, a, a_stop), (_, b, b_stop) in zip(tokens, tokens[1:]) if a_stop != b_stop]
 
 
-def body_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
-    return field_terms(passage.text, synonyms)
-
-
 def heading_text(passage: Passage) -> str:
     """Section and subsection titles; the subsection, the most specific description, counts twice."""
     return " ".join([passage.section] + [passage.subsection] * SUBSECTION_REPEAT)
