@@ -134,7 +134,7 @@ class AnalysisCache:
                 self.db.execute("CREATE TABLE IF NOT EXISTS roots (word TEXT PRIMARY KEY, root TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data BLOB NOT NULL)")
                 self.db.execute(
-                    "CREATE TABLE IF NOT EXISTS related (word TEXT PRIMARY KEY, source TEXT NOT NULL, stems TEXT)"
+                    "CREATE TABLE IF NOT EXISTS synonyms (word TEXT PRIMARY KEY, source TEXT, stem TEXT, stems TEXT)"
                 )
                 return
             except sqlite3.DatabaseError as exc:
@@ -249,26 +249,27 @@ class AnalysisCache:
         except sqlite3.Error as exc:
             log.debug("cannot update the cached word roots: %s", exc)
 
-    def related(self, source: str) -> dict[str, tuple[str, ...]]:
-        """WordNet synonym stems of words seen by earlier builds, looked up in `source` (a WordNet identity)."""
+    def related(self, source: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Words seen by earlier builds with their stem and their WordNet synonyms' stems, from `source`
+        (a WordNet identity; see bot.thesaurus.related_table)."""
         if self.db is None:
             return {}
         try:
-            rows = self.db.execute("SELECT word, stems FROM related WHERE source = ?", (source,)).fetchall()
+            rows = self.db.execute("SELECT word, stem, stems FROM synonyms WHERE source = ?", (source,)).fetchall()
         except sqlite3.Error:
             return {}
-        return {word: tuple(stems.split()) for word, stems in rows}
+        return {word: (own, tuple(stems.split())) for word, own, stems in rows}
 
-    def store_related(self, source: str, related: dict[str, tuple[str, ...]]) -> None:
-        """Keep this build's words' synonym stems (and only those) for the next build."""
+    def store_related(self, source: str, related: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        """Keep this build's words (and only those) for the next build."""
         if self.db is None:
             return
         try:
             with self.db:
-                self.db.execute("DELETE FROM related")
+                self.db.execute("DELETE FROM synonyms")
                 self.db.executemany(
-                    "INSERT INTO related (word, source, stems) VALUES (?, ?, ?)",
-                    ((word, source, " ".join(stems)) for word, stems in related.items()),
+                    "INSERT INTO synonyms (word, source, stem, stems) VALUES (?, ?, ?, ?)",
+                    ((word, source, own, " ".join(stems)) for word, (own, stems) in related.items()),
                 )
         except sqlite3.Error as exc:
             log.debug("cannot update the cached WordNet synonyms: %s", exc)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -124,10 +124,14 @@ def synonyms_for(settings: Settings) -> SynonymTable:
     return load_synonyms(default_synonyms_path(), settings.corpus_synonyms)
 
 
-def imported_modules(package: Path, start: str) -> tuple[str, ...]:
-    """The source files of `package` that `start` imports, directly or through others (read, not run), and itself.
+IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)|import[ \t]+([\w., \t]+))", re.M)
 
-    Imports inside functions count too: what the build may run is what the build is.
+
+def imported_modules(package: Path, start: str) -> tuple[str, ...]:
+    """The source files of `package` that `start` imports, directly or through others, and `start` itself.
+
+    Imports inside functions count too: what the build may run is what the build is. The import
+    lines are read with a pattern rather than parsed, which is quick, and errs on the side of more.
     """
     found: set[str] = set()
     todo = [start]
@@ -136,12 +140,12 @@ def imported_modules(package: Path, start: str) -> tuple[str, ...]:
         if name in found:
             continue
         found.add(name)
-        for node in ast.walk(ast.parse((package / name).read_text(encoding="utf-8"))):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for source, names, plain in IMPORT.findall((package / name).read_text(encoding="utf-8")):
+            if source:
+                listed = re.findall(r"\w+", names.split("#")[0] if "(" not in names else names)
+                targets = [source] + [f"{source}.{n}" for n in listed]
+            else:
+                targets = [t.strip().split()[0] for t in plain.split(",") if t.strip()]
             for target in targets:
                 parts = target.split(".")
                 if parts[0] != package.name:
@@ -310,7 +314,8 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
             if progress:
                 progress(0, 1, "writing")
             manifest = write_index(settings.index_dir, built.manifest, built.index)
-            cache.store_roots(built.roots)
+            if built.roots.keys() != cache.roots().keys():
+                cache.store_roots(built.roots)
             if progress:
                 progress(1, 1, "writing")
         finally:
@@ -348,9 +353,9 @@ def assemble_index(
         (w for a in articles for w in a.surfaces),
         [w for a in articles for w in a.title_surfaces] + sorted(synonyms.words()),
     )
-    known = cache.roots()
-    roots = {w: known[w] for w in words if w in known}
-    roots.update(lancaster_roots(w for w in words if w not in known))
+    known_roots = cache.roots()
+    roots = {w: known_roots[w] for w in words if w in known_roots}
+    roots.update(lancaster_roots(w for w in words if w not in known_roots))
     if progress:
         progress(1, 1, "vocabulary")
     digests = {a.name: a.sha256 for a in articles}
@@ -378,7 +383,9 @@ def assemble_index(
     wordnet = wordnet_identity(wordnet_folder(settings))
     known = cache.related(wordnet)
     related = related_table(words, set(terms), wordnet_folder(settings), known)
-    cache.store_related(wordnet, {w: known[w] for w in words if w in known})
+    seen = {w: known[w] for w in words if w in known}
+    if seen.keys() != known.keys():  # words came or went: remember this build's words only
+        cache.store_related(wordnet, seen)
     problem = vector_problem(settings)
     vectors = None
     if problem == "":
@@ -396,7 +403,7 @@ def assemble_index(
         fields=fields,
         passage_article=passage_article,
         vocabulary=words,
-        families=family_table(words, roots),
+        families=family_table(words, roots, {w: own for w, (own, _) in seen.items()}),
         synonym_rules=synonyms.texts,
         article_df=article_df,
         acronyms=acronyms,

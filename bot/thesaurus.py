@@ -230,16 +230,19 @@ def read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
     return entries
 
 
+Known = MutableMapping[str, tuple[str, tuple[str, ...]]]  # word -> (its stem, the stems of its WordNet synonyms)
+
+
 def related_table(
     words: Iterable[str],
     index_stems: set[str] | frozenset[str],
     folder: Path | None,
-    known: MutableMapping[str, tuple[str, ...]] | None = None,
+    known: Known | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem), built with the index.
 
-    `known` holds the synonym stems of words looked up before (whatever the index held then), from the
-    same WordNet; only the other words are looked up, and they are added to it. WordNet is not read at
+    `known` holds the words looked up before (whatever the index held then), from the same WordNet;
+    only the other words are stemmed and looked up, and they are added to it. WordNet is not read at
     all when every word is known (a re-index after an article changed).
     """
     if not has_wordnet(folder):
@@ -250,19 +253,23 @@ def related_table(
         return {}
     assert folder is not None
     known = {} if known is None else known
-    words = [w for w in words if stem(w) in index_stems]
+    words = list(words)
     new = [w for w in words if w not in known]
+    lookup = [w for w in new if stem(w) in index_stems]
     if new:
         try:
-            wordnet = WordNet(folder, new)
+            wordnet = WordNet(folder, lookup)
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with WordNet's files, the build goes on without it
             log.warning("WordNet in %s could not be read (%s): questions will not search related words", folder, exc)
             return {}
         for word in new:
-            known[word] = tuple(sorted({stem(s) for s in wordnet.synonyms(word)})) if word in wordnet.word_set else ()
+            found = {stem(s) for s in wordnet.synonyms(word)} if word in wordnet.word_set else set()
+            known[word] = (stem(word), tuple(sorted(found)))
     table: dict[str, tuple[str, ...]] = {}
     for word in words:
-        related = (set(known[word]) & index_stems) - {stem(word)}
-        if related:
-            table[word] = tuple(sorted(related))
+        own, synonyms = known.get(word, ("", ()))
+        if synonyms and own in index_stems:
+            related = (set(synonyms) & index_stems) - {own}
+            if related:
+                table[word] = tuple(sorted(related))
     return table
