@@ -216,7 +216,8 @@ def bot_rows(
         rows.append({"system": LABELS["ask"], **batch})
         if "total_s" in batch:
             notes.append(
-                f"ask --json: {len(questions)} questions in {batch['total_s']:.2f} s = {batch['per_question_ms']:.1f} ms per question, start-up included"
+                f"ask --json: {len(questions)} questions in {batch['total_s']:.2f} s = {batch['per_question_ms']:.1f} "
+                "ms per question, start-up included"
             )
     return rows, notes
 
@@ -302,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = corpora.load_questions(data, args.questions)
     kinds = {k: sum(1 for q in questions if q.kind == k) for k in ("short", "long")}
     print(
-        f"questions: {kinds['short']} short (MedQuAD dev 'question'), {kinds['long']} long (LiveQA dev 'original'); top {TOP_K}",
+        f"questions: {kinds['short']} short (MedQuAD dev 'question'), {kinds['long']} long (LiveQA dev 'original'); "
+        f"top {TOP_K}",
         flush=True,
     )
     results: dict[str, Any] = {"machine": info, "questions": kinds, "sizes": []}

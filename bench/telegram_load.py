@@ -119,7 +119,7 @@ def plan(chats: int, settings: Settings) -> list[Question]:
             answer = engine.answer(text, ("plan", chat))
             expected = f"1. {answer.results[0].heading}" if answer.results else NO_ANSWER
             questions.append(Question(10_000 + chat, n, text, expected))
-    keys = {}
+    keys: dict[int, list[str]] = {}
     for q in questions:
         keys.setdefault(q.chat, []).append(q.expected)
     if any(len(set(k)) != len(k) for k in keys.values()):
@@ -128,7 +128,8 @@ def plan(chats: int, settings: Settings) -> list[Question]:
 
 
 def schedule(questions: list[Question], seed: int, spread: float) -> list[tuple[float, Question]]:
-    """Arrival times: each chat starts at a random moment in `spread` seconds; its next questions follow within a second."""
+    """Arrival times: each chat starts at a random moment in `spread` seconds; its next questions follow within a
+    second."""
     rng = random.Random(seed + 1)
     last: dict[int, float] = {}
     events: list[tuple[float, Question]] = []
@@ -160,7 +161,8 @@ def start_bot(settings: Settings, server: FakeBotApi, log_file: Any) -> subproce
 
 
 def stop(process: subprocess.Popen[bytes], how: str) -> float:
-    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would); seconds until it exited."""
+    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would); seconds until it
+    exited."""
     if process.poll() is not None:
         return 0.0
     began = time.monotonic()

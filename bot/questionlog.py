@@ -187,7 +187,8 @@ class QuestionLog:
         return conn
 
     def _connect_read(self) -> sqlite3.Connection:
-        """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only disk)."""
+        """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only
+        disk)."""
         if not self.path.is_file():
             raise QuestionLogError(
                 f"no question log at {self.path}: nothing has been logged there yet (check --data or BOT_DATA_DIR)"
@@ -215,7 +216,8 @@ class QuestionLog:
                     if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
                         self._purge_locked(conn)
                     cursor = conn.execute(
-                        "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) "
+                        "VALUES (?, ?, ?, ?, ?)",
                         (int(time.time()), chat_hash, question[:MAX_STORED_QUESTION], int(answered), top_section),
                     )
                     return int(cursor.lastrowid or 0)
@@ -223,7 +225,8 @@ class QuestionLog:
                 raise QuestionLogError(explain(self.path, exc)) from exc
 
     def record_feedback(self, question_id: int, chat_id: int | str, value: int) -> bool:
-        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on its own answer; False if the question is unknown or another chat's."""
+        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on its own answer; False if the question is unknown or another
+        chat's."""
         if value not in (1, -1):
             raise ValueError("feedback value must be +1 or -1")
         chat_hash = self.pseudonym(chat_id)
@@ -235,7 +238,8 @@ class QuestionLog:
                         return False
                     conn.execute(
                         "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (question_id, chat_hash) DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
+                        "ON CONFLICT (question_id, chat_hash) "
+                        "DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
                         (question_id, chat_hash, value, int(time.time())),
                     )
                     return True
@@ -277,12 +281,14 @@ class QuestionLog:
                     "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE asked_at >= ?", (since,)
                 ).fetchone()
                 unanswered = conn.execute(
-                    "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions WHERE asked_at >= ? AND answered = 0 "
+                    "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions "
+                    "WHERE asked_at >= ? AND answered = 0 "
                     "GROUP BY q ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?",
                     (since, top),
                 ).fetchall()
                 up, down = conn.execute(
-                    "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) FROM feedback WHERE given_at >= ?",
+                    "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) "
+                    "FROM feedback WHERE given_at >= ?",
                     (since,),
                 ).fetchone()
         except (sqlite3.Error, OSError) as exc:

@@ -239,11 +239,11 @@ def related_table(
     folder: Path | None,
     known: Known | None = None,
 ) -> dict[str, tuple[str, ...]]:
-    """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem), built with the index.
+    """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem).
 
-    `known` holds the words looked up before (whatever the index held then), from the same WordNet;
-    only the other words are stemmed and looked up, and they are added to it. WordNet is not read at
-    all when every word is known (a re-index after an article changed).
+    Built with the index. `known` holds the words looked up before (whatever the index held then),
+    from the same WordNet; only the other words are stemmed and looked up, and they are added to it.
+    WordNet is not read at all when every word is known (a re-index after an article changed).
     """
     if not has_wordnet(folder):
         log.warning(

@@ -58,7 +58,8 @@ STATE_DB = "telegram.sqlite3"  # in the data folder: the update inbox and the co
 
 
 class BotApplication(Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Context]]):
-    """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the next run."""
+    """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the
+    next run."""
 
     async def stop(self) -> None:
         """Let the updates being handled finish, start no new one, then stop as PTB does."""
@@ -68,7 +69,8 @@ class BotApplication(Application[ExtBot[None], Context, dict[Any, Any], dict[Any
 
 
 def open_state(settings: Settings) -> tuple[Inbox | None, SQLiteStore | None]:
-    """The update inbox and the conversation store in the data folder; (None, None) with a warning when they cannot be opened."""
+    """The update inbox and the conversation store in the data folder; (None, None) with a warning when they cannot
+    be opened."""
     path = Path(settings.data_dir) / STATE_DB
     try:
         return Inbox(path), SQLiteStore(path, settings.context_ttl_seconds)
@@ -97,7 +99,8 @@ def build_application(
     httpx_kwargs: dict[str, Any] | None = None,
     connection_pool_size: int = 64,
 ) -> BotApplication:
-    """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the CLI, webhook mode and tests."""
+    """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the
+    CLI, webhook mode and tests."""
     if not settings.telegram_token:
         raise BotError(MISSING_TOKEN.removeprefix("error: "))
     default_base, default_files = api_urls(settings.telegram_api_url)
@@ -162,8 +165,11 @@ def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in commands]
 
 
-async def post_init(application: BotApplication) -> None:
-    """Load (or build) the index, queue the updates an earlier run fetched but never finished, publish the command menus."""
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Load (or build) the index, queue the updates an earlier run fetched but never finished, publish the command
+    menus."""
+    if not isinstance(application, BotApplication):  # narrows the type; build_application's application_class does it
+        raise TypeError(f"expected a BotApplication, got {type(application).__name__}")
     await asyncio.to_thread(application.bot_data.engine.snapshot)
     replay_unfinished(application)
     try:
@@ -235,7 +241,8 @@ PTB_LOGGERS = (
 
 
 def protect_logs(token: str) -> RedactToken:
-    """Quiet httpx (it logs URLs, which contain the token), redact the token on every root handler, one-line PTB's network errors."""
+    """Quiet httpx (it logs URLs, which contain the token), redact the token on every root handler, one-line PTB's
+    network errors."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     for name in PTB_LOGGERS:

@@ -13,7 +13,8 @@ from bot.telegram.state import ChatState
 
 
 class BotData:
-    """`context.bot_data`: the engine, the question log, the settings and the chats' state; set once by `build_application`."""
+    """`context.bot_data`: the engine, the question log, the settings and the chats' state; set once by
+    `build_application`."""
 
     engine: Engine
     question_log: QuestionLog

@@ -151,7 +151,8 @@ def parse_update(body: str, bot: Bot) -> Update | None:
 
 
 class DurableUpdateQueue(asyncio.Queue[object]):
-    """The Application's update queue: an update is recorded in the inbox before it is queued (and before Telegram is told)."""
+    """The Application's update queue: an update is recorded in the inbox before it is queued (and before Telegram is
+    told)."""
 
     def __init__(self, inbox: Inbox) -> None:
         super().__init__()

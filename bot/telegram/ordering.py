@@ -63,7 +63,8 @@ def chat_key(update: object) -> Hashable | None:
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in flight."""
+    """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in
+    flight."""
 
     def __init__(self, max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT, inbox: Inbox | None = None) -> None:
         super().__init__(max_concurrent_updates)
