@@ -301,20 +301,30 @@ def analyse_job(job: Job) -> AnalysedArticle | tuple[str, str]:
         return (exc.name, exc.problem)
 
 
+def can_fork() -> bool:
+    """May this process fork worker processes? Only with more than one core and no other threads.
+
+    Forking is safe only in a process with no other threads (a thread may hold a lock the child would
+    wait on forever); spawning instead would re-run the caller's script. So a build in a threaded
+    process (the Telegram bot) runs in this process.
+    """
+    return (
+        (os.cpu_count() or 1) >= 2
+        and threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
+def fork_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+
 def analyse_all(jobs: list[Job]) -> list[AnalysedArticle | tuple[str, str]]:
     """Analyse the articles the cache lacks: in worker processes (one per core) when there are many."""
     workers = min(os.cpu_count() or 1, 8)
-    # Worker processes are forked, which is safe only in a process with no other threads (a thread may
-    # hold a lock the child would wait on forever); spawning instead would re-run the caller's script.
-    # So a build in a threaded process (the Telegram bot) analyses in this process.
-    if (
-        len(jobs) < PARALLEL_FROM
-        or workers < 2
-        or threading.active_count() > 1
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if len(jobs) < PARALLEL_FROM or not can_fork():
         return [analyse_job(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with fork_pool(workers) as pool:
         return list(pool.map(analyse_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.acronyms import defined_acronyms
-from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus
+from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus, can_fork, fork_pool
 from bot.bm25 import article_document_frequency
 from bot.config import Settings
 from bot.corpus import corpus_fingerprint, current_digests
@@ -47,6 +47,7 @@ from bot.vectors import cached_vectors, vector_code_digest
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+PARALLEL_ROOTS = 2000  # new words to find Lancaster roots for before it pays to do it in a second process
 
 
 @dataclass(frozen=True)
@@ -355,37 +356,48 @@ def assemble_index(
     )
     known_roots = cache.roots()
     roots = {w: known_roots[w] for w in words if w in known_roots}
-    roots.update(lancaster_roots(w for w in words if w not in known_roots))
-    if progress:
-        progress(1, 1, "vocabulary")
-    digests = {a.name: a.sha256 for a in articles}
-    manifest: Manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "build_id": new_build_id(),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "bm25": settings.build.manifest(),
-        "pipeline": PIPELINE_VERSION,
-        "pipeline_code_sha256": pipeline_code_digest(),
-        "synonyms_sha256": synonyms.digest,
-        "corpus": {
-            "fingerprint": corpus_fingerprint(digests, build_extra(settings, synonyms)),
-            "articles": [manifest_entry(a) for a in articles],
-        },
-        "corpus_dir": str(settings.corpus_dir.resolve()),
-        "counts": {"articles": len(articles), "passages": len(passages)},
-        "previous_build_dir": (previous or {}).get("build_dir", ""),
-    }
-    article_df = {
-        name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS
-    }
-    acronyms = defined_acronyms(p.text for p in passages)
-    wordnet = wordnet_identity(wordnet_folder(settings))
-    known = cache.related(wordnet)
-    related = related_table(words, set(terms), wordnet_folder(settings), known)
-    seen = {w: known[w] for w in words if w in known}
-    if seen.keys() != known.keys():  # words came or went: remember this build's words only
-        cache.store_related(wordnet, seen)
+    new_words = [w for w in words if w not in known_roots]
+    # Lancaster roots of new words (slow, per word) in a second process while this one reads WordNet
+    pool = fork_pool(1) if len(new_words) >= PARALLEL_ROOTS and can_fork() else None
+    pending_roots = pool.submit(lancaster_roots, new_words) if pool is not None else None
+    try:
+        if progress:
+            progress(1, 1, "vocabulary")
+        digests = {a.name: a.sha256 for a in articles}
+        manifest: Manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "build_id": new_build_id(),
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "bm25": settings.build.manifest(),
+            "pipeline": PIPELINE_VERSION,
+            "pipeline_code_sha256": pipeline_code_digest(),
+            "synonyms_sha256": synonyms.digest,
+            "corpus": {
+                "fingerprint": corpus_fingerprint(digests, build_extra(settings, synonyms)),
+                "articles": [manifest_entry(a) for a in articles],
+            },
+            "corpus_dir": str(settings.corpus_dir.resolve()),
+            "counts": {"articles": len(articles), "passages": len(passages)},
+            "previous_build_dir": (previous or {}).get("build_dir", ""),
+        }
+        article_df = {
+            name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS
+        }
+        acronyms = defined_acronyms(p.text for p in passages)
+        wordnet = wordnet_identity(wordnet_folder(settings))
+        known = cache.related(wordnet)
+        related = related_table(words, set(terms), wordnet_folder(settings), known)
+        seen = {w: known[w] for w in words if w in known}
+        if seen.keys() != known.keys():  # words came or went: remember this build's words only
+            cache.store_related(wordnet, seen)
+        if pending_roots is not None and pool is not None:
+            roots.update(pending_roots.result())
+        else:
+            roots.update(lancaster_roots(new_words))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     problem = vector_problem(settings)
     vectors = None
     if problem == "":

@@ -373,7 +373,18 @@ def vector_progress_printer(stream: TextIO) -> ProgressBar:
 
 
 # ----- ask ---------------------------------------------------------------------------------
+def preload_model(args: argparse.Namespace) -> None:
+    """Start loading the sentence model before the slow imports, when the index has vectors to use."""
+    from bot.vector_build import preload_model_for
+
+    settings = load_settings()
+    preload_model_for(
+        Path(args.index).expanduser() if args.index else settings.index_dir, settings.semantic, settings.encoder_model
+    )
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
+    preload_model(args)
     from bot.engine import Engine
 
     settings = settings_for(args)
@@ -444,6 +455,7 @@ def print_answer(
 
 # ----- repl ----------------------------------------------------------------------------------
 def cmd_repl(args: argparse.Namespace) -> int:
+    preload_model(args)
     from bot.engine import Engine
     from bot.repl import Repl
 

@@ -34,6 +34,7 @@ from bot.errors import BotError, IndexStoreError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+MANIFEST = "manifest.json"  # bot.index_store.MANIFEST, not imported from there: that module is slow to import
 LOCK = ".encode.lock"
 STATUS = "encoding.json"
 LOG = "encoding.log"
@@ -130,6 +131,20 @@ def vector_status(index_dir: Path) -> VectorStatus | None:
     status = read_status(index_dir)
     done = int(status.get("done", 0)) if status.get("build_id") == build_id else 0
     return VectorStatus(build_id, min(done, total), total, encoder_running(index_dir))
+
+
+def preload_model_for(index_dir: Path, semantic: bool, model_path: Path | None) -> None:
+    """At a command's start: load the sentence model in a thread at once when the index there has vectors to use."""
+    if not semantic:
+        return
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(manifest, dict) and vectors_state(manifest) == READY:
+        from bot.encoder import preload
+
+        preload(model_path)
 
 
 def start_background(index_dir: Path, model_path: Path | None) -> bool:
