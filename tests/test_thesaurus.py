@@ -354,3 +354,14 @@ def test_a_relative_never_holds_a_two_concept_question_s_subject_even_at_full_we
     heavy = Engine(replace(settings, ranking=replace(settings.ranking, related_weight=1.0)))
     # "important" is the question's more specific concept; the growth section only says "crucial"
     assert "Growth" not in [r.section for r in heavy.answer("is sleep important").results]
+
+
+def test_known_words_are_not_looked_up_again_and_new_ones_are_remembered() -> None:
+    """A re-index passes the synonyms of the words it has seen: WordNet is read for the new words only."""
+    folder = shipped_wordnet_dir()
+    assert folder is not None
+    index_stems = {stem("crucial"), stem("important"), stem("kettle")}
+    known = {"kettle": (stem("kettle"), (stem("crucial"),))}  # what an earlier lookup found, whatever WordNet says
+    table = related_table(["important", "kettle"], index_stems, folder, known)
+    assert table["kettle"] == (stem("crucial"),)
+    assert stem("crucial") in table["important"] and stem("crucial") in known["important"][1]
