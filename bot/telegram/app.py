@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,17 +36,20 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.builder import index_is_current
 from bot.config import Settings
 from bot.conversation import SQLiteStore
 from bot.engine import Engine
 from bot.errors import BotError
+from bot.index_store import read_manifest
 from bot.questionlog import QuestionLog
 from bot.telegram import admin, handlers
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
 from bot.telegram.delivery import DeliveryLimiter, describe, is_transient
-from bot.telegram.inbox import DurableUpdateQueue, Inbox
-from bot.telegram.ordering import PerChatUpdateProcessor
+from bot.telegram.inbox import DurableUpdateQueue, Inbox, bot_id_of
+from bot.telegram.ordering import MAX_UPDATES_IN_FLIGHT, PerChatUpdateProcessor
 from bot.telegram.state import ChatState
+from bot.telegram.typing import Typing
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ def open_state(settings: Settings) -> tuple[Inbox | None, SQLiteStore | None]:
     """The update inbox and the conversation store in the data folder; (None, None) with a warning when they cannot be opened."""
     path = Path(settings.data_dir) / STATE_DB
     try:
-        return Inbox(path), SQLiteStore(path, settings.context_ttl_seconds)
+        return Inbox(path, bot_id_of(settings.telegram_token)), SQLiteStore(path, settings.context_ttl_seconds)
     except (sqlite3.Error, OSError) as exc:  # the bot still answers; it just forgets on restart
         log.warning("cannot open %s (%s): updates and conversations are kept in memory only", path, exc)
         return None, None
@@ -96,6 +100,7 @@ def build_application(
     base_file_url: str | None = None,
     httpx_kwargs: dict[str, Any] | None = None,
     connection_pool_size: int = 64,
+    max_updates_in_flight: int = MAX_UPDATES_IN_FLIGHT,
 ) -> BotApplication:
     """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the CLI, webhook mode and tests."""
     if not settings.telegram_token:
@@ -109,9 +114,10 @@ def build_application(
         .application_class(BotApplication)
         .context_types(CONTEXT_TYPES)
         .token(settings.telegram_token)
-        .concurrent_updates(PerChatUpdateProcessor(inbox=inbox))
+        .concurrent_updates(PerChatUpdateProcessor(max_updates_in_flight, inbox=inbox))
         .rate_limiter(DeliveryLimiter())
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .request(HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs))
         .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=httpx_kwargs))
     )
@@ -129,6 +135,7 @@ def build_application(
     data = application.bot_data
     data.engine, data.question_log, data.settings = engine, question_log, settings
     data.chats = ChatState(engine.conversations)
+    data.typing = Typing.for_bot(application.bot, httpx_kwargs)
     add_handlers(application)
     return application
 
@@ -163,8 +170,8 @@ def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
 
 
 async def post_init(application: BotApplication) -> None:
-    """Load (or build) the index, queue the updates an earlier run fetched but never finished, publish the command menus."""
-    await asyncio.to_thread(application.bot_data.engine.snapshot)
+    """Load the index (rebuilding a stale one in the background), queue the updates an earlier run fetched but never finished, publish the command menus."""
+    await asyncio.to_thread(serve_now_rebuild_later, application.bot_data.engine)
     replay_unfinished(application)
     try:
         await application.bot.set_my_commands(bot_commands(handlers.USER_COMMANDS))
@@ -177,6 +184,41 @@ async def post_init(application: BotApplication) -> None:
             await application.bot.set_my_commands(everything, scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:
             log.warning("could not set the admin command menu for user %s: %s", admin_id, exc)
+
+
+async def post_shutdown(application: BotApplication) -> None:
+    """Close the "typing…" connections."""
+    await application.bot_data.typing.close()
+
+
+def serve_now_rebuild_later(engine: Engine) -> threading.Thread | None:
+    """Serve the last good build at once; when it is stale (e.g. a kill during /reindex), rebuild in the background.
+
+    Only a missing or unreadable index is built before answering: there is nothing to serve then.
+    Returns the rebuilding thread, if one was started.
+    """
+    settings = engine.settings
+    try:
+        read_manifest(settings.index_dir)
+        engine.live.reload()
+    except BotError:
+        engine.snapshot()  # builds (or falls back to the previous build) as the CLI does; raises if it cannot
+        return None
+    if index_is_current(settings):
+        return None
+    log.warning("the index is older than the articles or settings: answering from it while it is rebuilt")
+    thread = threading.Thread(target=rebuild_in_background, args=(engine,), name="rebuild", daemon=True)
+    thread.start()
+    return thread
+
+
+def rebuild_in_background(engine: Engine) -> None:
+    """Rebuild a stale index and serve the new build (the old one keeps serving if that fails)."""
+    try:
+        if engine.live.rebuild_if_needed() is not None:
+            engine.live.reload()
+    except BotError as exc:
+        log.error("the background rebuild failed (%s); still answering from the previous build", exc)
 
 
 def replay_unfinished(application: BotApplication) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction
 from telegram.error import RetryAfter, TelegramError
 
 from bot.answers import Answer
@@ -47,7 +46,6 @@ FORGOTTEN = (
     "Okay, I've forgotten our conversation: your next question starts fresh, and older More buttons stop working. "
     "Ask me anything."
 )
-TYPING_TASKS: set[asyncio.Task[None]] = set()  # strong references to background "typing…" calls
 
 
 # ----- commands ----------------------------------------------------------------------------
@@ -133,10 +131,8 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     chat = update.effective_chat
     if chat is None:
         return
-    show_typing(context.bot, chat.id)
-    context.bot_data.engine.conversations.checkpoint(
-        chat.id, update.update_id
-    )  # a replay after a crash reads the same context
+    context.bot_data.typing.show(chat.id)
+    context.bot_data.engine.conversations.checkpoint(chat.id, turn_of(update))  # a replay reads the same context
     answer = await asyncio.to_thread(context.bot_data.engine.answer, question, chat.id)
     question_id = await record_question(context, chat.id, answer)
     if not answer.results:
@@ -149,19 +145,10 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     await reply_html(update, context.bot, render.answer_page(answer, 0, size), markup)
 
 
-def show_typing(bot: Bot, chat_id: int) -> None:
-    """Start "typing…" in the background: it is cosmetic, so it never delays or costs the answer."""
-    task = asyncio.get_running_loop().create_task(send_typing(bot, chat_id))
-    TYPING_TASKS.add(task)
-    task.add_done_callback(TYPING_TASKS.discard)
-
-
-async def send_typing(bot: Bot, chat_id: int) -> None:
-    """One chat action; a failure is only logged."""
-    try:
-        await bot.send_chat_action(chat_id, ChatAction.TYPING)
-    except TelegramError as exc:
-        log.info("could not show typing in chat %s: %s", chat_id, describe(exc))
+def turn_of(update: Update) -> str:
+    """The update as a conversation turn: its id and its message's (Telegram may restart update ids)."""
+    message = update.effective_message
+    return f"{update.update_id}:{message.message_id if message is not None else ''}"
 
 
 async def record_question(context: Context, chat_id: int, answer: Answer) -> int:
