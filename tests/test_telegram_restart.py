@@ -222,3 +222,30 @@ async def test_a_corrupt_state_database_costs_the_memory_not_the_answers(
             assert "following on from your last question" in follow[0]["text"]
         assert "updates and conversations are kept in memory only" in caplog.text
         assert not server.rejections, server.describe_recent()
+
+
+def big_article(size: int) -> bytes:
+    """A markdown article of about `size` bytes, built from the seed article's own words (slow to encode)."""
+    words = [w for w in (REPO / "corpus" / "vitamin-k2-d3-bone-density.txt").read_text().split() if w.isalpha()]
+    parts, n = ["# A long article\n"], 0
+    while sum(map(len, parts)) < size:
+        n += 1
+        body = " ".join(words[(n * 7 + i * 13) % len(words)] for i in range(120))
+        parts.append(f"\n## Part {n}\n\n{body}.\n")
+    return "".join(parts).encode()
+
+
+def test_sigterm_while_an_upload_is_indexed_stops_within_the_grace(tmp_path: Path) -> None:
+    """The upload's parsing and encoding run in a worker thread; a stop must not wait for them (the upload is redone)."""
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token, admin_ids=frozenset({USER}))
+        server.register_chat(USER)
+        with bot_process(settings, server, ADMIN_IDS=str(USER), BOT_DRAIN_SECONDS="1") as process:
+            wait_until(lambda: len(server.calls_of("getUpdates")) > 0, "polling", server)
+            server.push_document("long.md", big_article(300_000), user_id=USER, chat_id=USER)
+            wait_until(lambda: any("Adding" in t for t in texts_of(server.sent_messages(USER))), "the upload", server)
+            time.sleep(1.0)  # well into the encoding of its passages
+            began = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+            assert time.monotonic() - began < 5, "the stop waited for the upload's indexing"

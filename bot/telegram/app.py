@@ -47,6 +47,7 @@ from bot.telegram import admin, handlers
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
 from bot.telegram.delivery import DeliveryLimiter, describe, is_transient
 from bot.telegram.inbox import DurableUpdateQueue, Inbox, bot_id_of
+from bot.telegram.jobs import exit_now_if_running
 from bot.telegram.ordering import MAX_UPDATES_IN_FLIGHT, PerChatUpdateProcessor
 from bot.telegram.state import ChatState
 from bot.telegram.typing import Typing
@@ -329,6 +330,7 @@ def run_telegram(
         return 2
     finally:
         asyncio.set_event_loop(None)
+    exit_now_if_running(0)
     return 0
 
 
