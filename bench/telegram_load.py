@@ -51,7 +51,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bot.config import Settings  # noqa: E402
+from bot.config import Settings, env_flag  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.telegram.handlers import SORRY  # noqa: E402
 from tests.botapi.server import FakeBotApi  # noqa: E402
@@ -92,6 +92,8 @@ class Report:
     wrong: int = 0
     apologies: int = 0
     latency_s: dict[str, float] = field(default_factory=dict)
+    answers_per_s: float = 0.0  # answered / (last first-arrival - first question pushed)
+    bot_cpu_ms_per_answer: float = 0.0  # the bot processes' CPU time (user + system) per answer: machine-load-proof
     faults_injected: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
 
@@ -174,6 +176,15 @@ def stop(process: subprocess.Popen[bytes], how: str) -> float:
     return time.monotonic() - began
 
 
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) the process has used so far, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def delivered(server: FakeBotApi) -> dict[int, list[tuple[float, str, bool]]]:
     """Per chat, every answer that reached the user: (when, key, whether its response was lost)."""
     out: dict[int, list[tuple[float, str, bool]]] = {}
@@ -199,6 +210,7 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
     """Fill in the counts and latencies."""
     got = delivered(server)
     latencies: list[float] = []
+    last_at = 0.0
     by_chat: dict[int, list[Question]] = {}
     for q in questions:
         by_chat.setdefault(q.chat, []).append(q)
@@ -225,6 +237,7 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
                 lost_response.add(key)
             order.append(expected[key].n)
             latencies.append(at - expected[key].pushed_at)
+            last_at = max(last_at, at)
         if os.environ.get("LOAD_DEBUG") and (len(seen) < len(asked) or len(arrivals) > len(asked)):
             print(
                 chat, [(q.n, q.text, q.expected, round(q.pushed_at - restarted_at, 2)) for q in asked], file=sys.stderr
@@ -234,6 +247,9 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
         report.lost += len(asked) - len(seen)
         report.out_of_order += sum(1 for i, n in enumerate(order) if any(m > n for m in order[:i]))
     report.apologies = sum(SORRY in m.get("text", "") for m in server.sent_messages())
+    first_push = min(q.pushed_at for q in questions)
+    if last_at > first_push:
+        report.answers_per_s = round(report.answered / (last_at - first_push), 1)
     if latencies:
         cuts = statistics.quantiles(latencies, n=100, method="inclusive")
         report.latency_s = {
@@ -265,7 +281,8 @@ def run(args: argparse.Namespace) -> Report:
     corpus.mkdir()
     for name in ("vitamin-k2-d3-bone-density.txt", "synonyms.conf"):
         shutil.copy(REPO_ROOT / "corpus" / name, corpus / name)
-    settings = Settings(corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data")
+    semantic = env_flag("BOT_SEMANTIC", True)  # the bot process reads it too: the planned index must be the same
+    settings = Settings(corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", semantic=semantic)
     questions = plan(chats, settings)  # also builds the index, so start-up does not
     events = schedule(questions, args.seed, args.spread)
     report = Report(chats, len(questions), args.restart)
@@ -280,6 +297,7 @@ def run(args: argparse.Namespace) -> Report:
             server.set_fault_rates("getUpdates", POLL_FAULTS, seed=args.seed + 2)
             server.set_fault_rates("sendChatAction", TYPING_FAULTS, seed=args.seed + 3)
         bot = start_bot(settings, server, log_file)
+        cpu = 0.0
         restart_at = int(len(events) * 0.4) if args.restart != "none" else -1
         restarted_at = float("inf")
         t0 = time.monotonic()
@@ -290,6 +308,7 @@ def run(args: argparse.Namespace) -> Report:
             if i == restart_at:
                 print(f"{args.restart} the bot after {i} of {len(events)} questions", file=sys.stderr)
                 restarted_at = time.monotonic()
+                cpu += cpu_seconds(bot)
                 report.seconds_to_stop = round(stop(bot, args.restart), 2)
                 bot = start_bot(settings, server, log_file)
             q.pushed_at = time.monotonic()
@@ -300,8 +319,10 @@ def run(args: argparse.Namespace) -> Report:
                 time.sleep(1.0)  # late duplicates
                 break
             time.sleep(0.2)
+        cpu += cpu_seconds(bot)
         stop(bot, "term")
         measure(questions, server, report, restarted_at)
+        report.bot_cpu_ms_per_answer = round(1000 * cpu / max(1, report.answered), 1)
         if args.keep:
             dump = {
                 "calls": [

@@ -135,6 +135,9 @@ class QuestionLog:
         self.retention_days = max(0, retention_days)
         self._lock = threading.Lock()
         self._key: bytes | None = None
+        self._conn: sqlite3.Connection | None = (
+            None  # one writing connection, kept open (opening one per write cost a WAL checkpoint)
+        )
         self._last_purge = 0.0
         if create:
             try:
@@ -180,11 +183,31 @@ class QuestionLog:
         return self._key
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a committed row survives a crash of the process
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        """The kept-open writing connection (call with self._lock held)."""
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _drop_writer(self) -> None:
+        """Forget a connection that failed, so the next write opens a fresh one."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        """Close the writing connection."""
+        with self._lock:
+            self._drop_writer()
 
     def _connect_read(self) -> sqlite3.Connection:
         """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only disk)."""
@@ -211,15 +234,16 @@ class QuestionLog:
         chat_hash = self.pseudonym(chat_id)
         with self._lock:
             try:
-                with closing(self._connect()) as conn:
-                    if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
-                        self._purge_locked(conn)
-                    cursor = conn.execute(
-                        "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) VALUES (?, ?, ?, ?, ?)",
-                        (int(time.time()), chat_hash, question[:MAX_STORED_QUESTION], int(answered), top_section),
-                    )
-                    return int(cursor.lastrowid or 0)
+                conn = self._writer()
+                if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+                    self._purge_locked(conn)
+                cursor = conn.execute(
+                    "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) VALUES (?, ?, ?, ?, ?)",
+                    (int(time.time()), chat_hash, question[:MAX_STORED_QUESTION], int(answered), top_section),
+                )
+                return int(cursor.lastrowid or 0)
             except (sqlite3.Error, OSError) as exc:
+                self._drop_writer()
                 raise QuestionLogError(explain(self.path, exc)) from exc
 
     def record_feedback(self, question_id: int, chat_id: int | str, value: int) -> bool:
@@ -229,17 +253,18 @@ class QuestionLog:
         chat_hash = self.pseudonym(chat_id)
         with self._lock:
             try:
-                with closing(self._connect()) as conn:
-                    row = conn.execute("SELECT chat_hash FROM questions WHERE id = ?", (question_id,)).fetchone()
-                    if row is None or not hmac.compare_digest(str(row[0]), chat_hash):
-                        return False
-                    conn.execute(
-                        "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (question_id, chat_hash) DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
-                        (question_id, chat_hash, value, int(time.time())),
-                    )
-                    return True
+                conn = self._writer()
+                row = conn.execute("SELECT chat_hash FROM questions WHERE id = ?", (question_id,)).fetchone()
+                if row is None or not hmac.compare_digest(str(row[0]), chat_hash):
+                    return False
+                conn.execute(
+                    "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (question_id, chat_hash) DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
+                    (question_id, chat_hash, value, int(time.time())),
+                )
+                return True
             except (sqlite3.Error, OSError) as exc:
+                self._drop_writer()
                 raise QuestionLogError(explain(self.path, exc)) from exc
 
     def purge(self) -> int:

@@ -59,6 +59,10 @@ BAD_TOKEN = "error: Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)"
 NO_WEBHOOKS = "error: webhook mode needs the webhooks extra: pip install 'python-telegram-bot[webhooks]'"
 REDACTED = "<bot-token>"
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "edited_channel_post", "callback_query"]
+# 30 messages/s (the rate limiter) at a few hundred ms each need about ten connections. More cost CPU:
+# httpcore polls every idle connection of the pool on each request.
+CONNECTIONS = 16
+POOL_TIMEOUT = 5.0  # seconds a request waits for a free connection (the rate limiter keeps the queue short)
 STATE_DB = "telegram.sqlite3"  # in the data folder: the update inbox and the conversations
 
 
@@ -100,7 +104,7 @@ def build_application(
     base_url: str | None = None,
     base_file_url: str | None = None,
     httpx_kwargs: dict[str, Any] | None = None,
-    connection_pool_size: int = 64,
+    connection_pool_size: int = CONNECTIONS,
     max_updates_in_flight: int = MAX_UPDATES_IN_FLIGHT,
 ) -> BotApplication:
     """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the CLI, webhook mode and tests."""
@@ -119,7 +123,11 @@ def build_application(
         .rate_limiter(DeliveryLimiter())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .request(HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs))
+        .request(
+            HTTPXRequest(
+                connection_pool_size=connection_pool_size, pool_timeout=POOL_TIMEOUT, httpx_kwargs=httpx_kwargs
+            )
+        )
         .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=httpx_kwargs))
     )
     if base_url or default_base:

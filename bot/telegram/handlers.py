@@ -11,7 +11,7 @@ from telegram.error import RetryAfter, TelegramError
 from bot.answers import Answer
 from bot.questionlog import QuestionLogError
 from bot.telegram import render
-from bot.telegram.context import Context
+from bot.telegram.context import BotData, Context
 from bot.telegram.delivery import describe, is_transient
 from bot.telegram.incoming import addressed_to_other_bot, command_argument, first_word, is_admin, is_group
 from bot.telegram.ordering import PerChatUpdateProcessor
@@ -127,22 +127,29 @@ def addressed_question(message: Message, bot: Bot) -> str | None:
 
 
 async def answer_question(update: Update, context: Context, question: str) -> None:
-    """Search in a thread, record the question, and reply with the first page of results."""
+    """Answer in one worker thread (search, log, keep the pages, render), then reply with the first page."""
     chat = update.effective_chat
     if chat is None:
         return
     context.bot_data.typing.show(chat.id)
-    context.bot_data.engine.conversations.checkpoint(chat.id, turn_of(update))  # a replay reads the same context
-    answer = await asyncio.to_thread(context.bot_data.engine.answer, question, chat.id)
-    question_id = await record_question(context, chat.id, answer)
+    rich, markup = await asyncio.to_thread(compose_answer, context.bot_data, chat.id, turn_of(update), question)
+    await reply_html(update, context.bot, rich, markup)
+
+
+def compose_answer(
+    data: BotData, chat_id: int, turn: str, question: str
+) -> tuple[render.Rich, InlineKeyboardMarkup | None]:
+    """The first page of the answer and its buttons. Blocking: runs in a worker thread, off the event loop."""
+    data.engine.conversations.checkpoint(chat_id, turn)  # a replay or a retry reads the same context
+    answer = data.engine.answer(question, chat_id)
+    question_id = record_question(data, chat_id, answer)
     if not answer.results:
-        await reply_html(update, context.bot, await no_answer(context, answer))
-        return
-    size = context.bot_data.settings.top_k
+        topics = data.engine.topics(3) if answer.query else []
+        return render.no_answer(answer, topics), None
+    size = data.settings.top_k
     pages = Pages(answer, min(size, len(answer.results)), question_id)
-    token = context.bot_data.chats.keep_pages(chat.id, pages) if pages.shown < len(answer.results) else None
-    markup = answer_keyboard(token, question_id)
-    await reply_html(update, context.bot, render.answer_page(answer, 0, size), markup)
+    token = data.chats.keep_pages(chat_id, pages) if pages.shown < len(answer.results) else None
+    return render.answer_page(answer, 0, size), answer_keyboard(token, question_id)
 
 
 def turn_of(update: Update) -> str:
@@ -151,26 +158,16 @@ def turn_of(update: Update) -> str:
     return f"{update.update_id}:{message.message_id if message is not None else ''}"
 
 
-async def record_question(context: Context, chat_id: int, answer: Answer) -> int:
+def record_question(data: BotData, chat_id: int, answer: Answer) -> int:
     """Log a real question (not an empty one); return its id, or 0 when not logged."""
     if not answer.query:
         return 0
     top = answer.results[0].heading if answer.results else ""
     try:
-        return await asyncio.to_thread(
-            context.bot_data.question_log.record_question, chat_id, answer.question, bool(answer.results), top
-        )
+        return data.question_log.record_question(chat_id, answer.question, bool(answer.results), top)
     except QuestionLogError as exc:  # the answer matters more than the log: send it without feedback buttons
         log.warning("question not logged: %s", exc)
         return 0
-
-
-async def no_answer(context: Context, answer: Answer) -> render.Rich:
-    """Nothing matched: say so and suggest covered topics (or show why the question was empty)."""
-    if not answer.query:
-        return render.no_answer(answer, [])
-    topics = await asyncio.to_thread(context.bot_data.engine.topics, 3)
-    return render.no_answer(answer, topics)
 
 
 def answer_keyboard(more_token: str | None, question_id: int) -> InlineKeyboardMarkup | None:
