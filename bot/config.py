@@ -133,6 +133,7 @@ class Settings:
     telegram_token: str = ""
     telegram_api_url: str = ""
     admin_ids: frozenset[int] = frozenset()
+    redis_url: str = ""  # BOT_REDIS_URL: replicas share state through this Redis (bot.store); "" keeps it in SQLite
     ranking: Ranking = field(default_factory=Ranking)
     build: BuildParams = field(default_factory=BuildParams)
 
@@ -171,4 +172,5 @@ def load_settings() -> Settings:
         telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
         telegram_api_url=os.environ.get("TELEGRAM_API_URL", "").strip(),
         admin_ids=parse_admin_ids(os.environ.get("ADMIN_IDS", "")),
+        redis_url=os.environ.get("BOT_REDIS_URL", "").strip(),
     )

@@ -26,6 +26,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from bot.config import Settings, env_int
 from bot.errors import BotError
@@ -63,6 +64,15 @@ MAX_STORED_QUESTION = 500
 DEFAULT_RETENTION_DAYS = 90
 PURGE_EVERY_SECONDS = 3600
 RETENTION_ENV = "BOT_LOG_RETENTION_DAYS"
+
+
+class SharedVotes(Protocol):
+    """Question ids, the pseudonym secret and votes shared by replicas (bot.store.redis.RedisVotes)."""
+
+    def shared_key(self, candidate: bytes) -> bytes: ...
+    def new_question(self, asker: str) -> int: ...
+    def record(self, question_id: int, asker: str, value: int) -> bool: ...
+    def counts(self, since: float) -> tuple[int, int]: ...
 
 
 class QuestionLogError(BotError):
@@ -175,10 +185,22 @@ class QuestionLog:
                 raise QuestionLogError(explain(self.path, exc)) from exc
             self._key = key
 
+    def share(self, votes: SharedVotes) -> None:
+        """Replicas: take question ids, the pseudonym secret and the votes from the shared store.
+
+        The questions themselves stay in this replica's SQLite file (so /stats counts the questions this
+        replica answered, and every replica's votes); a vote may reach a replica that did not answer.
+        """
+        self._votes = votes
+        if self._key is not None:
+            self._key = votes.shared_key(self._key)
+
     def _ready(self) -> bytes:
         """The secret, setting the log up first if that failed before (e.g. the disk came back)."""
         if self._key is None:
             self._set_up()
+            if self._votes is not None and self._key is not None:
+                self._key = self._votes.shared_key(self._key)
         assert self._key is not None
         return self._key
 
@@ -237,9 +259,18 @@ class QuestionLog:
                 conn = self._writer()
                 if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
                     self._purge_locked(conn)
+                shared_id = self._votes.new_question(chat_hash) if self._votes is not None else None
                 cursor = conn.execute(
-                    "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) VALUES (?, ?, ?, ?, ?)",
-                    (int(time.time()), chat_hash, question[:MAX_STORED_QUESTION], int(answered), top_section),
+                    "INSERT INTO questions (id, asked_at, chat_hash, question, answered, top_section) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        shared_id,
+                        int(time.time()),
+                        chat_hash,
+                        question[:MAX_STORED_QUESTION],
+                        int(answered),
+                        top_section,
+                    ),
                 )
                 return int(cursor.lastrowid or 0)
             except (sqlite3.Error, OSError) as exc:
@@ -251,6 +282,11 @@ class QuestionLog:
         if value not in (1, -1):
             raise ValueError("feedback value must be +1 or -1")
         chat_hash = self.pseudonym(chat_id)
+        if self._votes is not None:
+            try:
+                return self._votes.record(question_id, chat_hash, value)
+            except OSError as exc:
+                raise QuestionLogError(f"cannot record the vote: {exc}") from exc
         with self._lock:
             try:
                 conn = self._writer()
@@ -310,6 +346,8 @@ class QuestionLog:
                     "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) FROM feedback WHERE given_at >= ?",
                     (since,),
                 ).fetchone()
+            if self._votes is not None:
+                up, down = self._votes.counts(since)
         except (sqlite3.Error, OSError) as exc:
             raise QuestionLogError(explain(self.path, exc)) from exc
         return Stats(

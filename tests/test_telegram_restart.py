@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.telegram import build_application
-from bot.telegram.app import STATE_DB
+from bot.store import STATE_DB
 from bot.telegram.handlers import EXPIRED
 
 try:

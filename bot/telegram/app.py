@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import sqlite3
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,15 +36,15 @@ from telegram.request import HTTPXRequest
 
 from bot.builder import index_is_current
 from bot.config import Settings
-from bot.conversation import SQLiteStore
 from bot.engine import Engine
 from bot.errors import BotError
 from bot.index_store import read_manifest
 from bot.questionlog import QuestionLog
+from bot.store import SharedState, open_shared_state
 from bot.telegram import admin, handlers
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
 from bot.telegram.delivery import DeliveryLimiter, describe, is_transient
-from bot.telegram.inbox import DurableUpdateQueue, Inbox, bot_id_of
+from bot.telegram.inbox import DurableUpdateQueue, bot_id_of
 from bot.telegram.jobs import exit_now_if_running
 from bot.telegram.ordering import MAX_UPDATES_IN_FLIGHT, PerChatUpdateProcessor
 from bot.telegram.state import ChatState
@@ -63,27 +61,21 @@ ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "edited_channel_
 # httpcore polls every idle connection of the pool on each request.
 CONNECTIONS = 16
 POOL_TIMEOUT = 5.0  # seconds a request waits for a free connection (the rate limiter keeps the queue short)
-STATE_DB = "telegram.sqlite3"  # in the data folder: the update inbox and the conversations
 
 
 class BotApplication(Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Context]]):
     """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the next run."""
 
+    state: SharedState | None = None
+    sweeper: asyncio.Task[None] | None = None
+
     async def stop(self) -> None:
         """Let the updates being handled finish, start no new one, then stop as PTB does."""
+        if self.sweeper is not None:
+            self.sweeper.cancel()
         if isinstance(self.update_processor, PerChatUpdateProcessor):
             self.update_processor.drain()
         await super().stop()
-
-
-def open_state(settings: Settings) -> tuple[Inbox | None, SQLiteStore | None]:
-    """The update inbox and the conversation store in the data folder; (None, None) with a warning when they cannot be opened."""
-    path = Path(settings.data_dir) / STATE_DB
-    try:
-        return Inbox(path, bot_id_of(settings.telegram_token)), SQLiteStore(path, settings.context_ttl_seconds)
-    except (sqlite3.Error, OSError) as exc:  # the bot still answers; it just forgets on restart
-        log.warning("cannot open %s (%s): updates and conversations are kept in memory only", path, exc)
-        return None, None
 
 
 def api_urls(api_url: str) -> tuple[str | None, str | None]:
@@ -111,15 +103,18 @@ def build_application(
     if not settings.telegram_token:
         raise BotError(MISSING_TOKEN.removeprefix("error: "))
     default_base, default_files = api_urls(settings.telegram_api_url)
-    inbox, store = open_state(settings)
-    if store is not None:
-        engine.conversations.use(store)
+    state = open_shared_state(settings, bot_id_of(settings.telegram_token))
+    inbox = state.inbox
+    if state.conversations is not None:
+        engine.conversations.use(state.conversations)
+    if state.votes is not None:
+        question_log.share(state.votes)
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication)
         .context_types(CONTEXT_TYPES)
         .token(settings.telegram_token)
-        .concurrent_updates(PerChatUpdateProcessor(max_updates_in_flight, inbox=inbox))
+        .concurrent_updates(PerChatUpdateProcessor(max_updates_in_flight, inbox=inbox, turns=state.turns))
         .rate_limiter(DeliveryLimiter())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -145,6 +140,9 @@ def build_application(
     data.engine, data.question_log, data.settings = engine, question_log, settings
     data.chats = ChatState(engine.conversations)
     data.typing = Typing.for_bot(application.bot, httpx_kwargs)
+    application.state = state
+    if hasattr(state.turns, "bot"):
+        state.turns.bot = application.bot  # orphans taken over from dead replicas are read with it
     add_handlers(application)
     return application
 
@@ -182,6 +180,8 @@ async def post_init(application: BotApplication) -> None:
     """Load the index (rebuilding a stale one in the background), queue the updates an earlier run fetched but never finished, publish the command menus."""
     await asyncio.to_thread(serve_now_rebuild_later, application.bot_data.engine)
     replay_unfinished(application)
+    if application.state is not None and hasattr(application.state.inbox, "orphans"):
+        application.sweeper = asyncio.get_running_loop().create_task(sweep_orphans(application))
     try:
         await application.bot.set_my_commands(bot_commands(handlers.USER_COMMANDS))
     except TelegramError as exc:  # the menu is a convenience: the bot works without it
@@ -196,8 +196,31 @@ async def post_init(application: BotApplication) -> None:
 
 
 async def post_shutdown(application: BotApplication) -> None:
-    """Close the "typing…" connections."""
+    """Close the "typing…" connections and the shared state (a replica's heartbeat stops: the others take over)."""
     await application.bot_data.typing.close()
+    if application.state is not None and application.state.inbox is not None:
+        application.state.inbox.close()
+
+
+SWEEP_EVERY = 1.0  # seconds between looks for updates left unfinished by a dead replica
+
+
+async def sweep_orphans(application: BotApplication) -> None:
+    """With Redis: now and then, take over the unfinished updates of replicas that died, and queue them."""
+    inbox = application.state.inbox if application.state is not None else None
+    queue = application.update_queue
+    if inbox is None or not isinstance(queue, DurableUpdateQueue):
+        return
+    while True:
+        await asyncio.sleep(SWEEP_EVERY)
+        try:
+            orphans = await asyncio.to_thread(inbox.orphans, application.bot)  # type: ignore[attr-defined]
+        except Exception as exc:  # Redis down: try again at the next sweep
+            log.warning("could not look for unfinished updates of stopped replicas: %s", exc)
+            continue
+        if orphans:
+            log.info("handling %d update(s) left unfinished by a stopped replica", len(orphans))
+            queue.replay(orphans)
 
 
 def serve_now_rebuild_later(engine: Engine) -> threading.Thread | None:

@@ -39,9 +39,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, Update
+
+if TYPE_CHECKING:
+    from bot.store import UpdateInbox
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +202,7 @@ def parse_update(body: str, bot: Bot) -> Update | None:
 class DurableUpdateQueue(asyncio.Queue[object]):
     """The Application's update queue: an update is recorded in the inbox before it is queued (and before Telegram is told)."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: UpdateInbox) -> None:
         super().__init__()
         self.inbox = inbox
 

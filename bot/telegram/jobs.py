@@ -40,7 +40,8 @@ async def in_daemon_thread(job: Callable[[], T], name: str = "admin-job") -> T:
         try:
             result = job()
         except BaseException as exc:  # handed to the awaiting coroutine, which decides
-            deliver(lambda: settle(lambda: future.set_exception(exc)))
+            error = exc
+            deliver(lambda: settle(lambda: future.set_exception(error)))
         else:
             deliver(lambda: settle(lambda: future.set_result(result)))
         finally:

@@ -40,10 +40,8 @@ from typing import TYPE_CHECKING, Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from bot.telegram.inbox import Inbox
-
 if TYPE_CHECKING:
-    from bot.store import Turns
+    from bot.store import Turns, UpdateInbox
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(
         self,
         max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT,
-        inbox: Inbox | None = None,
+        inbox: UpdateInbox | None = None,
         turns: Turns | None = None,
     ) -> None:
         super().__init__(UNBOUNDED)
@@ -124,21 +122,23 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock, self._slots:  # the slot only once the chat is free
-                if self.turns is None or not isinstance(update, Update):
-                    await self._handle(update, coroutine)
-                else:
-                    async with self.turns.turn(key, update.update_id) as mine:
-                        if mine:
-                            await self._handle(update, coroutine)
-                        else:  # another process handled it meanwhile (it was taken over from a dead replica)
-                            close = getattr(coroutine, "close", None)
-                            if close is not None:
-                                close()
+                if self.turns is not None and isinstance(update, Update):
+                    if not await self.turns.wait_turn(key, update.update_id, self._handle_orphan):
+                        close = getattr(coroutine, "close", None)
+                        if close is not None:
+                            close()  # another replica finished it (it took it over while this one looked dead)
+                        return
+                await self._handle(update, coroutine)
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:
                 del self._users[key]
                 del self._locks[key]
+
+    async def _handle_orphan(self, orphan: Update) -> None:
+        """Handle, in its chat's turn, an update taken over from a replica that died (see bot.store.redis)."""
+        if self.reprocess is not None:
+            await self._handle(orphan, self.reprocess(orphan))
 
     async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run the handlers unless draining; then cross the update off in the inbox."""
