@@ -2,6 +2,12 @@
 """Load and fault test of the Telegram bot: the real bot process, over HTTP, against the strict fake Bot API.
 
     .venv/bin/python bench/telegram_load.py [--chats 200] [--restart kill|term|none] [--seed 1] [--json FILE]
+    .venv/bin/python bench/telegram_load.py --replicas 2     # two webhook processes on one Redis
+
+With `--replicas 2` a redis-server is started on 127.0.0.1 (Debian's package), two bot processes run
+in webhook mode with BOT_REDIS_URL set, and this script is their load balancer: each update is POSTed
+to the replicas in turn, in order, and to the other one when a replica does not answer 200 (as
+Telegram retries a failed delivery). The first replica is the one killed and restarted.
 
 What it does, all on 127.0.0.1 and inside a temporary folder:
 
@@ -35,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import random
 import shutil
 import signal
@@ -42,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,9 +59,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import httpx  # noqa: E402
+
 from bot.config import Settings, env_flag  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.telegram.handlers import SORRY  # noqa: E402
+from tests.botapi.redis_server import RedisServer, free_port  # noqa: E402
 from tests.botapi.server import FakeBotApi  # noqa: E402
 
 SCRIPTS = (
@@ -82,6 +93,8 @@ class Report:
     chats: int
     questions: int
     restart: str
+    replicas: int = 1
+    failovers: int = 0  # webhook deliveries a replica did not take (killed or starting), handed to the other
     answered: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -141,19 +154,48 @@ def schedule(questions: list[Question], seed: int, spread: float) -> list[tuple[
     return sorted(events, key=lambda e: e[0])
 
 
-def start_bot(settings: Settings, server: FakeBotApi, log_file: Any) -> subprocess.Popen[bytes]:
-    """`run_bot.py telegram` against the fake server, logging to `log_file`."""
+WEBHOOK_SECRET = "load-test-secret"
+
+
+@dataclass
+class Replica:
+    """One bot process: its data folder, and in webhook mode its port and the Redis it shares."""
+
+    data_dir: Path
+    port: int = 0
+    redis_url: str = ""
+
+    @property
+    def hook(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+def start_bot(
+    settings: Settings, server: FakeBotApi, log_file: Any, replica: Replica | None = None
+) -> subprocess.Popen[bytes]:
+    """`run_bot.py telegram` against the fake server (long polling, or a webhook replica), logging to `log_file`."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(
         TELEGRAM_BOT_TOKEN=server.token,
         TELEGRAM_API_URL=f"http://127.0.0.1:{server.port}",
         BOT_CORPUS_DIR=str(settings.corpus_dir),
         BOT_INDEX_DIR=str(settings.index_dir),
-        BOT_DATA_DIR=str(settings.data_dir),
+        BOT_DATA_DIR=str(replica.data_dir if replica else settings.data_dir),
         NO_PROXY="127.0.0.1",
     )
+    command = [sys.executable, str(REPO_ROOT / "run_bot.py"), "telegram"]
+    if replica is not None and replica.port:
+        env.update(BOT_REDIS_URL=replica.redis_url, TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET)
+        command += [
+            "--webhook-url",
+            "https://bot.example.com/hook",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(replica.port),
+        ]
     return subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "run_bot.py"), "telegram"],
+        command,
         env=env,
         cwd=REPO_ROOT,
         stdout=log_file,
@@ -174,6 +216,59 @@ def stop(process: subprocess.Popen[bytes], how: str) -> float:
         process.kill()
         process.wait(10)
     return time.monotonic() - began
+
+
+class LoadBalancer:
+    """Hands updates to the replicas' webhooks in turn, in arrival order; a replica that fails is skipped for that update."""
+
+    def __init__(self, replicas: list[Replica]) -> None:
+        self.replicas = replicas
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.next = 0
+        self.failovers = 0
+        self.client = httpx.Client(trust_env=False, timeout=10)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (update := self.queue.get()) is not None:
+            self._deliver(update)
+
+    def _deliver(self, update: dict[str, Any]) -> None:
+        deadline = time.monotonic() + 120
+        failed = 0
+        while time.monotonic() < deadline:
+            replica = self.replicas[self.next % len(self.replicas)]
+            self.next += 1
+            try:
+                answer = self.client.post(
+                    replica.hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+                )
+                if answer.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            self.failovers += 1
+            failed += 1
+            if failed % len(self.replicas) == 0:  # every replica refused it: wait a moment before the next round
+                time.sleep(0.05)
+        print(f"update {update['update_id']} could not be delivered", file=sys.stderr)
+
+    def wait_until_ready(self, timeout: float = 120) -> None:
+        """Until every replica's webhook answers (a GET is refused with 405 once the server is up)."""
+        deadline = time.monotonic() + timeout
+        for replica in self.replicas:
+            while time.monotonic() < deadline:
+                try:
+                    self.client.get(replica.hook)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join(150)
+        self.client.close()
 
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
@@ -285,7 +380,7 @@ def run(args: argparse.Namespace) -> Report:
     settings = Settings(corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", semantic=semantic)
     questions = plan(chats, settings)  # also builds the index, so start-up does not
     events = schedule(questions, args.seed, args.spread)
-    report = Report(chats, len(questions), args.restart)
+    report = Report(chats, len(questions), args.restart, args.replicas)
     log_path = work / "bot.log"
     began = time.monotonic()
     with FakeBotApi() as server, open(log_path, "wb") as log_file:
@@ -296,7 +391,15 @@ def run(args: argparse.Namespace) -> Report:
             server.set_fault_rates("sendMessage", SEND_FAULTS, seed=args.seed)
             server.set_fault_rates("getUpdates", POLL_FAULTS, seed=args.seed + 2)
             server.set_fault_rates("sendChatAction", TYPING_FAULTS, seed=args.seed + 3)
-        bot = start_bot(settings, server, log_file)
+        redis_server = None
+        replicas = [Replica(settings.data_dir)]
+        if args.replicas > 1:
+            redis_server = RedisServer(shutil.which("redis-server") or "redis-server").start()
+            replicas = [Replica(work / f"data-{n}", free_port(), redis_server.url) for n in range(args.replicas)]
+        bots = [start_bot(settings, server, log_file, r) for r in replicas]
+        balancer = LoadBalancer(replicas) if args.replicas > 1 else None
+        if balancer is not None:
+            balancer.wait_until_ready()
         cpu = 0.0
         restart_at = int(len(events) * 0.4) if args.restart != "none" else -1
         restarted_at = float("inf")
@@ -308,19 +411,27 @@ def run(args: argparse.Namespace) -> Report:
             if i == restart_at:
                 print(f"{args.restart} the bot after {i} of {len(events)} questions", file=sys.stderr)
                 restarted_at = time.monotonic()
-                cpu += cpu_seconds(bot)
-                report.seconds_to_stop = round(stop(bot, args.restart), 2)
-                bot = start_bot(settings, server, log_file)
+                cpu += cpu_seconds(bots[0])
+                report.seconds_to_stop = round(stop(bots[0], args.restart), 2)
+                bots[0] = start_bot(settings, server, log_file, replicas[0])
             q.pushed_at = time.monotonic()
-            server.push_message(q.text, user_id=q.chat, chat_id=q.chat)
+            pushed = server.push_message(q.text, user_id=q.chat, chat_id=q.chat)
+            if balancer is not None:
+                balancer.queue.put(pushed)
         deadline = time.monotonic() + args.deadline
         while time.monotonic() < deadline:
             if answered_count(questions, server) >= len(questions):
                 time.sleep(1.0)  # late duplicates
                 break
             time.sleep(0.2)
-        cpu += cpu_seconds(bot)
-        stop(bot, "term")
+        for bot in bots:
+            cpu += cpu_seconds(bot)
+            stop(bot, "term")
+        if balancer is not None:
+            balancer.close()
+            report.failovers = balancer.failovers
+        if redis_server is not None:
+            redis_server.stop()
         measure(questions, server, report, restarted_at)
         report.bot_cpu_ms_per_answer = round(1000 * cpu / max(1, report.answered), 1)
         if args.keep:
@@ -368,6 +479,9 @@ def main() -> int:
         "--deadline", type=float, default=120.0, help="seconds to wait for answers after the last question"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--replicas", type=int, choices=(1, 2), default=1, help="2: two webhook processes on one Redis (see above)"
+    )
     parser.add_argument("--no-faults", action="store_true", help="no injected Bot API faults")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and the bot's log")
     parser.add_argument("--json", type=Path, help="also write the report as JSON")

@@ -21,7 +21,7 @@ from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.store import StoreUnavailable
-from bot.store.redis import Heartbeat, RedisConversationStore, RedisInbox, RedisVotes, connect
+from bot.store.redis import Heartbeat, RedisConversationStore, RedisInbox, RedisRate, RedisVotes, connect
 from bot.telegram import build_application
 from bot.telegram.app import BotApplication
 from bot.telegram.ordering import PerChatUpdateProcessor
@@ -214,3 +214,11 @@ async def test_a_chat_is_answered_in_order_across_replicas_and_a_dead_replicas_q
             stuck.gate.set()  # let its search thread end
         texts = texts_of(server.sent_messages(CHAT))
         assert sum("Natto" in t and t.startswith("1. ") for t in texts) == 1, texts
+
+
+def test_replicas_share_the_bots_thirty_messages_a_second(redis_url: str) -> None:
+    one, two = RedisRate(connect(redis_url), 1), RedisRate(connect(redis_url), 1)
+    waits = [(one if n % 2 else two).reserve() for n in range(40)]
+    assert waits[:30] == [0.0] * 30  # Telegram's burst, whichever replica sends
+    assert all(w > 0 for w in waits[30:])  # then one slot every 1/30 s for the whole bot
+    assert RedisRate(connect(redis_url), 2).reserve() == 0.0  # another bot has its own schedule

@@ -8,6 +8,7 @@ What is kept, and by whom:
 | the update inbox (recorded before Telegram is told, replayed until handled) | `Inbox` (SQLite) | `RedisInbox` |
 | per-chat order across processes | in-process locks (`bot.telegram.ordering`) | `RedisInbox.wait_turn` |
 | feedback votes and question ids | the question log (SQLite) | `RedisVotes` (the log itself stays per replica) |
+| Telegram's 30 messages per second | in-process (`bot.telegram.delivery`) | `RedisRate`, bot-wide |
 
 The SQLite implementations live beside their users (`bot.conversation`, `bot.telegram.inbox`,
 `bot.questionlog`); `bot.store.redis` holds the Redis ones. `open_shared_state` picks by settings.
@@ -28,6 +29,7 @@ from bot.config import Settings
 from bot.conversation import ConversationStore, SQLiteStore
 from bot.errors import BotError
 from bot.questionlog import SharedVotes
+from bot.telegram.delivery import SharedRate
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class SharedState:
     conversations: ConversationStore | None
     turns: Turns | None = None
     votes: SharedVotes | None = None  # RedisVotes with Redis; the question log keeps votes itself otherwise
+    rate: SharedRate | None = None  # RedisRate with Redis: the bot-wide 30 messages per second
 
 
 def open_shared_state(settings: Settings, bot_id: int) -> SharedState:

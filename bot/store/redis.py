@@ -77,6 +77,19 @@ return {redis.call('HGET', KEYS[1], 'body'), attempts}
 """
 
 
+RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now > burst then return math.ceil(tat - now - burst) end
+redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', 60000)
+return 0
+"""
+
+
 def text(value: object) -> str:
     """A reply of the client (decode_responses=True) as the string it is."""
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -280,6 +293,26 @@ class RedisTurns:
         return await self.inbox.wait_turn(key, update_id, handle_orphan, self.bot)
 
 
+class RedisRate:
+    """Telegram's 30 messages per second for the whole bot, shared by its replicas (a GCRA schedule in Redis)."""
+
+    def __init__(self, client: redis.Redis, bot_id: int, per_second: int = 30, burst: int = 30) -> None:
+        self.client = client
+        self.key = f"qa:{bot_id}:rate"
+        self.interval_ms = 1000 / per_second
+        self.burst_ms = self.interval_ms * max(0, burst - 1)
+        self._reserve = client.register_script(RESERVE)
+
+    def reserve(self) -> float:
+        """0 when a message may go now (its slot is taken), else seconds to wait; Redis down: go (local limit only)."""
+        try:
+            wait_ms = int(self._reserve(keys=[self.key], args=[self.interval_ms, self.burst_ms]))
+        except redis.RedisError as exc:
+            log.warning("shared rate limit unavailable (%s); keeping this replica's own limit only", exc)
+            return 0.0
+        return wait_ms / 1000
+
+
 class RedisConversationStore:
     """Conversation documents as JSON strings with an expiry (`ConversationStore`)."""
 
@@ -382,4 +415,5 @@ def open_redis_state(settings: Settings, bot_id: int) -> SharedState:
         RedisConversationStore(client, bot_id, settings.context_ttl_seconds),
         RedisTurns(inbox),
         RedisVotes(client, bot_id),
+        RedisRate(client, bot_id),
     )

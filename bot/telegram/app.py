@@ -115,7 +115,7 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .token(settings.telegram_token)
         .concurrent_updates(PerChatUpdateProcessor(max_updates_in_flight, inbox=inbox, turns=state.turns))
-        .rate_limiter(DeliveryLimiter())
+        .rate_limiter(DeliveryLimiter(shared=state.rate))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .request(
