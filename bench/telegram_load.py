@@ -466,6 +466,70 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
+FLOOD_CHAT = 9_000
+FLOOD_OTHERS = 10
+FLOOD_QUESTION = "what foods have K2?"
+OTHER_QUESTION = "which foods contain vitamin d3?"
+
+
+def ask_and_time(server: FakeBotApi, chats: list[int], timeout: float = 120) -> list[float]:
+    """Each chat asks one question at once; seconds until each chat's answer arrived."""
+    before = {chat: len(server.sent_messages(chat)) for chat in chats}
+    asked = time.monotonic()
+    for chat in chats:
+        server.push_message(OTHER_QUESTION, user_id=chat, chat_id=chat)
+    waits: dict[int, float] = {}
+    while len(waits) < len(chats) and time.monotonic() - asked < timeout:
+        for chat in chats:
+            if chat not in waits and any(
+                is_answer_end(m.get("text", "")) for m in server.sent_messages(chat)[before[chat] :]
+            ):
+                waits[chat] = time.monotonic() - asked
+        time.sleep(0.02)
+    return [waits.get(chat, float("inf")) for chat in chats]
+
+
+def run_flood(args: argparse.Namespace) -> dict[str, Any]:
+    """Fairness: other chats' wait for an answer, idle and while one chat floods the bot with `args.flood` messages."""
+    work = Path(tempfile.mkdtemp(prefix="telegram-flood-"))
+    corpus = work / "corpus"
+    corpus.mkdir()
+    for name in ("vitamin-k2-d3-bone-density.txt", "synonyms.conf"):
+        shutil.copy(REPO_ROOT / "corpus" / name, corpus / name)
+    settings = Settings(
+        corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", semantic=env_flag("BOT_SEMANTIC", True)
+    )
+    Engine(settings).open()  # builds the index, so start-up does not
+    result: dict[str, Any] = {"flood_messages": args.flood}
+    with FakeBotApi() as server, open(work / "bot.log", "wb") as log_file:
+        server.max_poll_timeout = 1.0
+        others = [FLOOD_CHAT + 1 + n for n in range(FLOOD_OTHERS)]
+        for chat in [FLOOD_CHAT, *others]:
+            server.register_chat(chat)
+        bot = start_bot(settings, server, log_file)
+        try:
+            ask_and_time(server, [others[0]])  # warm up: the first answer loads what a question needs
+            idle = ask_and_time(server, others)
+            for _ in range(args.flood):
+                server.push_message(FLOOD_QUESTION, user_id=FLOOD_CHAT, chat_id=FLOOD_CHAT)
+            time.sleep(1.0)  # the flood is fetched and queued
+            flooded = ask_and_time(server, others)
+            answered = sum(is_answer_end(m.get("text", "")) for m in server.sent_messages(FLOOD_CHAT))
+        finally:
+            stop(bot, "kill")
+    if all(w < float("inf") for w in idle + flooded) and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"work folder kept: {work}", file=sys.stderr)
+    result.update(
+        idle_wait_s={"p50": round(statistics.median(idle), 2), "max": round(max(idle), 2)},
+        flood_wait_s={"p50": round(statistics.median(flooded), 2), "max": round(max(flooded), 2)},
+        flood_answers_by_then=answered,
+        within_2x_idle=max(flooded) <= 2 * max(idle) < float("inf"),
+    )
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -480,6 +544,9 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--flood", type=int, default=0, help="fairness run instead: one chat sends this many messages at once"
+    )
+    parser.add_argument(
         "--replicas", type=int, choices=(1, 2), default=1, help="2: two webhook processes on one Redis (see above)"
     )
     parser.add_argument("--no-faults", action="store_true", help="no injected Bot API faults")
@@ -487,6 +554,13 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args()
     args.deadline = min(max(args.deadline, 1.0), 600.0)
+    if args.flood:
+        flood = run_flood(args)
+        for key, value in flood.items():
+            print(f"{key:<22}  {value}")
+        if args.json:
+            args.json.write_text(json.dumps(flood, indent=2))
+        return 0 if flood["within_2x_idle"] else 1
     report = run(args)
     width = max(len(k) for k in asdict(report))
     for key, value in asdict(report).items():

@@ -145,9 +145,8 @@ class QuestionLog:
         self.retention_days = max(0, retention_days)
         self._lock = threading.Lock()
         self._key: bytes | None = None
-        self._conn: sqlite3.Connection | None = (
-            None  # one writing connection, kept open (opening one per write cost a WAL checkpoint)
-        )
+        self._votes: SharedVotes | None = None  # with replicas: question ids and votes in the shared store
+        self._conn: sqlite3.Connection | None = None  # one writing connection, kept open (one per write cost a WAL checkpoint)
         self._last_purge = 0.0
         if create:
             try:
