@@ -19,7 +19,11 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/article-qa
 
+# lint, format and types first (fail fast), then the tests
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 reindex: setup

@@ -72,7 +72,10 @@ def header(info: dict[str, Any]) -> str:
         [
             f"machine: {info['nproc']} CPUs ({info['cpu']}), {ram}; load average at start {info['load_average_start']}",
             f"python {info['python']}, SQLite {info['sqlite']}, {packages}",
-            "Pure timing, no quality check. Numbers from a busy machine are loose: compare across a row, not across runs.",
+            (
+                "Pure timing, no quality check. "
+                "Numbers from a busy machine are loose: compare across a row, not across runs."
+            ),
         ]
     )
 

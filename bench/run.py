@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: this bot against rank-bm25, bm25s, tantivy and SQLite FTS5.
 
-    .venv/bin/python bench/run.py [--sizes 1k,10k] [--questions N] [--systems bot,ask,okapi,plus,bm25s,tantivy,fts5] [--json FILE]
+    .venv/bin/python bench/run.py [--sizes 1k,10k] [--questions N] [--json FILE]
+        [--systems bot,ask,okapi,plus,bm25s,tantivy,fts5]
 
 Corpora are real MedQuAD text from ../shared/benchmarks/medquad (or BOT_BENCHMARKS_DIR), grown to
 about the given passage counts by copying articles under new names; questions are MedQuAD (short)
@@ -200,7 +201,8 @@ def bot_rows(
         rows.append({"system": LABELS["ask"], **batch})
         if "total_s" in batch:
             notes.append(
-                f"ask --json: {len(questions)} questions in {batch['total_s']:.2f} s = {batch['per_question_ms']:.1f} ms per question, start-up included"
+                f"ask --json: {len(questions)} questions in {batch['total_s']:.2f} s = {batch['per_question_ms']:.1f} "
+                "ms per question, start-up included"
             )
     return rows, notes
 
@@ -286,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = corpora.load_questions(data, args.questions)
     kinds = {k: sum(1 for q in questions if q.kind == k) for k in ("short", "long")}
     print(
-        f"questions: {kinds['short']} short (MedQuAD dev 'question'), {kinds['long']} long (LiveQA dev 'original'); top {TOP_K}",
+        f"questions: {kinds['short']} short (MedQuAD dev 'question'), {kinds['long']} long (LiveQA dev 'original'); "
+        f"top {TOP_K}",
         flush=True,
     )
     results: dict[str, Any] = {"machine": info, "questions": kinds, "sizes": []}

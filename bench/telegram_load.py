@@ -134,7 +134,7 @@ def plan(chats: int, settings: Settings) -> list[Question]:
             answer = engine.answer(text, ("plan", chat))
             expected = f"1. {answer.results[0].heading}" if answer.results else NO_ANSWER
             questions.append(Question(10_000 + chat, n, text, expected))
-    keys = {}
+    keys: dict[int, list[str]] = {}
     for q in questions:
         keys.setdefault(q.chat, []).append(q.expected)
     if any(len(set(k)) != len(k) for k in keys.values()):
@@ -143,7 +143,8 @@ def plan(chats: int, settings: Settings) -> list[Question]:
 
 
 def schedule(questions: list[Question], seed: int, spread: float) -> list[tuple[float, Question]]:
-    """Arrival times: each chat starts at a random moment in `spread` seconds; its next questions follow within a second."""
+    """Arrival times: each chat starts at a random moment in `spread` seconds; its next questions follow within a
+    second."""
     rng = random.Random(seed + 1)
     last: dict[int, float] = {}
     events: list[tuple[float, Question]] = []
@@ -204,7 +205,8 @@ def start_bot(
 
 
 def stop(process: subprocess.Popen[bytes], how: str) -> float:
-    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would); seconds until it exited."""
+    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would); seconds until it
+    exited."""
     if process.poll() is not None:
         return 0.0
     began = time.monotonic()
@@ -219,7 +221,7 @@ def stop(process: subprocess.Popen[bytes], how: str) -> float:
 
 
 class LoadBalancer:
-    """Hands updates to the replicas' webhooks in turn, in arrival order; a replica that fails is skipped for that update."""
+    """Hands updates to the replicas' webhooks in turn, in arrival order, skipping one that fails."""
 
     def __init__(self, replicas: list[Replica]) -> None:
         self.replicas = replicas

@@ -3,7 +3,8 @@
     python -m bench.worker count --work W --out R.json
     python -m bench.worker bot-build --corpus C --work W --changed NAME --passages P.jsonl --out R.json
     python -m bench.worker bot --corpus C --work W --questions Q.json --out R.json
-    python -m bench.worker peer --name tantivy --work W --passages P.jsonl --questions Q.json --changed NAME --out R.json
+    python -m bench.worker peer --name tantivy --work W --passages P.jsonl --questions Q.json
+        --changed NAME --out R.json
 
 bench/run.py starts one worker per system, so each system's peak RSS is its own process's: the
 worker adds VmHWM from /proc/self/status (the high-water RSS of this process's memory since exec).

@@ -174,13 +174,17 @@ def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
 
 
 def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
-    """Everything besides the articles that a build depends on: what analysis does, the WordNet copy and the sentence model."""
+    """Everything besides the articles that a build depends on.
+
+    That is what analysis does, the WordNet copy and the sentence model.
+    """
     encoder = (
         f"{model_identity(encoder_path(settings))}|{runtime_identity()}|{vector_code_digest()}"
         if settings.semantic
         else "off"
     )
-    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}|encoder:{encoder}"
+    wordnet = wordnet_identity(wordnet_folder(settings))
+    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet}|encoder:{encoder}"
 
 
 def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = None) -> str:

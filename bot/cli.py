@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     parser = argparse.ArgumentParser(
         prog=invoked if invoked in (PROG, "run_bot.py") else PROG,
-        description="Answer questions from articles. With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the REPL.",
+        description=(
+            "Answer questions from articles. "
+            "With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the REPL."
+        ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (debug level)")
     sub = parser.add_subparsers(dest="command")
@@ -41,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question (or one question per stdin line)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    p.add_argument(
+        "--explain", action="store_true", help="show how the results were ranked: each one's features and score"
+    )
     p.add_argument(
         "--top-k",
         type=positive_int,
@@ -183,14 +189,14 @@ class OnlyOnce(logging.Filter):
 _handler: logging.Handler | None = None
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a record is emitted, not to the stream at set-up.
 
     main() can run more than once in a process (the tests do); a handler bound to an earlier,
     since closed stderr would turn every later log record into a "Logging error" traceback.
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
@@ -346,10 +352,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = Engine(settings)
     engine.open()
     if args.question:
-        print_answer(engine, " ".join(args.question), None, args.json, top_k)
+        print_answer(engine, " ".join(args.question), None, args.json, top_k, args.explain)
         return 0
     for question, conversation in conversation_lines(sys.stdin):
-        print_answer(engine, question, conversation, args.json, top_k)
+        print_answer(engine, question, conversation, args.json, top_k, args.explain)
         sys.stdout.flush()
     return 0
 
@@ -366,7 +372,8 @@ def capped_top_k(requested: int | None, settings: Settings) -> int:
     if top_k > MAX_TOP_K:
         source = "--top-k" if requested else "BOT_TOP_K"
         print(
-            f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most {MAX_TOP_K}.",
+            f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most "
+            f"{MAX_TOP_K}.",
             file=sys.stderr,
         )
         return MAX_TOP_K
@@ -384,13 +391,21 @@ def conversation_lines(lines: Iterable[str]) -> Iterable[tuple[str, str]]:
         yield question, f"stdin-{conversation}"
 
 
-def print_answer(engine: Engine, question: str, conversation: str | None, as_json: bool, top_k: int) -> None:
+def print_answer(
+    engine: Engine, question: str, conversation: str | None, as_json: bool, top_k: int, explain: bool = False
+) -> None:
     from bot.engine import MAX_RESULTS
     from bot.render_text import format_answer
 
+    lines = engine.explain(question, conversation, limit=top_k) if explain else []
+    if lines and not as_json:
+        print(visible("\n".join(lines)))
     answer = engine.answer(question, conversation, limit=max(top_k, MAX_RESULTS))
     if as_json:
-        print(json.dumps(answer.to_json(top_k), ensure_ascii=False))
+        data = answer.to_json(top_k)
+        if lines:
+            data["explain"] = lines
+        print(json.dumps(data, ensure_ascii=False))
     else:
         print(format_answer(answer, 0, top_k, more_hint=False))
         print()
@@ -451,7 +466,8 @@ def eval_benchmarks(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(format_table(bench.name, runs) for bench, runs in results))
         print(
-            f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these conditions):"
+            f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these "
+            "conditions):"
         )
         for name, share in elsewhere.items():
             print(f"  {name}: the bot answers {share:.1%} (rank-bm25 would answer every one)")

@@ -22,7 +22,11 @@ class BuildParams:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Query-time retrieval parameters: they apply when an index is loaded or queried, never rebuild it."""
+    """Query-time word-scoring parameters: they apply when an index is loaded or queried, never rebuild it.
+
+    How the scores are combined, and when a passage answers, is fitted (bot.ranking, the shipped
+    bot/data/ranking-model.json), not set here. These shape the word score, one of its features.
+    """
 
     variant: str = "plus"  # BM25 variant from rank-bm25: "plus", "l" or "okapi"
     k1: float = 1.2
@@ -30,52 +34,24 @@ class Ranking:
     delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
     heading_weight: float = 1.0  # weight of section/subsection titles relative to the body
     heading_b: float = 0.2  # length normalisation of the section titles
-    off_topic_article_factor: float = (
-        0.7  # score factor for passages of articles that never name a topic the question names
-    )
-    topic_rule_max_concepts: int = 4  # ...applied to questions of at most this many concepts
-    definition_boost: float = (
-        0.5  # "what is X": passages that define X (an apposition, a gloss, "X is a") score this much more
-    )
-    lead_boost: float = 0.5  # "what is X" with X an article's title: its first passage scores this much more
-    article_idf_weight: float = (
-        0.2  # share of a term's IDF taken among its own article's passages (3 articles or fewer)...
-    )
-    article_idf_weight_many: float = (
-        0.5  # ...growing towards this share as the article count grows (see retrieval.article_idf_share)
-    )
+    # share of a term's IDF taken among its own article's passages (3 articles or fewer)...
+    article_idf_weight: float = 0.2
+    # ...growing towards this share as the article count grows (see retrieval.article_idf_share)
+    article_idf_weight_many: float = 0.5
     article_title_weight: float = 1.0  # weight of the article title relative to the body
-    named_section_boost: float = 0.2  # passages whose section title the question names in full, when its words head sections in 2+ articles, score this much more
-    article_text_weight: float = (
-        0.6  # weight of the whole article's text (Okapi, IDF over articles) relative to the body
-    )
+    article_text_weight: float = 0.6  # weight of the whole article's text (Okapi, IDF over articles)
     article_text_b: float = 0.75  # length normalisation of whole articles
-    article_text_variant: str = (
-        "okapi"  # IDF of the whole-article field: "okapi" (0 for words in half the articles) or "plus"
-    )
+    # IDF of the whole-article field: "okapi" (0 for words in half the articles) or "plus"
+    article_text_variant: str = "okapi"
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
-    min_coverage: float = 0.3  # share of the question's IDF mass a passage must match...
-    min_evidence: float = 1.7  # ...or this much matched IDF, in units of the rarest word's (log(passages + 1))
-    max_unknown_share: float = 0.6  # when words no article uses carry more of the question's IDF mass...
-    strong_evidence: float = 3.0  # ...a passage needs this much matched IDF (same units as min_evidence) to answer
-    unknown_name_max_concepts: int = 4  # so does a question of at most this many concepts about a name no article uses, beside no topic word (0: off)
-    pair_needs_specific: bool = (
-        True  # a two-concept question is answered only by passages holding its more specific concept
-    )
     known_family_weight: float = 0.5  # the same for question words the index has
-    family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
-    acronym_weight: float = 1.0  # weight of the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus"); 0 turns it off
-    compound_weight: float = (
-        1.0  # weight of an index word that joins two adjacent question words ("rib cage" -> "ribcage"); 0 turns it off
-    )
-    related_weight: float = 0.3  # weight of an index word WordNet gives a shared sense with a question word ("important" -> "crucial"); 0 turns it off
+    family_weight: float = 0.35  # an index word sharing a Lancaster root with a question word the index lacks
+    # the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus"); 0: off
+    acronym_weight: float = 1.0
+    compound_weight: float = 1.0  # an index word joining two adjacent question words ("rib cage"); 0: off
+    related_weight: float = 0.3  # an index word WordNet gives a shared sense with a question word; 0: off
     related_max_concepts: int = 4  # ...searched for questions of at most this many concepts
-    meaning_weight: float = (
-        0.5  # share of the final score from the sentence model's cosine similarity (bot.encoder); 0 turns it off
-    )
-    meaning_pool: int = 30  # ...re-ranking this many of the best answering passages
-    answer_ties_by_meaning: bool = True  # the first result's answer sentence: the sentence model breaks a tie between the sentences holding the most of the question (off too when meaning_weight is 0)
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True
@@ -143,12 +119,11 @@ class Settings:
 
     def with_paths(self, corpus: str | Path | None = None, index: str | Path | None = None) -> Settings:
         """A copy with CLI-given directories applied."""
-        changes: dict[str, Path] = {}
-        if corpus:
-            changes["corpus_dir"] = Path(corpus).expanduser()
-        if index:
-            changes["index_dir"] = Path(index).expanduser()
-        return replace(self, **changes)
+        return replace(
+            self,
+            corpus_dir=Path(corpus).expanduser() if corpus else self.corpus_dir,
+            index_dir=Path(index).expanduser() if index else self.index_dir,
+        )
 
 
 def load_settings() -> Settings:

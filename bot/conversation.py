@@ -114,7 +114,8 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS conversations (key TEXT PRIMARY KEY, document TEXT NOT NULL, changed REAL NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS conversations "
+            "(key TEXT PRIMARY KEY, document TEXT NOT NULL, changed REAL NOT NULL)"
         )
         with self._lock:
             self._purge_locked()
@@ -248,7 +249,8 @@ class Conversations:
 
     # ----- short-lived values under tokens ------------------------------------------------------
     def put_value(self, key: Hashable, kind: str, value: Any) -> str:
-        """Store a JSON value under a new short token (safe in callback_data); the oldest of its kind beyond `per_kind` goes."""
+        """Store a JSON value under a new short token (safe in callback_data); the oldest of its kind beyond
+        `per_kind` goes."""
         token = secrets.token_urlsafe(6)
         with self._lock:
             document = self._load(key)

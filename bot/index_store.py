@@ -307,7 +307,8 @@ ARTICLE_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 def manifest_problem(manifest: dict[str, Any]) -> str | None:
-    """What is wrong with the shape of a manifest that parsed as JSON, or None: a hand-edited one must not crash a command."""
+    """What is wrong with the shape of a manifest that parsed as JSON, or None: a hand-edited one must not crash a
+    command."""
     corpus = manifest.get("corpus")
     if not isinstance(corpus, dict) or not isinstance(corpus.get("articles"), list):
         return "its corpus entry is not an object with a list of articles"

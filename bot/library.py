@@ -11,9 +11,8 @@ from pathlib import Path
 from bot.builder import BuildReport
 from bot.engine import Engine
 from bot.errors import ArticleError, BotError
-from bot.readers import ARTICLE_EXTENSIONS, CANONICAL_EXTENSIONS, UNSUPPORTED_TYPE, has_reader, parse_article
+from bot.readers import CANONICAL_EXTENSIONS, UNSUPPORTED_TYPE, has_reader, parse_article
 
-SUPPORTED_UPLOADS = ARTICLE_EXTENSIONS  # kept for older imports: the readers' one list
 MAX_NAME_CHARS = 100
 _corpus_lock = threading.Lock()
 
@@ -107,7 +106,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 @dataclass(frozen=True)
 class SavedState:
-    """What was at a corpus path before a change: a file's bytes, or a symbolic link's target (never what it points to)."""
+    """What was at a corpus path before a change: a file's bytes, or a link's target (never what it points to)."""
 
     data: bytes = b""
     link: str | None = None

@@ -62,7 +62,7 @@ def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) 
 
 def query_encoder(index: SearchIndex, settings: Settings) -> SentenceEncoder | None:
     """The sentence model for questions, when the index holds vectors made by it and ranking by meaning is on."""
-    if index.vectors is None or not settings.semantic or settings.ranking.meaning_weight <= 0:
+    if index.vectors is None or not settings.semantic:
         return None
     if index.manifest.get("encoder") != MODEL_ID:
         log.warning(

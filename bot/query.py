@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
 from bot.config import Ranking
@@ -411,7 +412,7 @@ def mark_answer_type_words(tokens: list[Token]) -> list[Token]:
     ]
 
 
-def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[str]) -> bool:
+def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: AbstractSet[str]) -> bool:
     """Does the question lean on the previous turn?
 
     Yes when it opens with "and"/"what about", uses a pronoun, has a single concept, or
@@ -434,7 +435,8 @@ def starts_follow_up(tokens: list[Token]) -> bool:
 
 
 def is_numbered_name(first: str, second: str) -> bool:
-    """ "omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined ("omega-3")."""
+    """ "omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined
+    ("omega-3")."""
     return first.isalpha() and second.isdigit()
 
 

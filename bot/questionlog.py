@@ -146,7 +146,7 @@ class QuestionLog:
         self._lock = threading.Lock()
         self._key: bytes | None = None
         self._votes: SharedVotes | None = None  # with replicas: question ids and votes in the shared store
-        self._conn: sqlite3.Connection | None = None  # one writing connection, kept open (one per write cost a WAL checkpoint)
+        self._conn: sqlite3.Connection | None = None  # kept open: one per write cost a WAL checkpoint each time
         self._last_purge = 0.0
         if create:
             try:
@@ -231,7 +231,8 @@ class QuestionLog:
             self._drop_writer()
 
     def _connect_read(self) -> sqlite3.Connection:
-        """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only disk)."""
+        """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only
+        disk)."""
         if not self.path.is_file():
             raise QuestionLogError(
                 f"no question log at {self.path}: nothing has been logged there yet (check --data or BOT_DATA_DIR)"
@@ -277,7 +278,8 @@ class QuestionLog:
                 raise QuestionLogError(explain(self.path, exc)) from exc
 
     def record_feedback(self, question_id: int, chat_id: int | str, value: int) -> bool:
-        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on its own answer; False if the question is unknown or another chat's."""
+        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on its own answer; False if the question is unknown or another
+        chat's."""
         if value not in (1, -1):
             raise ValueError("feedback value must be +1 or -1")
         chat_hash = self.pseudonym(chat_id)
@@ -294,7 +296,8 @@ class QuestionLog:
                     return False
                 conn.execute(
                     "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (question_id, chat_hash) DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
+                    "ON CONFLICT (question_id, chat_hash) "
+                    "DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
                     (question_id, chat_hash, value, int(time.time())),
                 )
                 return True
@@ -337,12 +340,14 @@ class QuestionLog:
                     "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE asked_at >= ?", (since,)
                 ).fetchone()
                 unanswered = conn.execute(
-                    "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions WHERE asked_at >= ? AND answered = 0 "
+                    "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions "
+                    "WHERE asked_at >= ? AND answered = 0 "
                     "GROUP BY q ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?",
                     (since, top),
                 ).fetchall()
                 up, down = conn.execute(
-                    "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) FROM feedback WHERE given_at >= ?",
+                    "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) "
+                    "FROM feedback WHERE given_at >= ?",
                     (since,),
                 ).fetchone()
             if self._votes is not None:

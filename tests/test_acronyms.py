@@ -55,7 +55,8 @@ def test_defined_acronyms_map_the_acronym_stem_to_the_commonest_long_form() -> N
         "Normal pressure hydrocephalus (NPH) is a build-up of fluid.",
         "People with normal pressure hydrocephalus (NPH) walk unsteadily.",
         "Night-time panic hours (NPH) is a joke in one forum post.",
-        "Surgery (see the percutaneous PER-kyoo-TAY-nee-us coronary intervention (PCI) page) helps.",  # a pronunciation guide, not a long form
+        # a pronunciation guide, not a long form
+        "Surgery (see the percutaneous PER-kyoo-TAY-nee-us coronary intervention (PCI) page) helps.",
         "Vitamin D (the sunshine vitamin) and the word (ZEBRA) in brackets.",
     ]
     acronyms = defined_acronyms(texts)
@@ -70,8 +71,10 @@ def test_a_question_using_an_acronym_finds_the_sections_that_write_it_out(
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "nph.md").write_text(
-        "# Normal pressure hydrocephalus\n\n## Overview\n\nNormal pressure hydrocephalus (NPH) is a build-up of fluid in the brain.\n\n"
-        "## Exercise and support\n\nWalking groups and physical therapy help people with normal pressure hydrocephalus stay steady.\n",
+        "# Normal pressure hydrocephalus\n\n## Overview\n\nNormal pressure hydrocephalus (NPH) is a build-up of fluid "
+        "in the brain.\n\n"
+        "## Exercise and support\n\nWalking groups and physical therapy help people with normal pressure hydrocephalus "
+        "stay steady.\n",
         encoding="utf-8",
     )
     settings = make_settings(tmp_path, corpus_dir=corpus)

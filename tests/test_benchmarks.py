@@ -33,7 +33,10 @@ GOLD = (GoldAnswer("CDC_0000014_anaplasmosis.md", ANSWER),)
 
 
 def test_hit_needs_the_gold_article_and_an_80_character_overlap() -> None:
-    inside = "Intro words first. This pathogen is transmitted to humans by the bite of an infected tick, usually the black-legged"
+    inside = (
+        "Intro words first. This pathogen is transmitted to humans by the bite of an infected tick, "
+        "usually the black-legged"
+    )
     assert is_benchmark_hit("CDC_0000014_anaplasmosis.md", inside, GOLD)
     assert not is_benchmark_hit("other.md", inside, GOLD)  # same text, wrong article
     assert not is_benchmark_hit(

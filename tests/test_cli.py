@@ -434,7 +434,8 @@ def test_a_closed_stdin_is_read_as_empty(shared: Dirs, command: str) -> None:
 
 
 def test_control_characters_from_articles_and_file_names_are_shown_not_run(dirs: Dirs) -> None:
-    """An escape sequence in a file name, a title or an article's text reached the terminal raw (it can clear the screen)."""
+    """An escape sequence in a file name, a title or an article's text reached the terminal raw (it can clear the
+    screen)."""
     body = (
         "Feed a sourdough starter with flour and water every day. " * 20 + "\x1b[2J\x1b[31mRED\x07 and keep it warm.\n"
     )

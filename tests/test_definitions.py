@@ -118,7 +118,8 @@ def test_a_definition_opener_is_not_searched_as_a_topic(engine: Engine, question
 def test_a_request_for_information_about_a_topic_is_answered_from_that_topic(
     engine: Engine, question: str, expected: str
 ) -> None:
-    """ "information" is how the question asks, not what it asks about: the article never says it, and must not refuse."""
+    """ "information" is how the question asks, not what it asks about: the article never says it, and must not
+    refuse."""
     answer = engine.answer(question)
     assert answer.results and expected in answer.results[0].text
     assert "information" not in answer.query and not answer.unknown

@@ -345,3 +345,12 @@ def test_long_and_hostile_questions_are_stored_safely(qlog: QuestionLog) -> None
     assert stats.asked == 3
     assert all(len(q) <= 500 for q, _ in stats.unanswered_top)
     assert ("'); drop table questions; --", 1) in stats.unanswered_top
+
+
+def test_telegram_uploads_are_checked_by_the_one_upload_rule() -> None:
+    """The upload checks are written once, in bot.library; the Telegram handler uses that function."""
+    pytest.importorskip("telegram")
+    from bot import library
+    from bot.telegram import admin
+
+    assert admin.upload_problem is library.upload_problem

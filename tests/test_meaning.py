@@ -166,7 +166,7 @@ def test_without_a_usable_model_at_question_time_the_bot_ranks_by_words_alone(
         assert query_encoder(index, replace(built_seed, encoder_model=built_seed.index_dir / "missing.onnx")) is None
     assert "ranking by words alone: cannot read the sentence model" in caplog.text
     assert query_encoder(index, built_seed) is not None
-    assert query_encoder(index, replace(built_seed, ranking=replace(built_seed.ranking, meaning_weight=0.0))) is None
+    assert query_encoder(index, replace(built_seed, semantic=False)) is None
 
 
 class RecordingEncoder:
@@ -199,35 +199,28 @@ def test_the_ranking_reads_a_follow_up_with_its_carried_topic(built_seed: Settin
 def test_the_model_breaks_a_tie_between_the_first_results_best_sentences_by_words(
     built_seed: Settings, question: str, answer: str
 ) -> None:
-    """By words alone "k2 dose" was answered with the D3 line of the dosage list ("Vitamin D3: Most adults benefit...")."""
+    """By words alone "k2 dose" was answered with the D3 line of the dosage list ("Vitamin D3: Most adults
+    benefit...")."""
     engine = Engine(built_seed)
-    assert answer in engine.answer(question).results[0].answer
-    by_words = Engine(replace(built_seed, ranking=replace(built_seed.ranking, answer_ties_by_meaning=False)))
-    first = by_words.answer(question).results[0]
-    assert answer in first.text and answer not in first.answer  # the same passage, another sentence
+    first = engine.answer(question).results[0]
+    assert answer in first.answer
+    snap = engine.snapshot()
+    query = snap.analyzer.analyse(question)
+    by_words = snap.searcher.answer_sentence(first.text, snap.searcher.question_share(query), None)
+    assert answer in first.text and answer not in by_words  # the same passage, another sentence
 
 
 def test_the_first_results_do_not_depend_on_how_many_are_asked_for(built_seed: Settings) -> None:
-    """Only the best `meaning_pool` are re-ordered; the rest follow in word order, below them."""
     snap = Engine(built_seed).snapshot()
-    searcher = Searcher(
-        snap.searcher.passages,
-        snap.searcher.retriever,
-        replace(snap.searcher.ranking, meaning_pool=3),
-        snap.searcher.encoder,
-    )
     query = snap.analyzer.analyse("how much vitamin d3 should i take")
-    few, many = searcher.search(query, 3), searcher.search(query, 10)
-    assert len(many) > 5 and [h.doc_id for h in few] == [h.doc_id for h in many[:3]]
+    few, many = snap.searcher.search(query, 3), snap.searcher.search(query, 10)
+    assert len(many) > 3 and [h.doc_id for h in few] == [h.doc_id for h in many[:3]]
     scores = [h.score for h in many]
     assert scores == sorted(scores, reverse=True)
-    by_words = [
-        h.doc_id
-        for h in Searcher(snap.searcher.passages, snap.searcher.retriever, snap.searcher.ranking).search(query, 10)
-    ]
-    assert [h.doc_id for h in many[3:]] == [d for d in by_words if d not in {h.doc_id for h in many[:3]}]
 
 
-def test_a_single_answer_is_scored_on_the_same_scale(built_seed: Settings) -> None:
-    results = Engine(built_seed).answer("is gouda a good source", None, limit=10).results
-    assert len(results) >= 1 and all(-1.0 <= r.score <= 1.0 for r in results)
+def test_results_come_best_first_with_their_answer_probability(built_seed: Settings) -> None:
+    snap = Engine(built_seed).snapshot()
+    hits = snap.searcher.search(snap.analyzer.analyse("is gouda a good source"), 10)
+    assert hits and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(0.0 <= h.confidence <= 1.0 for h in hits)

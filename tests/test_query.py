@@ -112,10 +112,6 @@ def test_single_concept_rule_directly() -> None:
     assert not is_follow_up(tokenize("vitamin bone"), two, title_stems={stem("vitamin"), stem("bone")})
 
 
-def concept(word: str) -> Concept:
-    return Concept(word, (Alternative((stem(word),), 1.0),))
-
-
 def test_a_dictionary_word_is_never_corrected() -> None:
     """'glass' is an English word the articles do not use, not a typo of 'grass'."""
     speller = SpellingCorrector({"grass": 5, "calcium": 3}, dictionary=frozenset({"glass"}))

@@ -244,7 +244,8 @@ GATED = 3003
 
 
 class GatedEngine(Engine):
-    """The real engine, except that a question containing `gated_word` waits in its search thread until `gate` is set."""
+    """The real engine, except that a question containing `gated_word` waits in its search thread until `gate` is
+    set."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -1,4 +1,5 @@
-"""The update inbox: recorded before Telegram is told, de-duplicated by update id, replayed until handled, then blanked."""
+"""The update inbox: recorded before Telegram is told, de-duplicated by update id, replayed until handled, then
+blanked."""
 
 from __future__ import annotations
 

@@ -142,8 +142,9 @@ def test_old_reversible_pseudonyms_are_blanked_on_upgrade(tmp_path: Path) -> Non
     old_hash = hashlib.sha256(f"chat:{CHAT}".encode()).hexdigest()[:16]
     with sqlite3.connect(path) as conn:
         conn.executescript(
-            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at REAL NOT NULL, chat_hash TEXT NOT NULL,"
-            " question TEXT NOT NULL, answered INTEGER NOT NULL, top_section TEXT NOT NULL DEFAULT '');"
+            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at REAL NOT NULL,"
+            " chat_hash TEXT NOT NULL, question TEXT NOT NULL, answered INTEGER NOT NULL,"
+            " top_section TEXT NOT NULL DEFAULT '');"
         )
         conn.execute(
             "INSERT INTO questions (asked_at, chat_hash, question, answered) VALUES (?, ?, 'q', 1)",

@@ -22,8 +22,8 @@ import pytest
 from bot.config import Settings
 from bot.engine import Engine
 from bot.questionlog import QuestionLog
-from bot.telegram import build_application
 from bot.store import STATE_DB
+from bot.telegram import build_application
 from bot.telegram.handlers import EXPIRED
 
 try:
@@ -236,7 +236,7 @@ def big_article(size: int) -> bytes:
 
 
 def test_sigterm_while_an_upload_is_indexed_stops_within_the_grace(tmp_path: Path) -> None:
-    """The upload's parsing and encoding run in a worker thread; a stop must not wait for them (the upload is redone)."""
+    """The upload is parsed and encoded in a worker thread; a stop must not wait for it (the upload is redone)."""
     with FakeBotApi() as server:
         settings = make_settings(tmp_path, server.token, admin_ids=frozenset({USER}))
         server.register_chat(USER)

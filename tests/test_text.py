@@ -113,7 +113,8 @@ HOSTILE = [
     ("what foods have k2 " * 6000)[:100_000],
     "\x00\x01\x02\x1b[31m\x7f\x08\t\r\n",
     "😀🦴💊 vitamin 🧀 k2 👍🏽",
-    "\u05de\u05d4 \u05d6\u05d4 \u0648\u064a\u062a\u0627\u0645\u064a\u0646 \u202ek2\u202c",  # Hebrew, Arabic, RTL override
+    # Hebrew, Arabic, RTL override
+    "\u05de\u05d4 \u05d6\u05d4 \u0648\u064a\u062a\u0627\u0645\u064a\u0646 \u202ek2\u202c",
     "lone \ud800 surrogate \udfff k2",
     "\ufeff\u200b\u200d zero width",
     "Z\u0351\u0363\u036a\u0341a\u0335l\u0358g\u034fo" * 50,  # combining marks

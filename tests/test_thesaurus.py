@@ -167,13 +167,16 @@ def sleep_corpus(tmp_path: Path) -> Path:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "sleep.md").write_text(
-        "# Children's sleep\n\n## Bedtime habits\n\nGo to bed at the same hour every night, and keep screens out of the bedroom "
-        "so that sleep comes easily. A dark, quiet room helps sleep.\n\n## Growth\n\nDeep sleep is crucial during childhood, "
+        "# Children's sleep\n\n## Bedtime habits\n\nGo to bed at the same hour every night, and keep screens out of "
+        "the bedroom "
+        "so that sleep comes easily. A dark, quiet room helps sleep.\n\n## Growth\n\nDeep sleep is crucial during "
+        "childhood, "
         "when the body releases growth hormone at night.\n",
         encoding="utf-8",
     )
     (corpus / "coffee.md").write_text(
-        "# Coffee\n\n## Timing\n\nIt is important to avoid coffee in the late afternoon. Tea and cola hold caffeine as well.\n\n"
+        "# Coffee\n\n## Timing\n\nIt is important to avoid coffee in the late afternoon. Tea and cola hold caffeine as "
+        "well.\n\n"
         "## Brewing\n\nGrind the beans just before brewing and use water just off the boil.\n",
         encoding="utf-8",
     )
@@ -275,8 +278,10 @@ def test_the_answer_sentence_is_the_one_with_the_relative(
 ) -> None:
     corpus = sleep_corpus(tmp_path)
     (corpus / "sleep.md").write_text(
-        "# Children's sleep\n\n## Bedtime habits\n\nGo to bed at the same hour every night, and keep screens out of the bedroom "
-        "so that sleep comes easily. A dark, quiet room helps sleep.\n\n## Growth\n\nGrowth hormone is released at night. "
+        "# Children's sleep\n\n## Bedtime habits\n\nGo to bed at the same hour every night, and keep screens out of "
+        "the bedroom "
+        "so that sleep comes easily. A dark, quiet room helps sleep.\n\n## Growth\n\nGrowth hormone is released at "
+        "night. "
         "Sleep is crucial during childhood.\n",
         encoding="utf-8",
     )

@@ -37,11 +37,6 @@ DEFAULT_MAX_ARTICLE_BYTES = 2_000_000
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")  # control characters other than \t \n \f \r
 
 
-def is_article_file(path: Path) -> bool:
-    """True for a regular, non-hidden file whose extension has a reader."""
-    return path.is_file() and not path.name.startswith(".") and has_reader(path.name)
-
-
 def has_reader(name: str) -> bool:
     """True when the file name's extension is one an article may have."""
     return Path(name).suffix.lower() in READERS

@@ -77,7 +77,7 @@ class SharedState:
 
 
 def open_shared_state(settings: Settings, bot_id: int) -> SharedState:
-    """Redis when BOT_REDIS_URL is set (raises StoreUnavailable when it cannot be reached), else SQLite in the data folder.
+    """Redis when BOT_REDIS_URL is set (StoreUnavailable when it cannot be reached), else SQLite in the data folder.
 
     A SQLite state that cannot be opened is not fatal: the bot answers and keeps its state in memory.
     """

@@ -237,7 +237,7 @@ class RedisInbox:
     async def wait_turn(
         self, key: Hashable, update_id: int, handle_orphan: Callable[[Update], Awaitable[None]], bot: Bot
     ) -> bool:
-        """Wait until `update_id` is first in its chat; earlier orphans are handled here, in order, through `handle_orphan`.
+        """Wait until `update_id` is first in its chat; orphans before it are handled here, in order (`handle_orphan`).
 
         False when the update is no longer ours to handle (finished or claimed by another replica meanwhile).
         """

@@ -11,14 +11,14 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from pathlib import PurePath
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot.errors import BotError
-from bot.library import SUPPORTED_UPLOADS, add_article, list_articles, remove_article
+from bot.library import add_article, list_articles, remove_article, upload_problem
 from bot.questionlog import QuestionLogError
 from bot.telegram import render
 from bot.telegram.context import Context
@@ -29,7 +29,7 @@ from bot.telegram.sending import edit_html, reply_html
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Update, Context], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 ONLY_ADMINS = "Only admins can add articles. I answer text questions: just type one."
 STATS_USAGE = "Usage: /stats [days|all], for example /stats 30"
 STATS_DAYS = re.compile(r"[0-9]{1,5}")  # ASCII digits only: "²".isdigit() is True, but int("²") fails
@@ -170,15 +170,6 @@ async def document(update: Update, context: Context) -> None:
         )
         return
     await finish(update, context, status, await added(context, file_name, data))
-
-
-def upload_problem(file_name: str, size: int | None, max_bytes: int) -> str:
-    """Why an upload is refused before downloading it ('' when it may be downloaded)."""
-    if PurePath(file_name).suffix.lower() not in SUPPORTED_UPLOADS:
-        return f"{file_name}: unsupported file type; send one of {', '.join(SUPPORTED_UPLOADS)}"
-    if size is not None and size > max_bytes:
-        return f"{file_name}: file is {size:,} bytes, over the {max_bytes:,}-byte limit"
-    return ""
 
 
 async def added(context: Context, file_name: str, data: bytes) -> render.Rich:

@@ -64,7 +64,8 @@ POOL_TIMEOUT = 5.0  # seconds a request waits for a free connection (the rate li
 
 
 class BotApplication(Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Context]]):
-    """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the next run."""
+    """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the
+    next run."""
 
     state: SharedState | None = None
     sweeper: asyncio.Task[None] | None = None
@@ -99,7 +100,8 @@ def build_application(
     connection_pool_size: int = CONNECTIONS,
     max_updates_in_flight: int = MAX_UPDATES_IN_FLIGHT,
 ) -> BotApplication:
-    """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the CLI, webhook mode and tests."""
+    """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the
+    CLI, webhook mode and tests."""
     if not settings.telegram_token:
         raise BotError(MISSING_TOKEN.removeprefix("error: "))
     default_base, default_files = api_urls(settings.telegram_api_url)
@@ -176,8 +178,11 @@ def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in commands]
 
 
-async def post_init(application: BotApplication) -> None:
-    """Load the index (rebuilding a stale one in the background), queue the updates an earlier run fetched but never finished, publish the command menus."""
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Serve the index (a stale one is rebuilt in the background), queue what an earlier run left unfinished, publish
+    the command menus."""
+    if not isinstance(application, BotApplication):  # narrows the type; build_application's application_class does it
+        raise TypeError(f"expected a BotApplication, got {type(application).__name__}")
     await asyncio.to_thread(serve_now_rebuild_later, application.bot_data.engine)
     replay_unfinished(application)
     if application.state is not None and hasattr(application.state.inbox, "orphans"):
@@ -195,8 +200,10 @@ async def post_init(application: BotApplication) -> None:
             log.warning("could not set the admin command menu for user %s: %s", admin_id, exc)
 
 
-async def post_shutdown(application: BotApplication) -> None:
+async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Close the "typing…" connections and the shared state (a replica's heartbeat stops: the others take over)."""
+    if not isinstance(application, BotApplication):
+        raise TypeError(f"expected a BotApplication, got {type(application).__name__}")
     await application.bot_data.typing.close()
     if application.state is not None and application.state.inbox is not None:
         application.state.inbox.close()
@@ -309,7 +316,8 @@ PTB_LOGGERS = (
 
 
 def protect_logs(token: str) -> RedactToken:
-    """Quiet httpx (it logs URLs, which contain the token), redact the token on every root handler, one-line PTB's network errors."""
+    """Quiet httpx (it logs URLs, which contain the token), redact the token on every root handler, one-line PTB's
+    network errors."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     for name in PTB_LOGGERS:

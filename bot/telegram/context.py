@@ -14,7 +14,10 @@ from bot.telegram.typing import Typing
 
 
 class BotData:
-    """`context.bot_data`: the engine, the question log, the settings, the chats' state, "typing…"; set once by `build_application`."""
+    """`context.bot_data`: the engine, the question log, the settings, the chats' state and "typing…".
+
+    Set once by `build_application`.
+    """
 
     engine: Engine
     question_log: QuestionLog

@@ -126,7 +126,8 @@ class Inbox:
                 if row is not None:
                     log.info("update id %s is reused by a new update (Telegram restarted its ids)", update.update_id)
                 self._db.execute(
-                    "INSERT OR REPLACE INTO inbox (bot_id, update_id, digest, body, received_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO inbox (bot_id, update_id, digest, body, received_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
                     (self.bot_id, update.update_id, digest, body, now),
                 )
         except sqlite3.Error as exc:  # a broken inbox costs durability, never the answer
@@ -200,7 +201,8 @@ def parse_update(body: str, bot: Bot) -> Update | None:
 
 
 class DurableUpdateQueue(asyncio.Queue[object]):
-    """The Application's update queue: an update is recorded in the inbox before it is queued (and before Telegram is told)."""
+    """The Application's update queue: an update is recorded in the inbox before it is queued (and before Telegram is
+    told)."""
 
     def __init__(self, inbox: UpdateInbox) -> None:
         super().__init__()

@@ -2,11 +2,12 @@
 
 `asyncio.to_thread` runs in the loop's default executor, whose threads the interpreter joins at exit:
 a SIGTERM during an upload then waited for the whole parse and encode (over 20 s), past a platform's
-10 s grace, and ended in SIGKILL. A daemon thread is not waited for; and since a native library (the sentence model) may abort when
-the interpreter is finalised under it, a stop that leaves a job running ends the process at once
-(`exit_now_if_running`) once the bot has stopped cleanly. Stopping mid-job is safe: a build
-is written beside the current one and swapped in whole, the update is not crossed off, so it is
-handled again at the next start, and a stale index is rebuilt in the background then.
+10 s grace, and ended in SIGKILL. A daemon thread is not waited for; and since a native library (the
+sentence model) may abort when the interpreter is finalised under it, a stop that leaves a job
+running ends the process at once (`exit_now_if_running`) once the bot has stopped cleanly. Stopping
+mid-job is safe: a build is written beside the current one and swapped in whole, the update is not
+crossed off, so it is handled again at the next start, and a stale index is rebuilt in the
+background then.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ async def in_daemon_thread(job: Callable[[], T], name: str = "admin-job") -> T:
 
 
 def exit_now_if_running(code: int) -> None:
-    """After a clean stop: when an admin job is still running, end the process now with `code` (it is redone at the next start)."""
+    """After a clean stop: if an admin job still runs, end the process now with `code` (it is redone next start)."""
     with _lock:
         running = sorted(_running)
     if not running:

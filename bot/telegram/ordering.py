@@ -71,7 +71,8 @@ def chat_key(update: object) -> Hashable | None:
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in flight."""
+    """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in
+    flight."""
 
     def __init__(
         self,
