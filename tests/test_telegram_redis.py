@@ -149,7 +149,7 @@ async def deliver(app: BotApplication, server: FakeBotApi, text: str, chat: int 
 
 def replica_settings(tmp_path: Path, server: FakeBotApi, url: str) -> tuple[Settings, Settings]:
     """Two replicas' settings: one corpus and index, their own data folders, one Redis."""
-    base = make_settings(tmp_path, server.token, semantic=False, redis_url=url)
+    base = make_settings(tmp_path, server.token, redis_url=url)  # the ranking answers these questions with the model on
     return replace(base, data_dir=tmp_path / "a"), replace(base, data_dir=tmp_path / "b")
 
 
