@@ -69,7 +69,7 @@ from tests.botapi.server import FakeBotApi  # noqa: E402
 
 SCRIPTS = (
     ("what foods have K2?", "and d3?", "how much magnesium should I take?"),
-    ("how much vitamin D3 per day?", "what is osteocalcin?", "which cheese has k2?"),
+    ("which foods contain vitamin d3?", "and k2?", "how much magnesium should I take?"),
     ("how much magnesium should I take?", "what foods have K2?", "and d3?"),
 )
 SEND_FAULTS = {"429": 0.04, "500": 0.03, "502": 0.02, "reset": 0.03, "drop_after": 0.02}
