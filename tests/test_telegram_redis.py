@@ -28,11 +28,11 @@ from bot.telegram.ordering import PerChatUpdateProcessor
 
 try:
     from tests.botapi import FakeBotApi
-    from tests.botapi.redis_server import free_port, redis_server, redis_url  # noqa: F401  (pytest fixtures)
+    from tests.botapi.redis_server import RedisServer, free_port, redis_server, redis_url  # noqa: F401  (fixtures)
     from tests.test_telegram_e2e import GatedEngine, buttons, is_page_end, make_settings, new_messages, texts_of
 except ImportError:  # tests/ is not importable as a package: pytest put tests/ on sys.path
     from botapi import FakeBotApi  # type: ignore[no-redef]
-    from botapi.redis_server import free_port, redis_server, redis_url  # type: ignore[no-redef]  # noqa: F401
+    from botapi.redis_server import RedisServer, free_port, redis_server, redis_url  # type: ignore[no-redef]  # noqa: F401
     from test_telegram_e2e import (  # type: ignore[no-redef]
         GatedEngine,
         buttons,
@@ -222,3 +222,21 @@ def test_replicas_share_the_bots_thirty_messages_a_second(redis_url: str) -> Non
     assert waits[:30] == [0.0] * 30  # Telegram's burst, whichever replica sends
     assert all(w > 0 for w in waits[30:])  # then one slot every 1/30 s for the whole bot
     assert RedisRate(connect(redis_url), 2).reserve() == 0.0  # another bot has its own schedule
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_replica_keeps_answering_when_redis_goes_away(tmp_path: Path, redis_server: RedisServer) -> None:
+    own = RedisServer(redis_server.binary).start()  # this test stops its Redis
+    try:
+        with FakeBotApi() as server:
+            server.register_chat(CHAT)
+            a, _ = replica_settings(tmp_path, server, own.url)
+            async with replica(a, server, Engine(a), tmp_path / "a") as one:
+                own.stop()
+                await deliver(one, server, "what foods have K2?")
+                await new_messages(server, CHAT, 0, lambda t: is_page_end(t) or "couldn't find" in t)
+            assert not server.rejections, server.describe_recent()
+            assert not any("Sorry" in t for t in texts_of(server.sent_messages(CHAT)))
+    finally:
+        own.stop()

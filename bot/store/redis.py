@@ -290,7 +290,11 @@ class RedisTurns:
     ) -> bool:
         if self.bot is None:
             raise RuntimeError("RedisTurns.bot is set by build_application")
-        return await self.inbox.wait_turn(key, update_id, handle_orphan, self.bot)
+        try:
+            return await self.inbox.wait_turn(key, update_id, handle_orphan, self.bot)
+        except redis.RedisError as exc:  # order across replicas is lost while Redis is down, never the answer
+            log.warning("Redis unavailable (%s): handling update %s without waiting for other replicas", exc, update_id)
+            return True
 
 
 class RedisRate:
