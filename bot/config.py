@@ -70,6 +70,14 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"error: {name} must be a whole number, not {value!r}") from None
 
 
+def env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        return max(0.0, float(value)) if value else default
+    except ValueError:
+        raise SystemExit(f"error: {name} must be a number of seconds, not {value!r}") from None
+
+
 def env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if not value:
@@ -109,6 +117,7 @@ class Settings:
     telegram_token: str = ""
     telegram_api_url: str = ""
     admin_ids: frozenset[int] = frozenset()
+    drain_seconds: float = 5.0  # BOT_DRAIN_SECONDS: the longest a Telegram stop waits for the answers in flight
     redis_url: str = ""  # BOT_REDIS_URL: replicas share state through this Redis (bot.store); "" keeps it in SQLite
     ranking: Ranking = field(default_factory=Ranking)
     build: BuildParams = field(default_factory=BuildParams)
@@ -147,5 +156,6 @@ def load_settings() -> Settings:
         telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
         telegram_api_url=os.environ.get("TELEGRAM_API_URL", "").strip(),
         admin_ids=parse_admin_ids(os.environ.get("ADMIN_IDS", "")),
+        drain_seconds=env_seconds("BOT_DRAIN_SECONDS", 5.0),
         redis_url=os.environ.get("BOT_REDIS_URL", "").strip(),
     )

@@ -116,7 +116,11 @@ def build_application(
         .application_class(BotApplication)
         .context_types(CONTEXT_TYPES)
         .token(settings.telegram_token)
-        .concurrent_updates(PerChatUpdateProcessor(max_updates_in_flight, inbox=inbox, turns=state.turns))
+        .concurrent_updates(
+            PerChatUpdateProcessor(
+                max_updates_in_flight, inbox=inbox, turns=state.turns, drain_seconds=settings.drain_seconds
+            )
+        )
         .rate_limiter(DeliveryLimiter(shared=state.rate))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

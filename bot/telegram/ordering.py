@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -49,14 +48,6 @@ MAX_UPDATES_IN_FLIGHT = 1024
 UNBOUNDED = 1_000_000  # PTB's semaphore: the real limit is taken after the chat lock (see above)
 DRAIN_SECONDS = 5.0
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before handling again an update whose answer Telegram kept refusing
-
-
-def drain_seconds() -> float:
-    """The longest a stop waits for updates in flight: BOT_DRAIN_SECONDS, else DRAIN_SECONDS."""
-    try:
-        return max(0.0, float(os.environ.get("BOT_DRAIN_SECONDS", DRAIN_SECONDS)))
-    except ValueError:
-        return DRAIN_SECONDS
 
 
 def chat_key(update: object) -> Hashable | None:
@@ -79,8 +70,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT,
         inbox: UpdateInbox | None = None,
         turns: Turns | None = None,
+        drain_seconds: float = DRAIN_SECONDS,
     ) -> None:
         super().__init__(UNBOUNDED)
+        self.drain_seconds = drain_seconds
         self.slots = max(1, max_concurrent_updates)
         self._slots = asyncio.Semaphore(self.slots)
         self.inbox = inbox
@@ -98,7 +91,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     def drain(self, grace: float | None = None) -> None:
         """Start no new update from now on; those being handled get `grace` seconds to finish, then are cancelled."""
         self.draining = True
-        seconds = drain_seconds() if grace is None else grace
+        seconds = self.drain_seconds if grace is None else grace
         asyncio.get_running_loop().call_later(seconds, self._cancel_in_flight)
 
     def _cancel_in_flight(self) -> None:
