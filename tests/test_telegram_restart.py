@@ -36,8 +36,8 @@ except ImportError:  # tests/ is not importable as a package: pytest put tests/ 
     from test_telegram_e2e import USER, is_page_end, make_settings, new_messages, press, say, texts_of  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parent.parent
-# "what is osteocalcin?" reads as a follow-up of the question before it, so it needs that context
-QUESTIONS = ("how much vitamin D3 per day?", "what is osteocalcin?", "which cheese has k2?")
+# "and d3?" is a follow-up of the question before it, so it needs that context (questions every ranking so far answers)
+QUESTIONS = ("what foods have K2?", "and d3?", "which foods contain vitamin d3?")
 CHATS = tuple(range(2001, 2009))
 
 
