@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from telegram import Bot, Update
 
+from bot.builder import build_index
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.engine import Engine
@@ -150,6 +151,7 @@ async def deliver(app: BotApplication, server: FakeBotApi, text: str, chat: int 
 def replica_settings(tmp_path: Path, server: FakeBotApi, url: str) -> tuple[Settings, Settings]:
     """Two replicas' settings: one corpus and index, their own data folders, one Redis."""
     base = make_settings(tmp_path, server.token, redis_url=url)  # the ranking answers these questions with the model on
+    build_index(base)  # once, before the replicas start (each would otherwise build it at start)
     return replace(base, data_dir=tmp_path / "a"), replace(base, data_dir=tmp_path / "b")
 
 
