@@ -56,9 +56,14 @@ class Turns(Protocol):
     """Per-chat order across processes."""
 
     async def wait_turn(
-        self, key: Hashable, update_id: int, handle_orphan: Callable[[Update], Awaitable[None]]
+        self,
+        key: Hashable,
+        update_id: int,
+        handle_orphan: Callable[[Update], Awaitable[None]],
+        stopping: Callable[[], bool] = lambda: False,
     ) -> bool:
-        """Wait until `update_id` is its chat's oldest unfinished update; False when another process finished it."""
+        """Wait until `update_id` is its chat's oldest unfinished update; False when another process finished it
+        or when `stopping()` turns true (it is then left unfinished, for another process)."""
 
 
 class StoreUnavailable(BotError):

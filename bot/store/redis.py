@@ -38,7 +38,7 @@ from telegram import Bot, Update
 from bot.config import Settings
 from bot.conversation import Document
 from bot.store import SharedState, StoreUnavailable
-from bot.telegram.inbox import KEEP_DONE_SECONDS, MAX_ATTEMPTS, digest_of, parse_update
+from bot.telegram.inbox import KEEP_DONE_SECONDS, MAX_ATTEMPTS, encode, parse_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -173,10 +173,10 @@ class RedisInbox:
         return f"{self.prefix}u:{update_id}"
 
     def accept(self, update: Update) -> bool:
-        body = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        body, digest = encode(update)
         chat = chat_of_update(update)
         keys = [self._key(update.update_id), f"{self.prefix}chat:{chat}", f"{self.prefix}pending"]
-        args: list[str | int] = [update.update_id, digest_of(update), body, self.heartbeat.replica, chat]
+        args: list[str | int] = [update.update_id, digest, body, self.heartbeat.replica, chat]
         try:
             return bool(self._accept(keys=keys, args=args))
         except redis.RedisError as exc:  # costs durability and cross-replica order, never the answer
@@ -235,15 +235,21 @@ class RedisInbox:
         return found
 
     async def wait_turn(
-        self, key: Hashable, update_id: int, handle_orphan: Callable[[Update], Awaitable[None]], bot: Bot
+        self,
+        key: Hashable,
+        update_id: int,
+        handle_orphan: Callable[[Update], Awaitable[None]],
+        bot: Bot,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> bool:
         """Wait until `update_id` is first in its chat; orphans before it are handled here, in order (`handle_orphan`).
 
-        False when the update is no longer ours to handle (finished or claimed by another replica meanwhile).
+        False when the update is no longer ours to handle (finished or claimed by another replica meanwhile),
+        or when this replica is stopping (the update stays unfinished: another replica takes it over).
         """
         queue = f"{self.prefix}chat:{chat_name(key)}"
         delay = WAIT_FIRST
-        while True:
+        while not stopping():
             owner, done = self.client.hmget(self._key(update_id), ["owner", "done"])
             if owner is None:
                 return True  # not recorded (Redis failed when it arrived): handle it rather than lose it
@@ -269,6 +275,7 @@ class RedisInbox:
             if orphan is not None:
                 await handle_orphan(orphan)
             delay = WAIT_FIRST
+        return False
 
     def _reread(self, update_id: int, bot: Bot) -> Update | None:
         body = self.client.hget(self._key(update_id), "body")
@@ -286,12 +293,16 @@ class RedisTurns:
         self.bot: Bot | None = None
 
     async def wait_turn(
-        self, key: Hashable, update_id: int, handle_orphan: Callable[[Update], Awaitable[None]]
+        self,
+        key: Hashable,
+        update_id: int,
+        handle_orphan: Callable[[Update], Awaitable[None]],
+        stopping: Callable[[], bool] = lambda: False,
     ) -> bool:
         if self.bot is None:
             raise RuntimeError("RedisTurns.bot is set by build_application")
         try:
-            return await self.inbox.wait_turn(key, update_id, handle_orphan, self.bot)
+            return await self.inbox.wait_turn(key, update_id, handle_orphan, self.bot, stopping)
         except redis.RedisError as exc:  # order across replicas is lost while Redis is down, never the answer
             log.warning("Redis unavailable (%s): handling update %s without waiting for other replicas", exc, update_id)
             return True

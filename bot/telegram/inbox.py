@@ -80,12 +80,11 @@ def bot_id_of(token: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def digest_of(update: Update) -> str:
-    """What tells a redelivery (same content) from a new update that reuses an id."""
-    data = update.to_dict()
-    data.pop("update_id", None)
-    body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
+def encode(update: Update) -> tuple[str, str]:
+    """The update as stored (JSON), and its digest: what tells a redelivery (same content, same id) from a new
+    update that reuses an id. One serialisation for both: a flood of updates is recorded as fast as it comes."""
+    body = json.dumps(update.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return body, hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 class Inbox:
@@ -112,8 +111,7 @@ class Inbox:
 
     def accept(self, update: Update) -> bool:
         """Record a fetched update; False when it is already known (redelivered), so it must not be queued again."""
-        body = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        digest = digest_of(update)
+        body, digest = encode(update)
         now = self._clock()
         try:
             with self._lock:

@@ -117,10 +117,12 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         try:
             async with lock, self._slots:  # the slot only once the chat is free
                 if self.turns is not None and isinstance(update, Update):
-                    if not await self.turns.wait_turn(key, update.update_id, self._handle_orphan):
+                    if not await self.turns.wait_turn(
+                        key, update.update_id, self._handle_orphan, lambda: self.draining
+                    ):
                         close = getattr(coroutine, "close", None)
                         if close is not None:
-                            close()  # another replica finished it (it took it over while this one looked dead)
+                            close()  # finished elsewhere, or left for another replica as this one stops
                         return
                 await self._handle(update, coroutine)
         finally:
