@@ -70,10 +70,10 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"error: {name} must be a whole number, not {value!r}") from None
 
 
-def env_float(name: str, default: float) -> float:
+def env_seconds(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
     try:
-        return float(value) if value else default
+        return max(0.0, float(value)) if value else default
     except ValueError:
         raise SystemExit(f"error: {name} must be a number of seconds, not {value!r}") from None
 
@@ -121,7 +121,8 @@ class Settings:
     corpus_given: bool = False  # BOT_CORPUS_DIR was set: that folder must exist (else an index's own corpus is used)
     webhook_secret: str = ""  # TELEGRAM_WEBHOOK_SECRET, when --secret-token is not given
     log_retention_days: int = 90  # days the question log keeps questions and votes; 0 keeps them forever
-    drain_seconds: float = 5.0  # on SIGTERM, how long the Telegram bot lets updates in flight finish
+    drain_seconds: float = 5.0  # BOT_DRAIN_SECONDS: the longest a Telegram stop waits for the answers in flight
+    redis_url: str = ""  # BOT_REDIS_URL: replicas share state through this Redis (bot.store); "" keeps it in SQLite
     ranking: Ranking = field(default_factory=Ranking)
     build: BuildParams = field(default_factory=BuildParams)
 
@@ -163,7 +164,8 @@ def load_settings() -> Settings:
         corpus_given=bool(os.environ.get("BOT_CORPUS_DIR", "").strip()),
         webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
         log_retention_days=env_int("BOT_LOG_RETENTION_DAYS", 90),
-        drain_seconds=max(0.0, env_float("BOT_DRAIN_SECONDS", 5.0)),
+        drain_seconds=env_seconds("BOT_DRAIN_SECONDS", 5.0),
+        redis_url=os.environ.get("BOT_REDIS_URL", "").strip(),
     )
 
 

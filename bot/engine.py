@@ -51,7 +51,8 @@ class Engine:
         """Answer one question, as a turn of `conversation` when given."""
         question = clean_question(question)
         snap = self.snapshot()
-        previous = self.conversations.previous(conversation)
+        build = snap.index.build_id
+        previous = self.conversations.previous(conversation, build)
         query = snap.analyzer.analyse(question, previous)
         if not query.own_concepts() and not (query.follow_up and has_cue(question)):
             return Answer(question, "", message=EMPTY_QUESTION.format(examples=self.example_text(snap)))
@@ -60,7 +61,7 @@ class Engine:
         results = tuple(result_of(hit) for hit in ranking.hits)
         confidence = ranking.best_probability
         if results:
-            self.conversations.remember(conversation, query.concepts)
+            self.conversations.remember(conversation, query.concepts, build)
             return Answer(question, query.text, results, "", query.corrections, query.follow_up, (), confidence)
         unknown = tuple(c.label for c in snap.searcher.unknown_concepts(query.own_concepts()))
         message = " ".join(

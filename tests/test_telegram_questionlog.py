@@ -111,6 +111,7 @@ def test_corrupt_log_opens_without_raising_and_says_so_on_use(tmp_path: Path) ->
 def test_locked_log_gives_a_clear_error(tmp_path: Path) -> None:
     log = log_in(tmp_path)
     log.record_question(CHAT, "what foods have k2?", True, "S")
+    log.close()  # the log keeps a writing connection open; the other process below is the one holding the file
     holder = sqlite3.connect(log.path, isolation_level=None)
     try:
         holder.execute("PRAGMA journal_mode=DELETE")

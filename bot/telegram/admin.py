@@ -24,6 +24,7 @@ from bot.telegram import render
 from bot.telegram.context import Context
 from bot.telegram.handlers import answer_callback, unknown
 from bot.telegram.incoming import command_argument, is_admin, is_group
+from bot.telegram.jobs import in_daemon_thread
 from bot.telegram.sending import edit_html, reply_html
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ async def reindex(update: Update, context: Context) -> None:
     """Rebuild the index in a thread and report what changed (or why it failed)."""
     status = await reply_html(update, context.bot, render.plain("⏳ Re-indexing…"))
     try:
-        report = await asyncio.to_thread(context.bot_data.engine.rebuild)
+        report = await in_daemon_thread(context.bot_data.engine.rebuild, "reindex")
         result = render.plain("✅ " + report.summary())
     except BotError as exc:
         result = render.plain(f"❌ Re-indexing failed: {exc}\nThe previous index is still in use.")
@@ -136,7 +137,7 @@ async def confirm_remove(update: Update, context: Context) -> None:
         await finish(update, context, message, render.plain("Kept ") + render.bold(name) + ".")
         return
     try:
-        report = await asyncio.to_thread(remove_article, context.bot_data.engine, name)
+        report = await in_daemon_thread(lambda: remove_article(context.bot_data.engine, name), "remove")
         result = render.plain("🗑 Removed ") + render.bold(name) + render.plain(".\n" + report.summary())
     except BotError as exc:
         result = render.plain(f"❌ Could not remove {name}: {exc}")
@@ -174,7 +175,7 @@ async def document(update: Update, context: Context) -> None:
 async def added(context: Context, file_name: str, data: bytes) -> render.Rich:
     """Add the article in a thread; describe the result or exactly why it was rejected."""
     try:
-        result = await asyncio.to_thread(add_article, context.bot_data.engine, file_name, data)
+        result = await in_daemon_thread(lambda: add_article(context.bot_data.engine, file_name, data), "upload")
     except BotError as exc:
         return render.plain(f"❌ Not added: {exc}\nThe previous articles are still being served.")
     verb = "Replaced" if result.replaced else "Added"
