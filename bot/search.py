@@ -133,7 +133,7 @@ class Searcher:
         found = candidates.gather(self.retriever, query, asked)
         if not len(found.doc_ids):
             return SearchResult([], None, fit, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
-        feats = features.compute(self, query, found)
+        feats = features.compute(self, query, found, fit.needed)
         scores = fit.scorer(feats.matrix, features.SCORER_FEATURES)
         z = features.confidence_inputs(feats.matrix, scores, feats.question, fit.confidence.features)
         probability = fit.probability(z)

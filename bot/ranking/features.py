@@ -6,6 +6,7 @@ corpus; no feature names a question, an article or a heading.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -61,27 +62,30 @@ class Features(NamedTuple):
         return self.matrix[:, SCORER_FEATURES.index(name)]
 
 
-def compute(searcher: Searcher, query: Query, candidates: Candidates) -> Features:
-    """The feature matrix of the candidates for this question."""
+def compute(
+    searcher: Searcher, query: Query, candidates: Candidates, needed: frozenset[str] = frozenset(SCORER_FEATURES)
+) -> Features:
+    """The feature matrix of the candidates for this question; a feature not `needed` (weight 0) stays 0."""
     ids = candidates.doc_ids
     n = len(ids)
     held = {s: searcher.retriever.holds(ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
     coverage = searcher.coverage_vector(query, held, n)
     mass = searcher.question_mass(query) / np.log(len(searcher.passages) + 1)
     best_words = float(candidates.word_scores.max()) if n else 0.0
-    columns: dict[str, np.ndarray] = {
-        "words": candidates.word_scores / best_words if best_words > 0 else np.zeros(n),
-        "coverage": coverage,
-        "focus": searcher.coverage_vector(query, held, n, FOCUS),
-        "evidence": np.minimum(coverage * mass, EVIDENCE_CAP) / EVIDENCE_CAP,
-        "no_words": (coverage <= 0).astype(np.float64),
-        "opening": searcher.opening_flags(query, ids),
-        "defines": searcher.definition_flags(query, ids),
-        "named_section": searcher.named_section_flags(query, ids),
-        "other_topics": searcher.other_topic_counts(query, ids),
-        "specific": searcher.holds_most_specific(query, held, n).astype(np.float64) if query.concepts else np.zeros(n),
-        "lead_in": np.array([searcher.passages[int(d)].text.rstrip().endswith(":") for d in ids], dtype=np.float64),
+    makers: dict[str, Callable[[], np.ndarray]] = {
+        "words": lambda: candidates.word_scores / best_words if best_words > 0 else np.zeros(n),
+        "coverage": lambda: coverage,
+        "focus": lambda: searcher.coverage_vector(query, held, n, FOCUS),
+        "evidence": lambda: np.minimum(coverage * mass, EVIDENCE_CAP) / EVIDENCE_CAP,
+        "no_words": lambda: (coverage <= 0).astype(np.float64),
+        "opening": lambda: searcher.opening_flags(query, ids),
+        "defines": lambda: searcher.definition_flags(query, ids),
+        "named_section": lambda: searcher.named_section_flags(query, ids),
+        "other_topics": lambda: searcher.other_topic_counts(query, ids),
+        "specific": lambda: searcher.holds_most_specific(query, held, n).astype(np.float64),
+        "lead_in": lambda: np.array([searcher.passages[int(d)].text.rstrip().endswith(":") for d in ids], dtype=float),
     }
+    columns = {name: make() for name, make in makers.items() if name in needed}
     if candidates.cosines is not None and n:
         columns["meaning"] = candidates.cosines
         columns["meaning_gap"] = candidates.cosines - float(candidates.cosines.max())

@@ -77,6 +77,12 @@ class Fit:
     threshold: float
     note: str = ""
 
+    @property
+    def needed(self) -> frozenset[str]:
+        """The features this fit reads: the scorer's with a weight, and the answer decision's."""
+        scorer = {name for name, weight in zip(self.scorer.features, self.scorer.weights.tolist()) if weight}
+        return frozenset(scorer | set(self.confidence.features))
+
     def probability(self, z: np.ndarray) -> np.ndarray:
         """The confidence model's probability for each row of `z` (columns: the confidence model's features)."""
         return 1 / (1 + np.exp(-np.clip(self.confidence(z), -30, 30)))
