@@ -449,15 +449,6 @@ class Searcher:
                 best = tied[int(np.argmax(vectors @ asked))]
         return scored[best][0].lstrip("• ").strip()
 
-    def best_sentence(self, text: str, query: Query, share: QuestionShare | None = None) -> tuple[str, float]:
-        """The sentence (or list item) of `text` that holds the most of the question, and that share (by words
-        alone)."""
-        scored = sentence_shares(text, share or self.question_share(query))
-        if not scored:
-            return "", 0.0
-        sentence, value = max(scored, key=lambda pair: pair[1])  # the first of equals
-        return sentence.lstrip("• ").strip(), value
-
     def question_share(self, query: Query) -> QuestionShare:
         """coverage_of compiled for one question: the IDF sums computed once, not per sentence."""
         concepts = []

@@ -356,7 +356,7 @@ def test_the_within_article_idf_share_grows_with_the_article_count() -> None:
     ],
 )
 def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, question: str) -> None:
-    """best_sentence scores sentences with a compiled QuestionShare; it must agree with coverage_of."""
+    """answer_sentence scores sentences with a compiled QuestionShare; it must agree with coverage_of."""
     from bot.text import sentence_stems
 
     snap = engine.snapshot()
