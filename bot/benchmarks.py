@@ -335,20 +335,24 @@ def answered_share(engine: Engine, questions: Sequence[BenchQuestion]) -> float:
     return sum(1 for q in questions if engine.answer(q.text, None, limit=1).results) / len(questions)
 
 
-def run_benchmarks(settings: Settings, root: Path | None = None) -> list[tuple[BenchSet, list[SystemRun]]]:
-    """Each shared set: the bot and the rank-bm25 baseline on the same passages."""
+def run_benchmarks(
+    settings: Settings, root: Path | None = None, with_anchors: bool = True
+) -> list[tuple[BenchSet, list[SystemRun]]]:
+    """Each shared set: the bot and rank-bm25 on the same passages, then (with anchors) the sentence model
+    alone and hybrid reciprocal rank fusion."""
     results = []
     engines: dict[Path, tuple[Engine, list[tuple[str, Ranker]]]] = {}  # two sets share the LiveQA pages
     for bench in load_sets(root):
         if bench.corpus not in engines:
             engine = benchmark_engine(bench, settings)
-            anchors = [("rank-bm25", bm25_baseline(engine.snapshot().index.passages))]
-            for name, ranker in (("meaning alone", meaning_ranker(engine)), ("hybrid RRF", fusion_ranker(engine))):
-                if ranker is not None:
-                    anchors.append((name, ranker))
-            engines[bench.corpus] = (engine, anchors)
-        engine, anchors = engines[bench.corpus]
+            others = [("rank-bm25", bm25_baseline(engine.snapshot().index.passages))]
+            if with_anchors:
+                for name, ranker in (("meaning alone", meaning_ranker(engine)), ("hybrid RRF", fusion_ranker(engine))):
+                    if ranker is not None:
+                        others.append((name, ranker))
+            engines[bench.corpus] = (engine, others)
+        engine, others = engines[bench.corpus]
         runs = [run_system("bot", bot_ranker(engine), bench.questions)]
-        runs += [run_system(name, ranker, bench.questions) for name, ranker in anchors]
+        runs += [run_system(name, ranker, bench.questions) for name, ranker in others]
         results.append((bench, runs))
     return results

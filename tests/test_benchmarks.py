@@ -106,18 +106,15 @@ BENCHMARK_INDEXES = Path(__file__).resolve().parent.parent / ".test-cache" / "in
 )
 def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     """MedQuAD and real LiveQA questions: well above plain rank-bm25, and real questions answered."""
-    settings = replace(Settings(), index_dir=BENCHMARK_INDEXES, data_dir=tmp_path / "data")
-    results = {bench.name: runs for bench, runs in run_benchmarks(settings)}
-    bot, baseline, meaning, fusion = results["medquad-dev"]
-    assert (baseline.name, meaning.name, fusion.name) == ("rank-bm25", "meaning alone", "hybrid RRF")
-    assert bot.mrr() > max(meaning.mrr(), fusion.mrr())  # 0.991 against 0.853 and 0.769
+    settings = replace(Settings(), index_dir=BENCHMARK_INDEXES, data_dir=tmp_path / "data", background_vectors=False)
+    results = {bench.name: runs for bench, runs in run_benchmarks(settings, with_anchors=False)}
+    bot, baseline = results["medquad-dev"]  # the anchors (eval --benchmarks): model alone 0.853, hybrid RRF 0.769
     assert bot.mrr() >= 0.97 and bot.mrr() > baseline.mrr() + 0.1  # 0.991 here (0.955 before the fitted ranking)
     assert bot.no_answer() == 0.0
-    bot, baseline, meaning, fusion = results["liveqa-dev"]
+    bot, baseline = results["liveqa-dev"]
     assert bot.mrr() >= 0.75  # 0.794 here (0.765 before the fitted ranking)
     assert bot.no_answer() <= 0.10
-    bot, baseline, meaning, fusion = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
-    assert bot.mrr() > max(meaning.mrr(), fusion.mrr())  # 0.962 against 0.855 and 0.719
+    bot, baseline = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
     assert len(bot.scored()) > 2000  # 2,316
     assert bot.mrr() >= 0.94 and bot.mrr() > baseline.mrr() + 0.3  # 0.962 and 0.542 here (0.918 before)
     assert bot.no_answer() <= 0.01  # none of 2,316 here
