@@ -42,7 +42,7 @@ from bot.terminal import visible_line
 from bot.text import stopwords
 from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
 from bot.vector_build import PENDING, READY, encode_pending, start_background, vectors_state
-from bot.vectors import cached_vectors, vector_code_digest
+from bot.vectors import cached_vectors, encode_missing, vector_code_digest
 
 log = logging.getLogger(__name__)
 
@@ -230,10 +230,11 @@ def expected_fingerprint(settings: Settings, manifest: Manifest | None = None) -
 def build_index(settings: Settings, progress: Progress | None = None, wait_for_vectors: bool = True) -> BuildReport:
     """Validate the corpus and write a new index; on any error the current index stays as it was.
 
-    The build answers by words as soon as it is written. Passage vectors that the cache lacks are
-    then encoded: here, before returning (`wait_for_vectors`), or in a background process.
+    Waiting for the vectors, the passages the cache lacks vectors for are encoded before the build is
+    written (readers never see it without them). Otherwise the build answers by words as soon as it
+    is written, and a background process adds the vectors (bot.vector_build).
     """
-    report = guarded_build(settings, progress, only_if_stale=False)
+    report = guarded_build(settings, progress, only_if_stale=False, encode_first=wait_for_vectors)
     assert report is not None
     return add_vectors(settings, report, progress, wait_for_vectors)
 
@@ -270,13 +271,15 @@ def build_if_stale(
     When many processes find the index stale at once, the first builds and the others, having
     waited for its lock, find it current and build nothing.
     """
-    report = guarded_build(settings, None, only_if_stale=True)
+    report = guarded_build(settings, progress, only_if_stale=True, encode_first=wait_for_vectors)
     return None if report is None else add_vectors(settings, report, progress, wait_for_vectors)
 
 
-def guarded_build(settings: Settings, progress: Progress | None, only_if_stale: bool) -> BuildReport | None:
+def guarded_build(
+    settings: Settings, progress: Progress | None, only_if_stale: bool, encode_first: bool = False
+) -> BuildReport | None:
     try:
-        return locked_build(settings, progress, only_if_stale)
+        return locked_build(settings, progress, only_if_stale, encode_first)
     except OSError as exc:  # the index folder cannot be written: read-only, full, another owner
         where = exc.filename or settings.index_dir
         raise IndexStoreError(
@@ -293,7 +296,9 @@ def index_is_current(settings: Settings) -> bool:
         return False
 
 
-def locked_build(settings: Settings, progress: Progress | None, only_if_stale: bool) -> BuildReport | None:
+def locked_build(
+    settings: Settings, progress: Progress | None, only_if_stale: bool, encode_first: bool = False
+) -> BuildReport | None:
     started = time.perf_counter()
     with build_lock(settings.index_dir):
         if only_if_stale and index_is_current(settings):
@@ -310,7 +315,9 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
             )
             cache.commit()  # kept even if the build fails later: those articles were analysed
             built = assemble_index(settings, articles, synonyms, cache, previous, progress)
-            cache.commit()  # drops the vectors of articles no longer in the corpus
+            if encode_first and vectors_state(built.manifest) == PENDING:
+                add_vectors_now(built, articles, cache, encoder_path(settings), progress)
+            cache.commit()  # the vectors just encoded; drops those of articles no longer in the corpus
             built.manifest["build_seconds"] = round(time.perf_counter() - started, 4)
             if progress:
                 progress(0, 1, "writing")
@@ -325,6 +332,23 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
     compare_with(report, previous, manifest["corpus"]["articles"])
     log.info("index built: %s articles, %s passages in %.2fs", report.articles, report.passages, report.seconds)
     return report
+
+
+def add_vectors_now(
+    built: BuiltIndex,
+    articles: list[AnalysedArticle],
+    cache: AnalysisCache,
+    model_path: Path | None,
+    progress: Progress | None,
+) -> None:
+    """Encode the passages the cache lacks vectors for into the build before it is written."""
+    vectors, problem = encode_missing(articles, cache, model_path, progress)
+    built.index.vectors = vectors
+    built.manifest["vectors"] = READY if vectors is not None else "none"
+    built.manifest["encoder"] = MODEL_ID if vectors is not None else ""
+    if problem:
+        log.warning("building without passage vectors (ranking by words alone): %s", problem)
+        built.manifest["encoder_problem"] = problem
 
 
 def assemble_index(

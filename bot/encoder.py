@@ -259,4 +259,5 @@ def preload(model_path: Path | None) -> None:
         except Exception:  # noqa: BLE001 - the caller that needs the model reports why it cannot have it
             pass
 
-    threading.Thread(target=load, name="preload-encoder", daemon=True).start()
+    # not a daemon: the process waits for the load at exit (onnxruntime aborts if torn down mid-load)
+    threading.Thread(target=load, name="preload-encoder", daemon=False).start()

@@ -95,7 +95,8 @@ class PreloadedEncoder(SentenceEncoder):
         self.identity = MODEL_ID
         self._loaded: SentenceEncoder | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._load, args=(model_path,), name="load-encoder", daemon=True)
+        # not a daemon: the process waits for the load at exit (onnxruntime aborts if torn down mid-load)
+        self._thread = threading.Thread(target=self._load, args=(model_path,), name="load-encoder", daemon=False)
         self._thread.start()
 
     def _load(self, model_path: Path | None) -> None:

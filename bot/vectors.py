@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from bot.index_store import SearchIndex
 
 log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+ENCODE_CHUNK = 256  # passages encoded between progress reports
 
 PASSAGE_TOKENS = (
     256  # word pieces of a passage the model reads (its own limit; a 160-word passage with its titles fits)
@@ -85,3 +88,47 @@ def article_texts(index: SearchIndex) -> list[list[str]]:
     for i, article in enumerate(index.passage_article.tolist()):
         texts[article].append(passage_meaning_text(index.passages[i]))
     return texts
+
+
+def encode_missing(
+    articles: Sequence[AnalysedArticle], cache: AnalysisCache, model_path: Path | None, progress: Progress | None
+) -> tuple[np.ndarray | None, str]:
+    """Every passage's float16 vector in index order, encoding in this process what the cache lacks (renamed
+    copies once); or None and why the model cannot be used. For builds that wait for their vectors."""
+    from bot.encoder import EncoderUnavailable, load_encoder
+
+    texts = [[passage_meaning_text(p) for p in a.passages] for a in articles]
+    keys = [article_vector_key(t) for t in texts]
+    found: dict[str, np.ndarray] = {}
+    for key, t in zip(keys, texts):
+        if key not in found:
+            vectors = cache.load_vectors(key, len(t), DIMENSIONS)
+            if vectors is not None:
+                found[key] = vectors
+    cached = sum(1 for key in keys if key in found)
+    todo = list({k: t for k, t in zip(keys, texts) if k not in found}.items())
+    pending = [text for _, t in todo for text in t]
+    if pending:
+        try:
+            encoder = load_encoder(model_path)
+            fresh = np.zeros((len(pending), DIMENSIONS), dtype=np.float16)
+            for start in range(0, len(pending), ENCODE_CHUNK):
+                if progress:
+                    progress(start, len(pending), "encoding")
+                fresh[start : start + ENCODE_CHUNK] = encoder.encode(
+                    pending[start : start + ENCODE_CHUNK], PASSAGE_TOKENS
+                )
+        except EncoderUnavailable as exc:
+            return None, str(exc)
+        except Exception as exc:  # onnxruntime's own error types: build by words alone rather than not at all
+            return None, f"the sentence model failed: {exc}"
+        if progress:
+            progress(len(pending), len(pending), "encoding")
+        offset = 0
+        for key, t in todo:
+            found[key] = fresh[offset : offset + len(t)]
+            offset += len(t)
+            cache.store_vectors(key, found[key])
+    log.info("encoded %s passages of %s article(s); %s article(s) from the cache", len(pending), len(todo), cached)
+    parts = [found[key] for key in keys]
+    return (np.concatenate(parts) if parts else np.zeros((0, DIMENSIONS), dtype=np.float16)), ""
