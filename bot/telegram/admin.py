@@ -66,9 +66,11 @@ async def reindex(update: Update, context: Context) -> None:
 
 @admin_only
 async def articles(update: Update, context: Context) -> None:
-    """List the indexed articles with their passage counts."""
-    rows = await asyncio.to_thread(list_articles, context.bot_data.engine)
-    await reply_html(update, context.bot, render.article_list(rows))
+    """List the indexed articles with their passage counts, and how far the passage vectors' encoding got."""
+    engine = context.bot_data.engine
+    rows = await asyncio.to_thread(list_articles, engine)
+    status = await asyncio.to_thread(engine.live.vector_status)
+    await reply_html(update, context.bot, render.article_list(rows, status.describe() if status else ""))
 
 
 @admin_only

@@ -300,12 +300,13 @@ def sources(sections: Sequence[tuple[str, Sequence[str]]]) -> Rich:
     return plain(f"I answer from {len(sections)} article(s):\n\n") + join(blocks, "\n\n")
 
 
-def article_list(articles: Sequence[tuple[str, str, int]]) -> Rich:
-    """The /articles text: file name, title and passage count of each article."""
+def article_list(articles: Sequence[tuple[str, str, int]], encoding: str = "") -> Rich:
+    """The /articles text: file name, title and passage count of each article, then the encoding's progress."""
     if not articles:
         return plain("No articles are indexed.")
     lines = [bold(name) + plain(f" — {title} ({passages} passages)") for name, title, passages in articles]
-    return plain(f"{len(articles)} article(s):\n") + join(lines, "\n")
+    text = plain(f"{len(articles)} article(s):\n") + join(lines, "\n")
+    return text + plain(f"\n\n⏳ {encoding}") if encoding else text
 
 
 def preformatted(text: str) -> Rich:
