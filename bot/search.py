@@ -126,7 +126,7 @@ class Searcher:
 
         `keep_all` keeps the hits whatever the decision (explain shows them).
         """
-        if not query.concepts or not self.passages:
+        if not query.concepts or not self.passages or self.asks_about_unknown_name(query):
             return SearchResult([], None, None, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
         asked = self.question_vector(query) if self.retriever.has_vectors() else None
         fit = (self.model or shipped_model()).fit_for(asked is not None)
