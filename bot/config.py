@@ -172,3 +172,8 @@ def load_settings() -> Settings:
 def benchmarks_dir() -> Path:
     """The shared benchmark data (eval --benchmarks): BOT_BENCHMARKS_DIR, else ../shared/benchmarks/medquad."""
     return env_path("BOT_BENCHMARKS_DIR", PROJECT_ROOT.parent / "shared" / "benchmarks" / "medquad")
+
+
+def child_environment(pythonpath: str) -> dict[str, str]:
+    """This process's environment for a child Python process, with `pythonpath` first on its PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [pythonpath, os.environ.get("PYTHONPATH", "")]))}

@@ -16,7 +16,7 @@ from bot.conversation import Conversations
 from bot.index_store import SearchIndex
 from bot.live_index import LiveIndex, Snapshot
 from bot.models import Passage
-from bot.query import Concept, Query, has_follow_up_cue
+from bot.query import Concept, Query, has_follow_up_cue, starts_follow_up
 from bot.ranking.explain import explain
 from bot.search import SearchResult
 from bot.text import tokenize
@@ -77,14 +77,14 @@ class Engine:
         return Answer(question, query.text, (), message, query.corrections, query.follow_up, unknown, confidence)
 
     def rank(self, snap: Snapshot, question: str, query: Query, limit: int, keep_all: bool = False) -> SearchResult:
-        """Rank for the query; a follow-up without a cue ("and d3?", "it") carries its topic only on evidence.
+        """Rank for the query; a follow-up that does not open with "and", "what about"... keeps its topic on evidence.
 
-        When nothing in the message points back, it is ranked both with and without the carried
-        topic, and the topic is kept only when it makes the best answer more probable: a
-        self-contained new question is never dragged to the previous topic.
+        Such a message ("how much should i take", "any other minerals that help bones") is ranked
+        both with and without the carried topic, and the topic is kept only when it makes the best
+        answer more probable: a self-contained new question is not dragged to the previous topic.
         """
         ranking = snap.searcher.rank(query, limit, keep_all)
-        if query.follow_up and not has_cue(question):
+        if query.follow_up and not starts_follow_up(tokenize(question[:200])):
             alone = snap.analyzer.analyse(question, ())
             if alone.concepts:
                 own = snap.searcher.rank(alone, limit, keep_all)

@@ -424,8 +424,15 @@ def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: Abst
 
 
 def has_follow_up_cue(tokens: list[Token]) -> bool:
-    """Opens with "and"/"what about"... or uses a pronoun."""
-    return starts_follow_up(tokens) or any(t.surface in PRONOUNS for t in tokens)
+    """Opens with "and"/"what about"... or uses a pronoun ("that" after a content word starts a clause, not a cue)."""
+    return starts_follow_up(tokens) or any(
+        t.surface in PRONOUNS and not is_relative_that(tokens, i) for i, t in enumerate(tokens)
+    )
+
+
+def is_relative_that(tokens: list[Token], i: int) -> bool:
+    """ "minerals that help bones": "that" after a content word and before another word opens a relative clause."""
+    return tokens[i].surface == "that" and 0 < i < len(tokens) - 1 and not tokens[i - 1].stop
 
 
 def starts_follow_up(tokens: list[Token]) -> bool:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.config import child_environment
 from bot.errors import BotError, IndexStoreError
 
 log = logging.getLogger(__name__)
@@ -164,10 +165,7 @@ def start_background(index_dir: Path, model_path: Path | None) -> bool:
                 stderr=errors,
                 start_new_session=True,  # outlives `ask`, and a Ctrl-C at the terminal does not reach it
                 cwd=root,
-                env={
-                    **os.environ,
-                    "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH", "")])),
-                },
+                env=child_environment(root),
             )
     except OSError as exc:
         log.warning("cannot start encoding passage vectors in the background: %s", exc)

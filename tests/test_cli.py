@@ -597,7 +597,10 @@ def test_readme_states_the_data_folder_default() -> None:
     assert "BOT_INDEX_DIR" in row and "--index" in row
 
 
-def test_ask_json_on_a_fresh_index_keeps_stdout_clean(env_dirs: Dirs, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_json_on_a_fresh_index_keeps_stdout_clean(
+    env_dirs: Dirs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_SEMANTIC", "on")  # the vectors follow in the background, and the notice says so
     assert main(["ask", "--json", K2_QUESTION, "and d3?"]) == 0
     out, err = capsys.readouterr()
     objects = [json.loads(line) for line in out.splitlines()]  # every line is JSON

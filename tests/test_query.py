@@ -251,3 +251,20 @@ def test_what_a_follow_up_carried_is_carried_again_at_the_same_weight() -> None:
 
 def test_a_word_typed_twice_is_one_concept(snapshot: Snapshot) -> None:
     assert labels(snapshot.analyzer.analyse("osteocalcin and osteocalcin again")) == ["osteocalcin"]
+
+
+@pytest.mark.parametrize(
+    "question, cue",
+    [
+        ("any other minerals that help bones", False),  # "that" opens a relative clause
+        ("is that safe", True),
+        ("what about that", True),
+        ("how much of it", True),
+        ("and for kids", True),
+    ],
+)
+def test_a_relative_that_is_no_follow_up_cue(question: str, cue: bool) -> None:
+    from bot.query import has_follow_up_cue
+    from bot.text import tokenize
+
+    assert has_follow_up_cue(tokenize(question)) is cue

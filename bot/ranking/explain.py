@@ -37,7 +37,6 @@ def explain(ranking: SearchResult, limit: int = 5) -> list[str]:
             feats.matrix[row : row + 1], ranking.scores[row : row + 1], feats.question, fit.confidence.features
         )[0]
         decision = fit.confidence.contributions(z)
-        lines.append(
-            "    p from: " + ", ".join(f"{name}={value:.3g} ({part:+.2f})" for name, value, part in decision[:4])
-        )
+        shown_p = [f"{name}={value:.3g} ({part:+.2f})" for name, value, part in decision[:4] if part]
+        lines.append("    p from: " + (", ".join(shown_p) if shown_p else "its bias alone"))
     return lines
