@@ -126,7 +126,12 @@ class Searcher:
 
         `keep_all` keeps the hits whatever the decision (explain shows them).
         """
-        if not query.concepts or not self.passages or self.asks_about_unknown_name(query):
+        if (
+            not query.concepts
+            or not self.passages
+            or self.asks_about_unknown_name(query)
+            or self.asks_only_unknown(query)
+        ):
             return SearchResult([], None, None, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
         asked = self.question_vector(query) if self.retriever.has_vectors() else None
         fit = (self.model or shipped_model()).fit_for(asked is not None)
@@ -168,6 +173,11 @@ class Searcher:
                 )
             )
         return SearchResult(hits, feats, fit, scores, probability, order, query)
+
+    def asks_only_unknown(self, query: Query) -> bool:
+        """Is every word the question typed one no article uses? Then nothing answers it, however close the meaning."""
+        own = query.own_concepts()
+        return bool(own) and len(self.unknown_concepts(own)) == len(own)
 
     def question_vector(self, query: Query) -> np.ndarray | None:
         """The question's sentence vector (with a follow-up's carried topic), or None without the model."""
