@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup reindex eval bench clean
+.PHONY: run test setup reindex fit eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,19 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/article-qa
 
+# lint, format and types first (fail fast), then the tests
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 reindex: setup
 	$(BIN)/python run_bot.py reindex
+
+# Refit the ranking model on the shared training split (../shared/benchmarks/medquad/train); writes bot/data/ranking-model.json
+fit: setup
+	$(BIN)/python -m bot.ranking.fit
 
 # dev.jsonl on corpus/, then multi.jsonl and holdout.jsonl on corpus/ plus the fixture articles, dev.jsonl again
 # on corpus/ plus the magnesium and omega-3 fixtures, then the shared MedQuAD/LiveQA sets, then dev.jsonl

@@ -71,8 +71,13 @@ def count_passages(articles: list[Path], work: Path) -> dict[str, int]:
     corpus.mkdir(parents=True)
     for path in articles:
         shutil.copyfile(path, corpus / path.name)
-    settings = replace(
-        Settings(), corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", reload_seconds=3600
+    settings = replace(  # counting needs no passage vectors
+        Settings(),
+        corpus_dir=corpus,
+        index_dir=work / "index",
+        data_dir=work / "data",
+        reload_seconds=3600,
+        semantic=False,
     )
     build_index(settings)
     engine = Engine(settings)

@@ -72,7 +72,10 @@ def header(info: dict[str, Any]) -> str:
         [
             f"machine: {info['nproc']} CPUs ({info['cpu']}), {ram}; load average at start {info['load_average_start']}",
             f"python {info['python']}, SQLite {info['sqlite']}, {packages}",
-            "Pure timing, no quality check. Numbers from a busy machine are loose: compare across a row, not across runs.",
+            (
+                "Pure timing, no quality check. "
+                "Numbers from a busy machine are loose: compare across a row, not across runs."
+            ),
         ]
     )
 
@@ -181,6 +184,9 @@ Legend:
   (whatever that does: a full rebuild, or less if it caches unchanged articles). tantivy and FTS5 delete that
   article's passages and add the new ones ("incremental"). rank-bm25 and bm25s cannot update in place: a timed
   full rebuild, tokenising included ("full").
+- hybrid anchor: bm25s over the bot's tokens, plus the question encoded with the bot's sentence model, plus one
+  dot product over all the bot's passage vectors (read from its index, so its build s excludes encoding; the
+  model's own encoding rate is in the notes). Its re-index rebuilds bm25s only.
 - short = MedQuAD dev questions, long = LiveQA consumer questions as sent ("original"); per-question wall time,
   top 10, one untimed warm-up question first. The bot in process = Engine.answer(q, None, limit=10), rendering
   excluded; tokenising the question is included for every system. "ask --json" = one `run_bot.py ask --json

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -232,6 +233,58 @@ class FTS5:
         return self.path.stat().st_size
 
 
+class Hybrid:
+    """The hybrid pipeline a user could assemble: bm25s, plus the question encoded with the bot's sentence
+    model, plus one dot product over all passage vectors (the bot's own, read from its index); the top 10
+    of the bm25s top 100 and the 10 nearest by meaning, blended 50/50 (bm25 share of its best, cosine)."""
+
+    name = "hybrid (bm25s + model + dot)"
+
+    def __init__(self, k1: float, b: float) -> None:
+        self.words = BM25S(k1, b)
+        self.vectors: Any = None
+        self.encoder: Any = None
+
+    def build(self, docs: list[Doc], work: Path) -> None:
+        from bot.encoder import load_encoder
+        from bot.index_store import read_index
+
+        self.words.build(docs, work)
+        index = read_index(work.parent / "index")  # the bot's build of the same passages, in the same order
+        if index.vectors is None or len(index.vectors) != len(docs):
+            raise RuntimeError("the bot's index has no passage vectors for these passages")
+        self.vectors = index.vectors
+        self.encoder = load_encoder(None)
+
+    def update(self, docs: list[Doc], source: str, changed: list[Doc]) -> str:
+        self.words.update(docs, source, changed)
+        return "full (words only)"
+
+    def search(self, question: str) -> list[int]:
+        import numpy as np
+
+        from bot.text import terms
+
+        asked = self.encoder.encode([question])[0]
+        cosine = self.vectors @ asked
+        vocab = self.words.model.vocab_dict
+        tokens = [t for t in terms(question) if t in vocab]
+        k = min(100, len(self.words.ids))
+        scores: dict[int, float] = {}
+        if tokens:
+            found, values = self.words.model.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+            best = max(float(values[0][0]), 1e-9)
+            scores = {int(i): 0.5 * float(v) / best for i, v in zip(found[0], values[0])}
+        near = np.argpartition(-cosine, min(TOP_K, len(cosine) - 1))[:TOP_K]
+        for i in set(scores) | {int(i) for i in near}:
+            scores[i] = scores.get(i, 0.0) + 0.5 * float(cosine[i])
+        top = sorted(scores, key=lambda i: -scores[i])[:TOP_K]
+        return [self.words.ids[i] for i in top]
+
+    def disk_bytes(self) -> int | None:
+        return None
+
+
 def make_peer(name: str) -> Peer:
     """A peer by its command-line name, with the bot's k1 and b for the BM25 libraries."""
     from bot.config import Ranking
@@ -241,6 +294,7 @@ def make_peer(name: str) -> Peer:
         "okapi": lambda: RankBM25("BM25Okapi", ranking.k1, ranking.b),
         "plus": lambda: RankBM25("BM25Plus", ranking.k1, ranking.b),
         "bm25s": lambda: BM25S(ranking.k1, ranking.b),
+        "hybrid": lambda: Hybrid(ranking.k1, ranking.b),
         "tantivy": Tantivy,
         "fts5": FTS5,
     }
@@ -260,11 +314,31 @@ class BotInProcess:
         )
         self.engine: Any = None
 
-    def build(self) -> int:
-        """A full build; returns the passage count."""
-        from bot.builder import build_index
+    def build(self) -> tuple[int, float]:
+        """A full build, waiting for the passage vectors: the passage count and the seconds until the
+        build answered by words."""
+        from bot.builder import add_vectors, build_words_first
 
-        return build_index(self.settings).passages
+        started = time.perf_counter()
+        report = build_words_first(self.settings)
+        words_s = time.perf_counter() - started
+        add_vectors(self.settings, report, None, wait=True)
+        return report.passages, words_s
+
+    def model_rate(self, sample: int = 512) -> float | None:
+        """Passages per second the sentence model alone encodes (texts as the build gives them), on a sample."""
+        from bot.encoder import EncoderUnavailable, load_encoder
+        from bot.vectors import PASSAGE_TOKENS, passage_meaning_text
+
+        try:
+            encoder = load_encoder(self.settings.encoder_model)
+        except EncoderUnavailable:
+            return None
+        passages = self.engine.snapshot().index.passages
+        texts = [passage_meaning_text(passages[i]) for i in range(min(sample, len(passages)))]
+        started = time.perf_counter()
+        encoder.encode(texts, PASSAGE_TOKENS)
+        return len(texts) / (time.perf_counter() - started)
 
     def open(self) -> None:
         from bot.engine import Engine
@@ -283,4 +357,4 @@ class BotInProcess:
 
 
 # The command-line names, in table order; "bot" and "ask" are this bot, the rest are peers.
-ALL_SYSTEMS = ("bot", "ask", "okapi", "plus", "bm25s", "tantivy", "fts5")
+ALL_SYSTEMS = ("bot", "ask", "okapi", "plus", "bm25s", "hybrid", "tantivy", "fts5")

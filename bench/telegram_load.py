@@ -2,6 +2,12 @@
 """Load and fault test of the Telegram bot: the real bot process, over HTTP, against the strict fake Bot API.
 
     .venv/bin/python bench/telegram_load.py [--chats 200] [--restart kill|term|none] [--seed 1] [--json FILE]
+    .venv/bin/python bench/telegram_load.py --replicas 2     # two webhook processes on one Redis
+
+With `--replicas 2` a redis-server is started on 127.0.0.1 (Debian's package), two bot processes run
+in webhook mode with BOT_REDIS_URL set, and this script is their load balancer: each update is POSTed
+to the replicas in turn, in order, and to the other one when a replica does not answer 200 (as
+Telegram retries a failed delivery). The first replica is the one killed and restarted.
 
 What it does, all on 127.0.0.1 and inside a temporary folder:
 
@@ -35,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import random
 import shutil
 import signal
@@ -42,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,14 +59,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bot.config import Settings  # noqa: E402
+import httpx  # noqa: E402
+
+from bot.config import Settings, env_flag  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.telegram.handlers import SORRY  # noqa: E402
+from tests.botapi.redis_server import RedisServer, free_port  # noqa: E402
 from tests.botapi.server import FakeBotApi  # noqa: E402
 
 SCRIPTS = (
     ("what foods have K2?", "and d3?", "how much magnesium should I take?"),
-    ("how much vitamin D3 per day?", "what is osteocalcin?", "which cheese has k2?"),
+    ("which foods contain vitamin d3?", "and k2?", "how much magnesium should I take?"),
     ("how much magnesium should I take?", "what foods have K2?", "and d3?"),
 )
 SEND_FAULTS = {"429": 0.04, "500": 0.03, "502": 0.02, "reset": 0.03, "drop_after": 0.02}
@@ -82,6 +93,8 @@ class Report:
     chats: int
     questions: int
     restart: str
+    replicas: int = 1
+    failovers: int = 0  # webhook deliveries a replica did not take (killed or starting), handed to the other
     answered: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -92,6 +105,8 @@ class Report:
     wrong: int = 0
     apologies: int = 0
     latency_s: dict[str, float] = field(default_factory=dict)
+    answers_per_s: float = 0.0  # answered / (last first-arrival - first question pushed)
+    bot_cpu_ms_per_answer: float = 0.0  # the bot processes' CPU time (user + system) per answer: machine-load-proof
     faults_injected: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
 
@@ -119,7 +134,7 @@ def plan(chats: int, settings: Settings) -> list[Question]:
             answer = engine.answer(text, ("plan", chat))
             expected = f"1. {answer.results[0].heading}" if answer.results else NO_ANSWER
             questions.append(Question(10_000 + chat, n, text, expected))
-    keys = {}
+    keys: dict[int, list[str]] = {}
     for q in questions:
         keys.setdefault(q.chat, []).append(q.expected)
     if any(len(set(k)) != len(k) for k in keys.values()):
@@ -128,7 +143,8 @@ def plan(chats: int, settings: Settings) -> list[Question]:
 
 
 def schedule(questions: list[Question], seed: int, spread: float) -> list[tuple[float, Question]]:
-    """Arrival times: each chat starts at a random moment in `spread` seconds; its next questions follow within a second."""
+    """Arrival times: each chat starts at a random moment in `spread` seconds; its next questions follow within a
+    second."""
     rng = random.Random(seed + 1)
     last: dict[int, float] = {}
     events: list[tuple[float, Question]] = []
@@ -139,19 +155,48 @@ def schedule(questions: list[Question], seed: int, spread: float) -> list[tuple[
     return sorted(events, key=lambda e: e[0])
 
 
-def start_bot(settings: Settings, server: FakeBotApi, log_file: Any) -> subprocess.Popen[bytes]:
-    """`run_bot.py telegram` against the fake server, logging to `log_file`."""
+WEBHOOK_SECRET = "load-test-secret"
+
+
+@dataclass
+class Replica:
+    """One bot process: its data folder, and in webhook mode its port and the Redis it shares."""
+
+    data_dir: Path
+    port: int = 0
+    redis_url: str = ""
+
+    @property
+    def hook(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+def start_bot(
+    settings: Settings, server: FakeBotApi, log_file: Any, replica: Replica | None = None
+) -> subprocess.Popen[bytes]:
+    """`run_bot.py telegram` against the fake server (long polling, or a webhook replica), logging to `log_file`."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(
         TELEGRAM_BOT_TOKEN=server.token,
         TELEGRAM_API_URL=f"http://127.0.0.1:{server.port}",
         BOT_CORPUS_DIR=str(settings.corpus_dir),
         BOT_INDEX_DIR=str(settings.index_dir),
-        BOT_DATA_DIR=str(settings.data_dir),
+        BOT_DATA_DIR=str(replica.data_dir if replica else settings.data_dir),
         NO_PROXY="127.0.0.1",
     )
+    command = [sys.executable, str(REPO_ROOT / "run_bot.py"), "telegram"]
+    if replica is not None and replica.port:
+        env.update(BOT_REDIS_URL=replica.redis_url, TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET)
+        command += [
+            "--webhook-url",
+            "https://bot.example.com/hook",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(replica.port),
+        ]
     return subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "run_bot.py"), "telegram"],
+        command,
         env=env,
         cwd=REPO_ROOT,
         stdout=log_file,
@@ -160,7 +205,8 @@ def start_bot(settings: Settings, server: FakeBotApi, log_file: Any) -> subproce
 
 
 def stop(process: subprocess.Popen[bytes], how: str) -> float:
-    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would); seconds until it exited."""
+    """Kill (SIGKILL) or stop (SIGTERM, 10 s grace, then SIGKILL as a container platform would); seconds until it
+    exited."""
     if process.poll() is not None:
         return 0.0
     began = time.monotonic()
@@ -172,6 +218,68 @@ def stop(process: subprocess.Popen[bytes], how: str) -> float:
         process.kill()
         process.wait(10)
     return time.monotonic() - began
+
+
+class LoadBalancer:
+    """Hands updates to the replicas' webhooks in turn, in arrival order, skipping one that fails."""
+
+    def __init__(self, replicas: list[Replica]) -> None:
+        self.replicas = replicas
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.next = 0
+        self.failovers = 0
+        self.client = httpx.Client(trust_env=False, timeout=10)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (update := self.queue.get()) is not None:
+            self._deliver(update)
+
+    def _deliver(self, update: dict[str, Any]) -> None:
+        deadline = time.monotonic() + 120
+        failed = 0
+        while time.monotonic() < deadline:
+            replica = self.replicas[self.next % len(self.replicas)]
+            self.next += 1
+            try:
+                answer = self.client.post(
+                    replica.hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+                )
+                if answer.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            self.failovers += 1
+            failed += 1
+            if failed % len(self.replicas) == 0:  # every replica refused it: wait a moment before the next round
+                time.sleep(0.05)
+        print(f"update {update['update_id']} could not be delivered", file=sys.stderr)
+
+    def wait_until_ready(self, timeout: float = 120) -> None:
+        """Until every replica's webhook answers (a GET is refused with 405 once the server is up)."""
+        deadline = time.monotonic() + timeout
+        for replica in self.replicas:
+            while time.monotonic() < deadline:
+                try:
+                    self.client.get(replica.hook)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join(150)
+        self.client.close()
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) the process has used so far, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def delivered(server: FakeBotApi) -> dict[int, list[tuple[float, str, bool]]]:
@@ -199,6 +307,7 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
     """Fill in the counts and latencies."""
     got = delivered(server)
     latencies: list[float] = []
+    last_at = 0.0
     by_chat: dict[int, list[Question]] = {}
     for q in questions:
         by_chat.setdefault(q.chat, []).append(q)
@@ -225,6 +334,7 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
                 lost_response.add(key)
             order.append(expected[key].n)
             latencies.append(at - expected[key].pushed_at)
+            last_at = max(last_at, at)
         if os.environ.get("LOAD_DEBUG") and (len(seen) < len(asked) or len(arrivals) > len(asked)):
             print(
                 chat, [(q.n, q.text, q.expected, round(q.pushed_at - restarted_at, 2)) for q in asked], file=sys.stderr
@@ -234,6 +344,9 @@ def measure(questions: list[Question], server: FakeBotApi, report: Report, resta
         report.lost += len(asked) - len(seen)
         report.out_of_order += sum(1 for i, n in enumerate(order) if any(m > n for m in order[:i]))
     report.apologies = sum(SORRY in m.get("text", "") for m in server.sent_messages())
+    first_push = min(q.pushed_at for q in questions)
+    if last_at > first_push:
+        report.answers_per_s = round(report.answered / (last_at - first_push), 1)
     if latencies:
         cuts = statistics.quantiles(latencies, n=100, method="inclusive")
         report.latency_s = {
@@ -265,10 +378,11 @@ def run(args: argparse.Namespace) -> Report:
     corpus.mkdir()
     for name in ("vitamin-k2-d3-bone-density.txt", "synonyms.conf"):
         shutil.copy(REPO_ROOT / "corpus" / name, corpus / name)
-    settings = Settings(corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data")
+    semantic = env_flag("BOT_SEMANTIC", True)  # the bot process reads it too: the planned index must be the same
+    settings = Settings(corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", semantic=semantic)
     questions = plan(chats, settings)  # also builds the index, so start-up does not
     events = schedule(questions, args.seed, args.spread)
-    report = Report(chats, len(questions), args.restart)
+    report = Report(chats, len(questions), args.restart, args.replicas)
     log_path = work / "bot.log"
     began = time.monotonic()
     with FakeBotApi() as server, open(log_path, "wb") as log_file:
@@ -279,7 +393,16 @@ def run(args: argparse.Namespace) -> Report:
             server.set_fault_rates("sendMessage", SEND_FAULTS, seed=args.seed)
             server.set_fault_rates("getUpdates", POLL_FAULTS, seed=args.seed + 2)
             server.set_fault_rates("sendChatAction", TYPING_FAULTS, seed=args.seed + 3)
-        bot = start_bot(settings, server, log_file)
+        redis_server = None
+        replicas = [Replica(settings.data_dir)]
+        if args.replicas > 1:
+            redis_server = RedisServer(shutil.which("redis-server") or "redis-server").start()
+            replicas = [Replica(work / f"data-{n}", free_port(), redis_server.url) for n in range(args.replicas)]
+        bots = [start_bot(settings, server, log_file, r) for r in replicas]
+        balancer = LoadBalancer(replicas) if args.replicas > 1 else None
+        if balancer is not None:
+            balancer.wait_until_ready()
+        cpu = 0.0
         restart_at = int(len(events) * 0.4) if args.restart != "none" else -1
         restarted_at = float("inf")
         t0 = time.monotonic()
@@ -290,18 +413,29 @@ def run(args: argparse.Namespace) -> Report:
             if i == restart_at:
                 print(f"{args.restart} the bot after {i} of {len(events)} questions", file=sys.stderr)
                 restarted_at = time.monotonic()
-                report.seconds_to_stop = round(stop(bot, args.restart), 2)
-                bot = start_bot(settings, server, log_file)
+                cpu += cpu_seconds(bots[0])
+                report.seconds_to_stop = round(stop(bots[0], args.restart), 2)
+                bots[0] = start_bot(settings, server, log_file, replicas[0])
             q.pushed_at = time.monotonic()
-            server.push_message(q.text, user_id=q.chat, chat_id=q.chat)
+            pushed = server.push_message(q.text, user_id=q.chat, chat_id=q.chat)
+            if balancer is not None:
+                balancer.queue.put(pushed)
         deadline = time.monotonic() + args.deadline
         while time.monotonic() < deadline:
             if answered_count(questions, server) >= len(questions):
                 time.sleep(1.0)  # late duplicates
                 break
             time.sleep(0.2)
-        stop(bot, "term")
+        for bot in bots:
+            cpu += cpu_seconds(bot)
+            stop(bot, "term")
+        if balancer is not None:
+            balancer.close()
+            report.failovers = balancer.failovers
+        if redis_server is not None:
+            redis_server.stop()
         measure(questions, server, report, restarted_at)
+        report.bot_cpu_ms_per_answer = round(1000 * cpu / max(1, report.answered), 1)
         if args.keep:
             dump = {
                 "calls": [
@@ -334,6 +468,73 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
+FLOOD_CHAT = 9_000
+FLOOD_OTHERS = 10
+FLOOD_QUESTION = "what foods have K2?"
+OTHER_QUESTION = "which foods contain vitamin d3?"
+
+
+def ask_and_time(server: FakeBotApi, chats: list[int], timeout: float = 120) -> list[float]:
+    """Each chat asks one question at once; seconds until each chat's answer arrived."""
+    before = {chat: len(server.sent_messages(chat)) for chat in chats}
+    asked = time.monotonic()
+    for chat in chats:
+        server.push_message(OTHER_QUESTION, user_id=chat, chat_id=chat)
+    waits: dict[int, float] = {}
+    while len(waits) < len(chats) and time.monotonic() - asked < timeout:
+        for chat in chats:
+            if chat not in waits and any(
+                is_answer_end(m.get("text", "")) for m in server.sent_messages(chat)[before[chat] :]
+            ):
+                waits[chat] = time.monotonic() - asked
+        time.sleep(0.02)
+    return [waits.get(chat, float("inf")) for chat in chats]
+
+
+def run_flood(args: argparse.Namespace) -> dict[str, Any]:
+    """Fairness: other chats' wait for an answer, idle and while one chat floods the bot with `args.flood` messages."""
+    work = Path(tempfile.mkdtemp(prefix="telegram-flood-"))
+    corpus = work / "corpus"
+    corpus.mkdir()
+    for name in ("vitamin-k2-d3-bone-density.txt", "synonyms.conf"):
+        shutil.copy(REPO_ROOT / "corpus" / name, corpus / name)
+    settings = Settings(
+        corpus_dir=corpus, index_dir=work / "index", data_dir=work / "data", semantic=env_flag("BOT_SEMANTIC", True)
+    )
+    Engine(settings).open()  # builds the index, so start-up does not
+    result: dict[str, Any] = {"flood_messages": args.flood}
+    with FakeBotApi() as server, open(work / "bot.log", "wb") as log_file:
+        server.max_poll_timeout = 1.0
+        others = [FLOOD_CHAT + 1 + n for n in range(FLOOD_OTHERS)]
+        for chat in [FLOOD_CHAT, *others]:
+            server.register_chat(chat)
+        bot = start_bot(settings, server, log_file)
+        try:
+            ask_and_time(server, [others[0]])  # warm up: the first answer loads what a question needs
+            idle = ask_and_time(server, others)
+            flood_at = time.monotonic()
+            for _ in range(args.flood):
+                server.push_message(FLOOD_QUESTION, user_id=FLOOD_CHAT, chat_id=FLOOD_CHAT)
+            while server.pending_update_count and time.monotonic() - flood_at < 120:
+                time.sleep(0.02)  # Telegram hands updates over in order: the others' come after the whole flood
+            result["flood_received_s"] = round(time.monotonic() - flood_at, 2)
+            flooded = ask_and_time(server, others)
+            answered = sum(is_answer_end(m.get("text", "")) for m in server.sent_messages(FLOOD_CHAT))
+        finally:
+            stop(bot, "kill")
+    if all(w < float("inf") for w in idle + flooded) and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"work folder kept: {work}", file=sys.stderr)
+    result.update(
+        idle_wait_s={"p50": round(statistics.median(idle), 2), "max": round(max(idle), 2)},
+        flood_wait_s={"p50": round(statistics.median(flooded), 2), "max": round(max(flooded), 2)},
+        flood_answers_by_then=answered,
+        within_2x_idle=max(flooded) <= 2 * max(idle) < float("inf"),
+    )
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -347,11 +548,24 @@ def main() -> int:
         "--deadline", type=float, default=120.0, help="seconds to wait for answers after the last question"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--flood", type=int, default=0, help="fairness run instead: one chat sends this many messages at once"
+    )
+    parser.add_argument(
+        "--replicas", type=int, choices=(1, 2), default=1, help="2: two webhook processes on one Redis (see above)"
+    )
     parser.add_argument("--no-faults", action="store_true", help="no injected Bot API faults")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and the bot's log")
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args()
     args.deadline = min(max(args.deadline, 1.0), 600.0)
+    if args.flood:
+        flood = run_flood(args)
+        for key, value in flood.items():
+            print(f"{key:<22}  {value}")
+        if args.json:
+            args.json.write_text(json.dumps(flood, indent=2))
+        return 0 if flood["within_2x_idle"] else 1
     report = run(args)
     width = max(len(k) for k in asdict(report))
     for key, value in asdict(report).items():

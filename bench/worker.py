@@ -3,7 +3,8 @@
     python -m bench.worker count --work W --out R.json
     python -m bench.worker bot-build --corpus C --work W --changed NAME --passages P.jsonl --out R.json
     python -m bench.worker bot --corpus C --work W --questions Q.json --out R.json
-    python -m bench.worker peer --name tantivy --work W --passages P.jsonl --questions Q.json --changed NAME --out R.json
+    python -m bench.worker peer --name tantivy --work W --passages P.jsonl --questions Q.json
+        --changed NAME --out R.json
 
 bench/run.py starts one worker per system, so each system's peak RSS is its own process's: the
 worker adds VmHWM from /proc/self/status (the high-water RSS of this process's memory since exec).
@@ -57,9 +58,10 @@ def timed(action: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def bot_build(args: argparse.Namespace) -> dict[str, Any]:
-    """Full build, the passages for the peers, index size, then a re-index after one article changed."""
+    """Full build (by words, then the vectors), the passages for the peers, index size, the model's own
+    encoding rate, then a re-index after one article changed."""
     bot = BotInProcess(args.corpus, args.work)
-    passages, seconds = timed(bot.build)
+    (passages, words_s), seconds = timed(bot.build)
     bot.open()
     with args.passages.open("w", encoding="utf-8") as out:
         for pid, p in enumerate(bot.passages()):
@@ -72,17 +74,21 @@ def bot_build(args: argparse.Namespace) -> dict[str, Any]:
             )
     words = sum(len(p.text.split()) for p in bot.passages())
     disk = bot.disk_bytes()
+    model_rate = bot.model_rate()
     article = args.corpus / args.changed
     original = article.read_bytes()
     article.write_bytes(original + CHANGE.encode())
-    _, reindex = timed(bot.build)
+    (_, reindex_words), reindex = timed(bot.build)
     article.write_bytes(original)
     bot.build()  # back to the passages every other system indexes
     return {
         "passages": passages,
         "words": words,
         "build_s": seconds,
+        "words_build_s": words_s,
+        "model_passages_per_s": model_rate,
         "reindex_s": reindex,
+        "reindex_words_s": reindex_words,
         "reindex_kind": "build_index",
         "disk_bytes": disk,
     }

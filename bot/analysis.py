@@ -129,10 +129,13 @@ class AnalysisCache:
         for attempt in range(2):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(path)
+                self.db = sqlite3.connect(path, timeout=60)  # the background encoder writes to it too
                 self.db.execute("CREATE TABLE IF NOT EXISTS articles (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS roots (word TEXT PRIMARY KEY, root TEXT NOT NULL)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data BLOB NOT NULL)")
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS synonyms (word TEXT PRIMARY KEY, source TEXT, stem TEXT, stems TEXT)"
+                )
                 return
             except sqlite3.DatabaseError as exc:
                 self.close()
@@ -215,6 +218,17 @@ class AnalysisCache:
         self.pending.clear()
         self.pending_vectors.clear()
 
+    def commit_vectors(self) -> None:
+        """Write the new vectors only, dropping nothing (the background encoder's commit)."""
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO vectors (key, data) VALUES (?, ?)", self.pending_vectors)
+        except sqlite3.Error as exc:
+            log.debug("cannot store passage vectors in the analysis cache: %s", exc)
+        self.pending_vectors.clear()
+
     def roots(self) -> dict[str, str]:
         """Lancaster roots of words seen by earlier builds."""
         if self.db is None:
@@ -234,6 +248,31 @@ class AnalysisCache:
                 self.db.executemany("INSERT INTO roots (word, root) VALUES (?, ?)", roots.items())
         except sqlite3.Error as exc:
             log.debug("cannot update the cached word roots: %s", exc)
+
+    def related(self, source: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Words seen by earlier builds with their stem and their WordNet synonyms' stems, from `source`
+        (a WordNet identity; see bot.thesaurus.related_table)."""
+        if self.db is None:
+            return {}
+        try:
+            rows = self.db.execute("SELECT word, stem, stems FROM synonyms WHERE source = ?", (source,)).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {word: (own, tuple(stems.split())) for word, own, stems in rows}
+
+    def store_related(self, source: str, related: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        """Keep this build's words (and only those) for the next build."""
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM synonyms")
+                self.db.executemany(
+                    "INSERT INTO synonyms (word, source, stem, stems) VALUES (?, ?, ?, ?)",
+                    ((word, source, own, " ".join(stems)) for word, (own, stems) in related.items()),
+                )
+        except sqlite3.Error as exc:
+            log.debug("cannot update the cached WordNet synonyms: %s", exc)
 
     def close(self) -> None:
         if self.db is not None:
@@ -262,20 +301,30 @@ def analyse_job(job: Job) -> AnalysedArticle | tuple[str, str]:
         return (exc.name, exc.problem)
 
 
+def can_fork() -> bool:
+    """May this process fork worker processes? Only with more than one core and no other threads.
+
+    Forking is safe only in a process with no other threads (a thread may hold a lock the child would
+    wait on forever); spawning instead would re-run the caller's script. So a build in a threaded
+    process (the Telegram bot) runs in this process.
+    """
+    return (
+        (os.cpu_count() or 1) >= 2
+        and threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
+def fork_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+
 def analyse_all(jobs: list[Job]) -> list[AnalysedArticle | tuple[str, str]]:
     """Analyse the articles the cache lacks: in worker processes (one per core) when there are many."""
     workers = min(os.cpu_count() or 1, 8)
-    # Worker processes are forked, which is safe only in a process with no other threads (a thread may
-    # hold a lock the child would wait on forever); spawning instead would re-run the caller's script.
-    # So a build in a threaded process (the Telegram bot) analyses in this process.
-    if (
-        len(jobs) < PARALLEL_FROM
-        or workers < 2
-        or threading.active_count() > 1
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if len(jobs) < PARALLEL_FROM or not can_fork():
         return [analyse_job(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with fork_pool(workers) as pool:
         return list(pool.map(analyse_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
 
 

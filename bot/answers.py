@@ -25,6 +25,12 @@ def never_mentioned(words: Sequence[str]) -> str:
     return f"They never mention {listed}."
 
 
+def nearest_topics(headings: Sequence[str]) -> str:
+    """'The nearest topics they cover: “Dosage”, “Safety”.' for the best candidates that did not answer."""
+    quoted = [f"“{h}”" for h in headings]
+    return f"The nearest topics they cover: {', '.join(quoted)}." if quoted else ""
+
+
 @dataclass(frozen=True)
 class Result:
     """One passage as shown to a user."""
@@ -79,12 +85,14 @@ class Answer:
     corrections: dict[str, str] = field(default_factory=dict)
     follow_up: bool = False
     unknown: tuple[str, ...] = ()  # with no results: the question's words that no article uses
+    confidence: float = 0.0  # estimated probability that the best passage answers (bot.ranking), answered or not
 
     def to_json(self, top_k: int | None = None) -> dict[str, Any]:
         results = self.results if top_k is None else self.results[:top_k]
         data: dict[str, Any] = {
             "question": self.question,
             "query": self.query,
+            "confidence": round(self.confidence, 4),
             "results": [r.to_json() for r in results],
         }
         if self.message:
@@ -104,6 +112,7 @@ class Answer:
             dict(data.get("corrections", {})),
             bool(data.get("follow_up", False)),
             tuple(str(w) for w in data.get("unknown", ())),
+            float(data.get("confidence", 0.0)),
         )
 
 

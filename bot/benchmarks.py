@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 WINDOW = 80
 DEPTH = 10
+FUSION_DEPTH = 100  # each side's list that reciprocal rank fusion reads
 NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
@@ -92,7 +93,8 @@ def page_questions(answers: dict[str, dict[str, str]]) -> tuple[BenchQuestion, .
 
 
 def load_sets(root: Path | None = None) -> list[BenchSet]:
-    """The shared sets: MedQuAD dev, LiveQA dev (original wording, strict gold) and MedQuAD's questions for the LiveQA pages.
+    """The shared sets: MedQuAD dev, LiveQA dev (original wording, strict gold) and MedQuAD's questions for the
+    LiveQA pages.
 
     The third set is held out: MedQuAD wrote a question for each section of the 1,000 LiveQA
     pages (``answers-liveqa.json``). No parameter was fitted on those questions; reading their
@@ -210,20 +212,67 @@ def paired_bootstrap(
     return sum(diffs) / n, means[int(0.025 * samples)], means[int(0.975 * samples) - 1]
 
 
-def bm25_baseline(passages: Sequence[Passage]) -> Ranker:
-    """Plain rank-bm25 BM25Okapi over the same passages: Snowball stems, stopwords, section titles in the text."""
-    import numpy as np
+def bm25_scorer(passages: Sequence[Passage]) -> Callable[[str], Any]:
+    """Plain rank-bm25 BM25Okapi over the same passages (Snowball stems, stopwords, section titles in the text)."""
     from rank_bm25 import BM25Okapi
 
     from bot.text import terms
 
-    docs = [terms(f"{p.section} {p.subsection} {p.text}") for p in passages]
-    model = BM25Okapi(docs)
+    model = BM25Okapi([terms(f"{p.section} {p.subsection} {p.text}") for p in passages])
+    return lambda question: model.get_scores(terms(question))
+
+
+def bm25_baseline(passages: Sequence[Passage]) -> Ranker:
+    """Plain rank-bm25 as a ranker (the baseline)."""
+    import numpy as np
+
+    scores = bm25_scorer(passages)
 
     def rank(question: str) -> list[tuple[str, str]]:
-        scores = model.get_scores(terms(question))
-        top = np.argsort(-scores, kind="stable")[:DEPTH]
+        top = np.argsort(-scores(question), kind="stable")[:DEPTH]
         return [(passages[i].source, passages[i].text) for i in top]
+
+    return rank
+
+
+def meaning_order(engine: Engine) -> Callable[[str], Any] | None:
+    """Passage ids nearest the question by the bot's own sentence model alone (None without vectors)."""
+    from bot.query import clip_question
+
+    searcher = engine.snapshot().searcher
+    if searcher.encoder is None or not searcher.retriever.has_vectors():
+        return None
+    encoder, retriever = searcher.encoder, searcher.retriever
+    return lambda question: retriever.nearest(encoder.encode([clip_question(question)])[0], FUSION_DEPTH).doc_ids
+
+
+def meaning_ranker(engine: Engine) -> Ranker | None:
+    """The sentence model alone: the nearest passages by cosine (an anchor)."""
+    order = meaning_order(engine)
+    if order is None:
+        return None
+    passages = engine.snapshot().index.passages
+    return lambda question: [(passages[i].source, passages[i].text) for i in order(question)[:DEPTH].tolist()]
+
+
+def fusion_ranker(engine: Engine, k: int = 60) -> Ranker | None:
+    """Hybrid reciprocal rank fusion of rank-bm25 and the sentence model alone, k = 60 (an anchor)."""
+    import numpy as np
+
+    order = meaning_order(engine)
+    if order is None:
+        return None
+    passages = engine.snapshot().index.passages
+    scores = bm25_scorer(passages)
+
+    def rank(question: str) -> list[tuple[str, str]]:
+        fused: dict[int, float] = {}
+        words = np.argsort(-scores(question), kind="stable")[:FUSION_DEPTH]
+        for ranked in (words.tolist(), order(question).tolist()):
+            for place, doc in enumerate(ranked, 1):
+                fused[doc] = fused.get(doc, 0.0) + 1 / (k + place)
+        best = sorted(fused, key=lambda d: (-fused[d], d))[:DEPTH]
+        return [(passages[i].source, passages[i].text) for i in best]
 
     return rank
 
@@ -237,7 +286,8 @@ def format_table(set_name: str, runs: Sequence[SystemRun]) -> str:
     for run in runs:
         m = run.metrics()
         lines.append(
-            f"{run.name:<16} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['hit@10']:6.3f} {m['mrr@10']:7.3f} {m['no_answer']:7.1%} {m['ms']:7.1f}"
+            f"{run.name:<16} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['hit@10']:6.3f} {m['mrr@10']:7.3f} "
+            f"{m['no_answer']:7.1%} {m['ms']:7.1f}"
         )
     bot = runs[0]
     for other in runs[1:]:
@@ -278,22 +328,31 @@ def benchmark_engine(bench: BenchSet, settings: Settings) -> Engine:
 
 
 def answered_share(engine: Engine, questions: Sequence[BenchQuestion]) -> float:
-    """The share of the questions the engine answers at all (asked of a corpus about something else, the false-answer rate)."""
+    """The share of the questions the engine answers at all (asked of a corpus about something else, the false-answer
+    rate)."""
     if not questions:
         return 0.0
     return sum(1 for q in questions if engine.answer(q.text, None, limit=1).results) / len(questions)
 
 
-def run_benchmarks(settings: Settings, root: Path | None = None) -> list[tuple[BenchSet, list[SystemRun]]]:
-    """Each shared set: the bot and the rank-bm25 baseline on the same passages."""
+def run_benchmarks(
+    settings: Settings, root: Path | None = None, with_anchors: bool = True
+) -> list[tuple[BenchSet, list[SystemRun]]]:
+    """Each shared set: the bot and rank-bm25 on the same passages, then (with anchors) the sentence model
+    alone and hybrid reciprocal rank fusion."""
     results = []
-    engines: dict[Path, tuple[Engine, Ranker]] = {}  # two sets share the LiveQA pages: one index, one baseline
+    engines: dict[Path, tuple[Engine, list[tuple[str, Ranker]]]] = {}  # two sets share the LiveQA pages
     for bench in load_sets(root):
         if bench.corpus not in engines:
             engine = benchmark_engine(bench, settings)
-            engines[bench.corpus] = (engine, bm25_baseline(engine.snapshot().index.passages))
-        engine, baseline_ranker = engines[bench.corpus]
-        bot = run_system("bot", bot_ranker(engine), bench.questions)
-        baseline = run_system("rank-bm25", baseline_ranker, bench.questions)
-        results.append((bench, [bot, baseline]))
+            others = [("rank-bm25", bm25_baseline(engine.snapshot().index.passages))]
+            if with_anchors:
+                for name, ranker in (("meaning alone", meaning_ranker(engine)), ("hybrid RRF", fusion_ranker(engine))):
+                    if ranker is not None:
+                        others.append((name, ranker))
+            engines[bench.corpus] = (engine, others)
+        engine, others = engines[bench.corpus]
+        runs = [run_system("bot", bot_ranker(engine), bench.questions)]
+        runs += [run_system(name, ranker, bench.questions) for name, ranker in others]
+        results.append((bench, runs))
     return results

@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bot.acronyms import defined_acronyms
-from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus
+from bot.analysis import AnalysedArticle, AnalysisCache, analyse_corpus, can_fork, fork_pool
 from bot.bm25 import article_document_frequency
 from bot.config import Settings
 from bot.corpus import corpus_fingerprint, current_digests
-from bot.encoder import (
-    EncoderUnavailable,
-    SentenceEncoder,
-    load_encoder,
-    model_identity,
-    runtime_identity,
-    shipped_model_path,
-)
+from bot.encoder import MODEL_ID, model_identity, runtime_identity, shipped_model_path, unavailable_reason
 from bot.errors import BotError, IndexStoreError
 from bot.families import family_table, lancaster_roots
 from bot.index_store import (
     FORMAT,
     FORMAT_VERSION,
     PIPELINE_VERSION,
+    ArticleRecord,
+    Manifest,
     SearchIndex,
+    build_lock,
     new_build_id,
     read_manifest,
     remove_temporaries,
@@ -47,11 +41,13 @@ from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
 from bot.terminal import visible_line
 from bot.text import stopwords
 from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
-from bot.vectors import passage_vectors, vector_code_digest
+from bot.vector_build import PENDING, READY, encode_pending, start_background, vectors_state
+from bot.vectors import cached_vectors, encode_missing, vector_code_digest
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+PARALLEL_ROOTS = 2000  # new words to find Lancaster roots for before it pays to do it in a second process
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ class BuiltIndex:
     roots: dict[str, str]
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self.index.manifest
 
     @property
@@ -77,12 +73,22 @@ class BuildReport:
     articles: int
     passages: int
     seconds: float
-    manifest: dict[str, Any]
+    manifest: Manifest
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     passage_delta: int | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)  # corpus entries that are not articles, and why
+    vector_seconds: float | None = None  # time spent waiting for the passage vectors after the build
+
+    def vector_summary(self) -> str:
+        """What became of the passage vectors after the words build."""
+        if vectors_state(self.manifest) == READY:
+            return (
+                f"Passage vectors ready after {self.vector_seconds or 0:.1f}s more: answers are ranked by meaning too."
+            )
+        problem = self.manifest.get("encoder_problem", "")
+        return f"No passage vectors, so answers are ranked by words alone: {problem}" if problem else ""
 
     def summary(self) -> str:
         """A short multi-line summary of the build and what changed."""
@@ -96,10 +102,18 @@ class BuildReport:
                 lines.append(f"{label.capitalize()}: {', '.join(visible_line(n) for n in names)}")
         if self.passage_delta:
             lines.append(f"Passages: {self.passage_delta:+d} since the last build.")
+        state = vectors_state(self.manifest)
         if self.manifest.get("encoder_problem"):
             lines.append(
                 f"No passage vectors, so answers are ranked by words alone: {self.manifest['encoder_problem']}"
             )
+        elif state == PENDING:
+            lines.append(
+                "Answers are ranked by words now; the passage vectors are being encoded, "
+                "and answers are ranked by meaning too once they are ready."
+            )
+        elif state == READY and self.vector_seconds is not None:
+            lines.append(self.vector_summary())
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped)} file(s) that are not articles:")
             lines.extend(f"  {visible_line(name)}: {visible_line(reason)}" for name, reason in self.skipped)
@@ -111,22 +125,37 @@ def synonyms_for(settings: Settings) -> SynonymTable:
     return load_synonyms(default_synonyms_path(), settings.corpus_synonyms)
 
 
-# The modules whose code decides what goes into an index: a change to any of them (an upgrade
-# of the bot) makes existing indexes stale, so they are rebuilt instead of served as they were.
-PIPELINE_MODULES = (
-    "readers",
-    "corpus.py",
-    "models.py",
-    "passages.py",
-    "text.py",
-    "synonyms.py",
-    "indexing.py",
-    "families.py",
-    "acronyms.py",
-    "thesaurus.py",
-    "index_store.py",
-    "analysis.py",
-)
+IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)|import[ \t]+([\w., \t]+))", re.M)
+
+
+def imported_modules(package: Path, start: str) -> tuple[str, ...]:
+    """The source files of `package` that `start` imports, directly or through others, and `start` itself.
+
+    Imports inside functions count too: what the build may run is what the build is. The import
+    lines are read with a pattern rather than parsed, which is quick, and errs on the side of more.
+    """
+    found: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for source, names, plain in IMPORT.findall((package / name).read_text(encoding="utf-8")):
+            if source:
+                listed = re.findall(r"\w+", names.split("#")[0] if "(" not in names else names)
+                targets = [source] + [f"{source}.{n}" for n in listed]
+            else:
+                targets = [t.strip().split()[0] for t in plain.split(",") if t.strip()]
+            for target in targets:
+                parts = target.split(".")
+                if parts[0] != package.name:
+                    continue
+                inner = Path(*parts[1:]) if len(parts) > 1 else Path()
+                for candidate in (inner.with_suffix(".py") if parts[1:] else None, inner / "__init__.py"):
+                    if candidate is not None and (package / candidate).is_file():
+                        todo.append(candidate.as_posix())
+    return tuple(sorted(found))
 
 
 def code_digest(package: Path, modules: tuple[str, ...]) -> str:
@@ -142,8 +171,13 @@ def code_digest(package: Path, modules: tuple[str, ...]) -> str:
 
 @lru_cache(maxsize=1)
 def pipeline_code_digest() -> str:
-    """SHA-256 over the source of this bot's indexing pipeline."""
-    return code_digest(Path(__file__).resolve().parent, PIPELINE_MODULES)
+    """SHA-256 over the source of this bot's indexing pipeline: every module a build imports.
+
+    A change to any of them (an upgrade of the bot) makes existing indexes stale, so they are rebuilt
+    instead of served as they were; the list is derived from the imports, so it cannot miss one.
+    """
+    package = Path(__file__).resolve().parent
+    return code_digest(package, imported_modules(package, Path(__file__).name))
 
 
 def wordnet_folder(settings: Settings) -> Path | None:
@@ -156,15 +190,11 @@ def encoder_path(settings: Settings) -> Path | None:
     return settings.encoder_model or shipped_model_path()
 
 
-def encoder_for_build(settings: Settings) -> tuple[SentenceEncoder | None, str]:
-    """The sentence model, or None and why not (ranking by words alone): turned off, or it cannot be used."""
+def vector_problem(settings: Settings) -> str | None:
+    """None when the build gets no vectors (turned off), "" when it can, else why the model cannot be used."""
     if not settings.semantic:
-        return None, ""
-    try:
-        return load_encoder(encoder_path(settings)), ""
-    except EncoderUnavailable as exc:
-        log.warning("building without passage vectors (ranking by words alone): %s", exc)
-        return None, str(exc)
+        return None
+    return unavailable_reason(encoder_path(settings))
 
 
 def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
@@ -174,16 +204,17 @@ def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
 
 
 def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
-    """Everything besides the articles that a build depends on: what analysis does, the WordNet copy and the sentence model."""
+    """Everything besides the articles that a build depends on: analysis, the WordNet copy, the sentence model."""
     encoder = (
         f"{model_identity(encoder_path(settings))}|{runtime_identity()}|{vector_code_digest()}"
         if settings.semantic
         else "off"
     )
-    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet_identity(wordnet_folder(settings))}|encoder:{encoder}"
+    wordnet = wordnet_identity(wordnet_folder(settings))
+    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet}|encoder:{encoder}"
 
 
-def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = None) -> str:
+def expected_fingerprint(settings: Settings, manifest: Manifest | None = None) -> str:
     """The fingerprint a fresh build of the current corpus would have (parses nothing).
 
     Files whose size and modification time match the manifest's record are not read again.
@@ -196,37 +227,59 @@ def expected_fingerprint(settings: Settings, manifest: dict[str, Any] | None = N
     return corpus_fingerprint(digests, build_extra(settings, synonyms_for(settings)))
 
 
-@contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Serialise builds of one index directory across threads and processes."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".build.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def build_index(settings: Settings, progress: Progress | None = None, wait_for_vectors: bool = True) -> BuildReport:
+    """Validate the corpus and write a new index; on any error the current index stays as it was.
+
+    Waiting for the vectors, the passages the cache lacks vectors for are encoded before the build is
+    written (readers never see it without them). Otherwise the build answers by words as soon as it
+    is written, and a background process adds the vectors (bot.vector_build).
+    """
+    report = guarded_build(settings, progress, only_if_stale=False, encode_first=wait_for_vectors)
+    assert report is not None
+    return add_vectors(settings, report, progress, wait_for_vectors)
 
 
-def build_index(settings: Settings, progress: Progress | None = None) -> BuildReport:
-    """Validate the corpus and write a new index; on any error the current index stays as it was."""
+def build_words_first(settings: Settings, progress: Progress | None = None) -> BuildReport:
+    """Write the new build (answering by words at once); its passage vectors are left to add_vectors."""
     report = guarded_build(settings, progress, only_if_stale=False)
     assert report is not None
     return report
 
 
-def build_if_stale(settings: Settings) -> BuildReport | None:
+def add_vectors(settings: Settings, report: BuildReport, progress: Progress | None, wait: bool) -> BuildReport:
+    """Encode a words-first build's passage vectors now, or start a background encoder for them."""
+    if vectors_state(report.manifest) != PENDING:
+        return report
+    if not wait:
+        start_background(settings.index_dir, encoder_path(settings))
+        return report
+    started = time.perf_counter()
+    encode_pending(settings.index_dir, encoder_path(settings), progress)
+    try:
+        report.manifest = read_manifest(settings.index_dir)
+    except BotError:
+        pass
+    report.vector_seconds = time.perf_counter() - started
+    return report
+
+
+def build_if_stale(
+    settings: Settings, wait_for_vectors: bool = True, progress: Progress | None = None
+) -> BuildReport | None:
     """Build unless, once the build lock is held, the index turns out to be current (None then).
 
     When many processes find the index stale at once, the first builds and the others, having
     waited for its lock, find it current and build nothing.
     """
-    return guarded_build(settings, None, only_if_stale=True)
+    report = guarded_build(settings, progress, only_if_stale=True, encode_first=wait_for_vectors)
+    return None if report is None else add_vectors(settings, report, progress, wait_for_vectors)
 
 
-def guarded_build(settings: Settings, progress: Progress | None, only_if_stale: bool) -> BuildReport | None:
+def guarded_build(
+    settings: Settings, progress: Progress | None, only_if_stale: bool, encode_first: bool = False
+) -> BuildReport | None:
     try:
-        return locked_build(settings, progress, only_if_stale)
+        return locked_build(settings, progress, only_if_stale, encode_first)
     except OSError as exc:  # the index folder cannot be written: read-only, full, another owner
         where = exc.filename or settings.index_dir
         raise IndexStoreError(
@@ -243,7 +296,9 @@ def index_is_current(settings: Settings) -> bool:
         return False
 
 
-def locked_build(settings: Settings, progress: Progress | None, only_if_stale: bool) -> BuildReport | None:
+def locked_build(
+    settings: Settings, progress: Progress | None, only_if_stale: bool, encode_first: bool = False
+) -> BuildReport | None:
     started = time.perf_counter()
     with build_lock(settings.index_dir):
         if only_if_stale and index_is_current(settings):
@@ -260,12 +315,15 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
             )
             cache.commit()  # kept even if the build fails later: those articles were analysed
             built = assemble_index(settings, articles, synonyms, cache, previous, progress)
-            cache.commit()  # the passage vectors just encoded
+            if encode_first and vectors_state(built.manifest) == PENDING:
+                add_vectors_now(built, articles, cache, encoder_path(settings), progress)
+            cache.commit()  # the vectors just encoded; drops those of articles no longer in the corpus
             built.manifest["build_seconds"] = round(time.perf_counter() - started, 4)
             if progress:
                 progress(0, 1, "writing")
             manifest = write_index(settings.index_dir, built.manifest, built.index)
-            cache.store_roots(built.roots)
+            if built.roots.keys() != cache.roots().keys():
+                cache.store_roots(built.roots)
             if progress:
                 progress(1, 1, "writing")
         finally:
@@ -276,12 +334,29 @@ def locked_build(settings: Settings, progress: Progress | None, only_if_stale: b
     return report
 
 
+def add_vectors_now(
+    built: BuiltIndex,
+    articles: list[AnalysedArticle],
+    cache: AnalysisCache,
+    model_path: Path | None,
+    progress: Progress | None,
+) -> None:
+    """Encode the passages the cache lacks vectors for into the build before it is written."""
+    vectors, problem = encode_missing(articles, cache, model_path, progress)
+    built.index.vectors = vectors
+    built.manifest["vectors"] = READY if vectors is not None else "none"
+    built.manifest["encoder"] = MODEL_ID if vectors is not None else ""
+    if problem:
+        log.warning("building without passage vectors (ranking by words alone): %s", problem)
+        built.manifest["encoder_problem"] = problem
+
+
 def assemble_index(
     settings: Settings,
     articles: list[AnalysedArticle],
     synonyms: SynonymTable,
     cache: AnalysisCache,
-    previous: dict[str, Any] | None,
+    previous: Manifest | None,
     progress: Progress | None,
 ) -> BuiltIndex:
     """The arrays, vocabulary, word families and manifest of a new build, from analysed articles."""
@@ -303,63 +378,78 @@ def assemble_index(
         (w for a in articles for w in a.surfaces),
         [w for a in articles for w in a.title_surfaces] + sorted(synonyms.words()),
     )
-    known = cache.roots()
-    roots = {w: known[w] for w in words if w in known}
-    roots.update(lancaster_roots(w for w in words if w not in known))
-    if progress:
-        progress(1, 1, "vocabulary")
-    digests = {a.name: a.sha256 for a in articles}
-    manifest: dict[str, Any] = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "build_id": new_build_id(),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "bm25": settings.build.manifest(),
-        "pipeline": PIPELINE_VERSION,
-        "pipeline_code_sha256": pipeline_code_digest(),
-        "synonyms_sha256": synonyms.digest,
-        "corpus": {
-            "fingerprint": corpus_fingerprint(digests, build_extra(settings, synonyms)),
-            "articles": [manifest_entry(a) for a in articles],
-        },
-        "corpus_dir": str(settings.corpus_dir.resolve()),
-        "counts": {"articles": len(articles), "passages": len(passages)},
-        "previous_build_dir": (previous or {}).get("build_dir", ""),
-    }
-    article_df = {
-        name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS
-    }
-    acronyms = defined_acronyms(p.text for p in passages)
-    related = related_table(words, set(terms), wordnet_folder(settings))
-    encoder, problem = encoder_for_build(settings)
+    known_roots = cache.roots()
+    roots = {w: known_roots[w] for w in words if w in known_roots}
+    new_words = [w for w in words if w not in known_roots]
+    # Lancaster roots of new words (slow, per word) in a second process while this one reads WordNet
+    pool = fork_pool(1) if len(new_words) >= PARALLEL_ROOTS and can_fork() else None
+    pending_roots = pool.submit(lancaster_roots, new_words) if pool is not None else None
+    try:
+        if progress:
+            progress(1, 1, "vocabulary")
+        digests = {a.name: a.sha256 for a in articles}
+        manifest: Manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "build_id": new_build_id(),
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "bm25": settings.build.manifest(),
+            "pipeline": PIPELINE_VERSION,
+            "pipeline_code_sha256": pipeline_code_digest(),
+            "synonyms_sha256": synonyms.digest,
+            "corpus": {
+                "fingerprint": corpus_fingerprint(digests, build_extra(settings, synonyms)),
+                "articles": [manifest_entry(a) for a in articles],
+            },
+            "corpus_dir": str(settings.corpus_dir.resolve()),
+            "counts": {"articles": len(articles), "passages": len(passages)},
+            "previous_build_dir": (previous or {}).get("build_dir", ""),
+        }
+        article_df = {
+            name: article_document_frequency(fields[name], passage_article, len(articles)) for name in PASSAGE_FIELDS
+        }
+        acronyms = defined_acronyms(p.text for p in passages)
+        wordnet = wordnet_identity(wordnet_folder(settings))
+        known = cache.related(wordnet)
+        related = related_table(words, set(terms), wordnet_folder(settings), known)
+        seen = {w: known[w] for w in words if w in known}
+        if seen.keys() != known.keys():  # words came or went: remember this build's words only
+            cache.store_related(wordnet, seen)
+        if pending_roots is not None and pool is not None:
+            roots.update(pending_roots.result())
+        else:
+            roots.update(lancaster_roots(new_words))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    problem = vector_problem(settings)
     vectors = None
-    if encoder is not None:
-        try:
-            vectors = passage_vectors(articles, encoder, cache, progress)
-        except Exception as exc:  # onnxruntime's own error types: build by words alone rather than not at all
-            log.warning("building without passage vectors (ranking by words alone): the sentence model failed: %s", exc)
-            encoder, problem = None, f"the sentence model failed: {exc}"
-    manifest["encoder"] = encoder.identity if encoder else ""
-    if problem:
+    if problem == "":
+        vectors, missing = cached_vectors(articles, cache)
+        log.info("%s of %s passages lack their vectors", missing, len(passages))
+    elif problem:
+        log.warning("building without passage vectors (ranking by words alone): %s", problem)
         manifest["encoder_problem"] = problem
+    manifest["vectors"] = READY if vectors is not None else PENDING if problem == "" else "none"
+    manifest["encoder"] = MODEL_ID if vectors is not None else ""
     index = SearchIndex(
-        manifest,
-        passages,
-        terms,
-        fields,
-        passage_article,
-        words,
-        family_table(words, roots),
-        synonyms.texts,
-        article_df,
-        acronyms,
-        related,
-        vectors,
+        manifest=manifest,
+        passages=passages,
+        terms=terms,
+        fields=fields,
+        passage_article=passage_article,
+        vocabulary=words,
+        families=family_table(words, roots, {w: own for w, (own, _) in seen.items()}),
+        synonym_rules=synonyms.texts,
+        article_df=article_df,
+        acronyms=acronyms,
+        related=related,
+        vectors=vectors,
     )
     return BuiltIndex(index, roots)
 
 
-def manifest_entry(article: AnalysedArticle) -> dict[str, Any]:
+def manifest_entry(article: AnalysedArticle) -> ArticleRecord:
     """What the manifest records of one article."""
     sections = list(dict.fromkeys(p.section for p in article.passages))
     return {
@@ -373,14 +463,14 @@ def manifest_entry(article: AnalysedArticle) -> dict[str, Any]:
     }
 
 
-def previous_manifest(index_dir: Path) -> dict[str, Any] | None:
+def previous_manifest(index_dir: Path) -> Manifest | None:
     try:
         return read_manifest(index_dir)
     except BotError:
         return None
 
 
-def compare_with(report: BuildReport, previous: dict[str, Any] | None, current: list[dict[str, Any]]) -> None:
+def compare_with(report: BuildReport, previous: Manifest | None, current: list[ArticleRecord]) -> None:
     """Fill in which articles were added, changed or removed since `previous`."""
     if previous is None:
         return

@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     parser = argparse.ArgumentParser(
         prog=invoked if invoked in (PROG, "run_bot.py") else PROG,
-        description="Answer questions from articles. With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the REPL.",
+        description=(
+            "Answer questions from articles. "
+            "With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the REPL."
+        ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (debug level)")
     sub = parser.add_subparsers(dest="command")
@@ -43,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question (or one question per stdin line)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    p.add_argument(
+        "--explain", action="store_true", help="show how the results were ranked: each one's features and score"
+    )
     p.add_argument(
         "--top-k",
         type=positive_int,
@@ -197,14 +203,14 @@ class OnlyOnce(logging.Filter):
 _handler: logging.Handler | None = None
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a record is emitted, not to the stream at set-up.
 
     main() can run more than once in a process (the tests do); a handler bound to an earlier,
     since closed stderr would turn every later log record into a "Logging error" traceback.
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
@@ -247,31 +253,51 @@ def tolerate_undecodable_stdin() -> None:
 
 # ----- reindex ---------------------------------------------------------------------------
 def cmd_reindex(args: argparse.Namespace) -> int:
-    from bot.builder import build_index
+    """Build by words (the index answers at once), then wait for the passage vectors, each with its progress.
+
+    An admin who runs reindex expects the index to be complete when it returns (scripts chain it), and
+    the bot serves the words build meanwhile. Ctrl-C while the vectors encode leaves the words build
+    serving and hands the encoding to a background process.
+    """
+    from bot.builder import add_vectors, build_words_first
+    from bot.vector_build import start_background
 
     settings = settings_for(args)
     progress = progress_printer(sys.stderr)
     try:
-        report = build_index(settings, progress=progress)
+        report = build_words_first(settings, progress=progress)
     except BaseException:
         progress.finish(completed=False)
         raise
     progress.finish()
-    print(report.summary())
+    print(report.summary(), flush=True)
+    encoding = vector_progress_printer(sys.stderr)
+    try:
+        report = add_vectors(settings, report, encoding, wait=True)
+    except KeyboardInterrupt:
+        encoding.finish(completed=False)
+        started = start_background(settings.index_dir, settings.encoder_model)
+        print(
+            "interrupted: the new index answers by words; its passage vectors "
+            + ("are being encoded in the background." if started else "will be encoded when the bot next opens it."),
+            file=sys.stderr,
+        )
+        return 130
+    encoding.finish()
+    if report.vector_seconds is not None:
+        print(report.vector_summary())
     return 0
 
 
-# The stages of a build, in order, and the share of its time each takes in a cold build of 10k
-# passages: encoding the passages for the sentence model is most of it (about 150 of 156 s).
-# "reading" includes parsing and tokenising each article. A build that finds every article's
-# vectors cached, or runs without the model, skips "encoding", and the bar jumps over it.
+# The stages of a build by words, in order, and the share of its time each takes in a cold build of
+# 10k passages. "reading" includes parsing and tokenising each article. Encoding the passages for
+# the sentence model comes after the build, with a bar of its own (vector_progress_printer).
 BUILD_STAGES: dict[str, float] = {
-    "reading": 0.18,
+    "reading": 0.65,
     "splitting": 0.0,
-    "tokenising": 0.02,
-    "vocabulary": 0.01,
-    "encoding": 0.77,
-    "writing": 0.02,
+    "tokenising": 0.10,
+    "vocabulary": 0.20,
+    "writing": 0.05,
 }
 MIN_ARTICLES_FOR_PROGRESS = 20
 
@@ -286,8 +312,12 @@ class ProgressBar:
     Nothing is shown for a corpus of fewer than MIN_ARTICLES_FOR_PROGRESS articles.
     """
 
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
+    def __init__(
+        self, stream: TextIO, width: int = 30, stages: dict[str, float] | None = None, name: str = "indexing"
+    ) -> None:
         self.stream = stream
+        self.stages = stages or BUILD_STAGES
+        self.name = name
         self.tty = stream.isatty()
         self.width = width
         self.started = time.monotonic()
@@ -301,7 +331,7 @@ class ProgressBar:
     def parse(label: str) -> tuple[str, str]:
         """(stage, detail) of a label: 'reading a.md' -> ('reading', 'a.md'); 'a.md' -> ('reading', 'a.md')."""
         word, _, rest = label.partition(" ")
-        return (word, rest) if word in BUILD_STAGES else ("reading", label)
+        return (word, rest) if word in BUILD_STAGES or word == "encoding" else ("reading", label)
 
     def __call__(self, done: int, total: int, label: str) -> None:
         stage, detail = self.parse(label)
@@ -309,10 +339,12 @@ class ProgressBar:
             self.shown = stage != "reading" or total >= MIN_ARTICLES_FOR_PROGRESS
         if not self.shown:
             return
-        stages = list(BUILD_STAGES)
-        before = sum(BUILD_STAGES[s] for s in stages[: stages.index(stage)])
+        if stage not in self.stages:
+            return
+        stages = list(self.stages)
+        before = sum(self.stages[s] for s in stages[: stages.index(stage)])
         within = min(1.0, done / total) if total > 0 else 1.0
-        self.fraction = max(self.fraction, min(1.0, before + BUILD_STAGES[stage] * within))
+        self.fraction = max(self.fraction, min(1.0, before + self.stages[stage] * within))
         self.stage = stage
         self.draw(detail or f"{done}/{total}")
 
@@ -328,7 +360,7 @@ class ProgressBar:
             tenth = int(self.fraction * 10)
             if tenth > self.last_tenth:
                 self.last_tenth = tenth
-                self.stream.write(f"indexing: {percent}% ({self.stage}, {time.monotonic() - self.started:.1f}s)\n")
+                self.stream.write(f"{self.name}: {percent}% ({self.stage}, {time.monotonic() - self.started:.1f}s)\n")
                 self.stream.flush()
 
     def finish(self, completed: bool = True) -> None:
@@ -349,8 +381,24 @@ def progress_printer(stream: TextIO) -> ProgressBar:
     return ProgressBar(stream)
 
 
+def vector_progress_printer(stream: TextIO) -> ProgressBar:
+    """The progress of encoding the passage vectors after a build: a bar, or a line every 10%."""
+    return ProgressBar(stream, stages={"encoding": 1.0}, name="passage vectors")
+
+
 # ----- ask ---------------------------------------------------------------------------------
+def preload_model(args: argparse.Namespace) -> None:
+    """Start loading the sentence model before the slow imports, when the index has vectors to use."""
+    from bot.vector_build import preload_model_for
+
+    settings = load_settings()
+    preload_model_for(
+        Path(args.index).expanduser() if args.index else settings.index_dir, settings.semantic, settings.encoder_model
+    )
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
+    preload_model(args)
     from bot.engine import Engine
 
     settings = settings_for(args)
@@ -360,10 +408,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = Engine(settings)
     engine.open()
     if args.question:
-        print_answer(engine, " ".join(args.question), None, args.json, top_k)
+        print_answer(engine, " ".join(args.question), None, args.json, top_k, args.explain)
         return 0
     for question, conversation in conversation_lines(sys.stdin):
-        print_answer(engine, question, conversation, args.json, top_k)
+        print_answer(engine, question, conversation, args.json, top_k, args.explain)
         sys.stdout.flush()
     return 0
 
@@ -380,7 +428,8 @@ def capped_top_k(requested: int | None, settings: Settings) -> int:
     if top_k > MAX_TOP_K:
         source = "--top-k" if requested else "BOT_TOP_K"
         print(
-            f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most {MAX_TOP_K}.",
+            f"note: {source} {top_k} is more than the {MAX_TOP_K} results a question can return; showing at most "
+            f"{MAX_TOP_K}.",
             file=sys.stderr,
         )
         return MAX_TOP_K
@@ -398,13 +447,21 @@ def conversation_lines(lines: Iterable[str]) -> Iterable[tuple[str, str]]:
         yield question, f"stdin-{conversation}"
 
 
-def print_answer(engine: Engine, question: str, conversation: str | None, as_json: bool, top_k: int) -> None:
+def print_answer(
+    engine: Engine, question: str, conversation: str | None, as_json: bool, top_k: int, explain: bool = False
+) -> None:
     from bot.engine import MAX_RESULTS
     from bot.render_text import format_answer
 
+    lines = engine.explain(question, conversation, limit=top_k) if explain else []
+    if lines and not as_json:
+        print(visible("\n".join(lines)))
     answer = engine.answer(question, conversation, limit=max(top_k, MAX_RESULTS))
     if as_json:
-        print(json.dumps(answer.to_json(top_k), ensure_ascii=False))
+        data = answer.to_json(top_k)
+        if lines:
+            data["explain"] = lines
+        print(json.dumps(data, ensure_ascii=False))
     else:
         print(format_answer(answer, 0, top_k, more_hint=False))
         print()
@@ -412,6 +469,7 @@ def print_answer(engine: Engine, question: str, conversation: str | None, as_jso
 
 # ----- repl ----------------------------------------------------------------------------------
 def cmd_repl(args: argparse.Namespace) -> int:
+    preload_model(args)
     from bot.engine import Engine
     from bot.repl import Repl
 
@@ -430,7 +488,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.benchmarks:
         return eval_benchmarks(args)
     cases = load_cases(args.file)
-    engine = Engine(settings_for(args))
+    engine = Engine(replace(settings_for(args), background_vectors=False))  # quality is measured with the vectors
     engine.open()
     report = evaluate(engine, cases)
     if args.json:
@@ -449,7 +507,7 @@ def eval_benchmarks(args: argparse.Namespace) -> int:
     if not (root / "questions-dev.json").is_file():
         print(f"note: benchmark data not found in {root} (set BOT_BENCHMARKS_DIR); skipped", file=sys.stderr)
         return 0
-    settings = settings_for(args)
+    settings = replace(settings_for(args), background_vectors=False)  # quality is measured with the vectors
     results = run_benchmarks(settings, root)
     own = Engine(settings)
     own.open()
@@ -465,7 +523,8 @@ def eval_benchmarks(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(format_table(bench.name, runs) for bench, runs in results))
         print(
-            f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these conditions):"
+            f"\nThe same questions asked of {settings.corpus_dir} (about other things, unless it covers these "
+            "conditions):"
         )
         for name, share in elsewhere.items():
             print(f"  {name}: the bot answers {share:.1%} (rank-bm25 would answer every one)")

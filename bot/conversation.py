@@ -2,9 +2,12 @@
 
 One store holds everything a conversation remembers, as one JSON document per conversation:
 
-- ``context``: the concepts of the last answered turn (`Conversations.previous` / `remember`);
-- ``turn``: the id of the turn being handled and the context before it (`checkpoint`), so a turn
-  handled again after a crash reads its question as the first time did;
+- ``context``: the concepts of the last answered turn (`Conversations.previous` / `remember`), with
+  ``build``, the id of the index build they were read against: their synonym groups and families
+  are that build's, so a new build reads no context from an old one (the next question starts fresh);
+- ``turns``: for each of the last `MAX_TURNS` turns begun (Telegram updates), the context before it
+  (`checkpoint`), so a turn handled again after a crash or a retry reads its question as the first
+  time did, even when later turns of the chat had begun meanwhile;
 - ``values``: short-lived values by kind under random tokens, such as the answer behind a More button
   or a pending /remove confirmation (`put_value` / `get_value`), at most `per_kind` of each kind.
 
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONVERSATIONS = 10_000
 PER_KIND = 5
+MAX_TURNS = 8  # turn checkpoints kept per conversation (a replay comes back to one of the last few)
 PURGE_EVERY_SECONDS = 60.0  # expired rows in SQLite are deleted at most this long after a write finds them
 
 Document = dict[str, Any]
@@ -110,7 +114,8 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS conversations (key TEXT PRIMARY KEY, document TEXT NOT NULL, changed REAL NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS conversations "
+            "(key TEXT PRIMARY KEY, document TEXT NOT NULL, changed REAL NOT NULL)"
         )
         with self._lock:
             self._purge_locked()
@@ -173,42 +178,63 @@ class Conversations:
             self.ttl = store.ttl
 
     # ----- the last answered turn ---------------------------------------------------------------
-    def previous(self, key: Hashable | None) -> tuple[Concept, ...]:
-        """Concepts of the last answered turn, or () if there is none or the conversation expired."""
+    def previous(self, key: Hashable | None, build: str | None = None) -> tuple[Concept, ...]:
+        """Concepts of the last answered turn, or () if there is none, it expired, or it was read by another build."""
         if key is None:
             return ()
         with self._lock:
             document = self._load(key)
+        if build is not None and document.get("build", build) != build:
+            return ()
         try:
             return tuple(concept_from_json(c) for c in document.get("context", ()))
         except (TypeError, KeyError, ValueError):
             return ()
 
-    def remember(self, key: Hashable | None, concepts: tuple[Concept, ...]) -> None:
-        """Keep this turn's concepts as the context of the next one."""
+    def remember(self, key: Hashable | None, concepts: tuple[Concept, ...], build: str | None = None) -> None:
+        """Keep this turn's concepts (read against index build `build`) as the context of the next one."""
         if key is None or not concepts:
             return
         with self._lock:
             document = self._load(key)
             document["context"] = [concept_to_json(c) for c in concepts]
+            if build is None:
+                document.pop("build", None)
+            else:
+                document["build"] = build
             self._save(key, document)
 
-    def checkpoint(self, key: Hashable | None, turn: int) -> None:
-        """Mark the start of a turn that may be handled again (a Telegram update replayed after a crash).
+    def checkpoint(self, key: Hashable | None, turn: int | str) -> None:
+        """Mark the start of a turn that may be handled again (a Telegram update replayed or retried).
 
-        The first time `turn` is seen, the current context is saved with it. Seen again, the context is
-        put back as it was before that turn, so the replayed question is read exactly as the first time,
-        not as a follow-up of itself.
+        The first time `turn` is seen, the current context is saved under it. Seen again, the context
+        is put back as it was before that turn, so the question is read exactly as the first time, not
+        as a follow-up of itself nor of a later turn that had begun meanwhile.
         """
         if key is None:
             return
+        turn = str(turn)
         with self._lock:
             document = self._load(key)
-            mark = document.get("turn")
-            if isinstance(mark, dict) and mark.get("id") == turn:
+            turns = document.get("turns")
+            if not isinstance(turns, dict):
+                turns = {}
+            mark = turns.get(turn)
+            if isinstance(mark, dict):
                 document["context"] = mark.get("context", [])
+                if "build" in mark:
+                    document["build"] = mark["build"]
+                else:
+                    document.pop("build", None)
             else:
-                document["turn"] = {"id": turn, "context": document.get("context", [])}
+                mark = {"context": document.get("context", [])}
+                if "build" in document:
+                    mark["build"] = document["build"]
+                turns[turn] = mark
+                for old in list(turns)[: max(0, len(turns) - MAX_TURNS)]:  # dicts keep insertion order
+                    del turns[old]
+            document["turns"] = turns
+            document.pop("turn", None)  # the one-mark form of earlier versions
             self._save(key, document)
 
     def reset(self, key: Hashable | None) -> None:
@@ -223,7 +249,8 @@ class Conversations:
 
     # ----- short-lived values under tokens ------------------------------------------------------
     def put_value(self, key: Hashable, kind: str, value: Any) -> str:
-        """Store a JSON value under a new short token (safe in callback_data); the oldest of its kind beyond `per_kind` goes."""
+        """Store a JSON value under a new short token (safe in callback_data); the oldest of its kind beyond
+        `per_kind` goes."""
         token = secrets.token_urlsafe(6)
         with self._lock:
             document = self._load(key)

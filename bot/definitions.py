@@ -16,7 +16,8 @@ from bot.text import normalise, tokenize
 # after the term: an optional gloss in brackets, then an apposition, a copula with an article, or "refers to"
 DEFINED_AFTER = re.compile(
     r"\s*(?:\([^()]{1,80}\)\s*)?"
-    r"(?:,\s*(?:a|an|the|one)\s|\s(?:is|are|was|were)\s+(?:a|an|the|one|any)\s|\s(?:refers? to|means|is defined as|is known as)\s)"
+    r"(?:,\s*(?:a|an|the|one)\s|\s(?:is|are|was|were)\s+(?:a|an|the|one|any)\s"
+    r"|\s(?:refers? to|means|is defined as|is known as)\s)"
 )
 GLOSSED_AFTER = re.compile(r"\s*\(")  # "osteoblasts (bone-building cells)"
 NAMED_BEFORE = re.compile(

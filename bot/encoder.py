@@ -16,6 +16,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import logging
+import threading
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
@@ -68,6 +69,20 @@ def runtime_identity() -> str:
         return f"onnxruntime:{importlib.metadata.version('onnxruntime')}"
     except importlib.metadata.PackageNotFoundError:
         return "onnxruntime:missing"
+
+
+def unavailable_reason(model_path: Path | None) -> str:
+    """Why the sentence model cannot be used, found without loading it ("" when it looks usable)."""
+    path = model_path or shipped_model_path()
+    if path is None:
+        return f"the sentence model package ({MODEL_PACKAGE.replace('_', '-')}) is not installed"
+    if not path.is_file():
+        return f"cannot read the sentence model {path}: no such file"
+    try:
+        found = importlib.util.find_spec("onnxruntime") is not None
+    except (ImportError, ValueError):
+        found = False
+    return "" if found else "onnxruntime is not installed"
 
 
 def is_punctuation(ch: str) -> bool:
@@ -219,9 +234,30 @@ def cached_encoder(model_path: Path) -> SentenceEncoder:
     return SentenceEncoder(model_path)
 
 
+LOAD_LOCK = threading.Lock()  # one load at a time: a second caller waits for the first and gets its encoder
+
+
 def load_encoder(model_path: Path | None) -> SentenceEncoder:
     """The encoder for `model_path` (default: the shipped model), loaded once per process."""
     path = model_path or shipped_model_path()
     if path is None:
         raise EncoderUnavailable(f"the sentence model package ({MODEL_PACKAGE.replace('_', '-')}) is not installed")
-    return cached_encoder(path)
+    with LOAD_LOCK:
+        return cached_encoder(path)
+
+
+def preload(model_path: Path | None) -> None:
+    """Start loading the model in a thread now, so that it is ready when the first question needs it.
+
+    Creating the onnxruntime session (most of a cold start) runs outside the GIL, beside the imports
+    and the index loading; whoever calls load_encoder meanwhile waits for this load, not a second one.
+    """
+
+    def load() -> None:
+        try:
+            load_encoder(model_path)
+        except Exception:  # noqa: BLE001 - the caller that needs the model reports why it cannot have it
+            pass
+
+    # not a daemon: the process waits for the load at exit (onnxruntime aborts if torn down mid-load)
+    threading.Thread(target=load, name="preload-encoder", daemon=False).start()

@@ -9,18 +9,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable, Sequence
 
-from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, never_mentioned, result_of
+from bot.answers import EMPTY_QUESTION, NOTHING_FOUND, Answer, nearest_topics, never_mentioned, result_of
 from bot.builder import BuildReport
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.index_store import SearchIndex
 from bot.live_index import LiveIndex, Snapshot
-from bot.query import has_follow_up_cue
+from bot.models import Passage
+from bot.query import Concept, Query, has_follow_up_cue, starts_follow_up
+from bot.ranking.explain import explain
+from bot.search import SearchResult
 from bot.text import tokenize
 
 log = logging.getLogger(__name__)
 
 MAX_RESULTS = 10
+NEAREST_TOPICS = 2  # section titles named when nothing answers
 
 
 class Engine:
@@ -47,18 +51,67 @@ class Engine:
         """Answer one question, as a turn of `conversation` when given."""
         question = clean_question(question)
         snap = self.snapshot()
-        previous = self.conversations.previous(conversation)
+        build = snap.index.build_id
+        previous = self.conversations.previous(conversation, build)
         query = snap.analyzer.analyse(question, previous)
         if not query.own_concepts() and not (query.follow_up and has_cue(question)):
             return Answer(question, "", message=EMPTY_QUESTION.format(examples=self.example_text(snap)))
-        hits = snap.searcher.search(query, limit)
-        results = tuple(result_of(hit) for hit in hits)
+        ranking = self.rank(snap, question, query, limit)
+        query = ranking.query
+        results = tuple(result_of(hit) for hit in ranking.hits)
+        confidence = ranking.best_probability
         if results:
-            self.conversations.remember(conversation, query.concepts)
-            return Answer(question, query.text, results, "", query.corrections, query.follow_up)
+            self.conversations.remember(conversation, query.concepts, build)
+            return Answer(question, query.text, results, "", query.corrections, query.follow_up, (), confidence)
         unknown = tuple(c.label for c in snap.searcher.unknown_concepts(query.own_concepts()))
-        message = f"{NOTHING_FOUND} {never_mentioned(unknown)}".strip()
-        return Answer(question, query.text, (), message, query.corrections, query.follow_up, unknown)
+        message = " ".join(
+            filter(
+                None,
+                (
+                    NOTHING_FOUND,
+                    never_mentioned(unknown),
+                    nearest_topics(near_headings(ranking, snap.searcher.passages)),
+                ),
+            )
+        )
+        return Answer(question, query.text, (), message, query.corrections, query.follow_up, unknown, confidence)
+
+    def rank(self, snap: Snapshot, question: str, query: Query, limit: int, keep_all: bool = False) -> SearchResult:
+        """Rank for the query; a follow-up that does not open with "and", "what about"... keeps its topic on evidence.
+
+        Such a message ("how much should i take", "any other minerals that help bones") is ranked
+        both with and without the carried topic, and the topic is kept only when it makes the best
+        answer more probable: a self-contained new question is not dragged to the previous topic.
+        """
+        ranking = snap.searcher.rank(query, limit, keep_all)
+        if query.follow_up and not starts_follow_up(tokenize(question[:200])):
+            alone = snap.analyzer.analyse(question, ())
+            if alone.concepts:
+                own = snap.searcher.rank(alone, limit, keep_all)
+                if own.best_probability >= ranking.best_probability:
+                    return own
+        return ranking
+
+    def explain(
+        self,
+        question: str,
+        conversation: Hashable | None = None,
+        limit: int = 5,
+        previous: tuple[Concept, ...] | None = None,
+    ) -> list[str]:
+        """How `question` is ranked (as the next turn of `conversation`, or after `previous`); takes no turn."""
+        question = clean_question(question)
+        snap = self.snapshot()
+        if previous is None:
+            previous = self.conversations.previous(conversation)
+        query = snap.analyzer.analyse(question, previous)
+        ranking = self.rank(snap, question, query, limit, keep_all=True)
+        header = f"searched: {ranking.query.text or '(nothing)'}" + (" (follow-up)" if ranking.query.follow_up else "")
+        lines = [header, *explain(ranking, limit)]
+        for place, hit in enumerate(ranking.hits[:limit], 1):
+            p = hit.passage
+            lines.append(f"[{place}] = {p.section}{' › ' + p.subsection if p.subsection else ''} ({p.source})")
+        return lines
 
     def reset(self, conversation: Hashable) -> None:
         self.conversations.reset(conversation)
@@ -76,6 +129,21 @@ class Engine:
 
     def examples(self, n: int = 3) -> list[str]:
         return example_questions(self.snapshot().index, n)
+
+
+def near_headings(ranking: SearchResult, passages: Sequence[Passage], n: int = NEAREST_TOPICS) -> list[str]:
+    """The section titles of the best-scored candidates (below the answer threshold), distinct, at most n."""
+    if ranking.features is None:
+        return []
+    seen: list[str] = []
+    for row in ranking.order.tolist():
+        passage = passages[int(ranking.features.candidates.doc_ids[row])]
+        heading = passage.subsection or passage.section
+        if heading and heading not in seen:
+            seen.append(heading)
+        if len(seen) >= n:
+            break
+    return seen
 
 
 def has_cue(question: str) -> bool:

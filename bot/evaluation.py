@@ -64,7 +64,8 @@ class EvalReport:
         return sum(1 for o in cases if o.rank == 1) / len(cases) if cases else 0.0
 
     def answer_sentence_rate(self) -> float:
-        """Of the first results that are hits by their expected text, the share whose answer sentence holds that text."""
+        """Of the first results that are hits by their expected text, the share whose answer sentence holds that
+        text."""
         firsts = [o for o in self.on_topic() if o.rank == 1 and o.case.expect_text]
         held = sum(
             1 for o in firsts if any(p.lower() in o.answer.results[0].answer.lower() for p in o.case.expect_text)
@@ -178,7 +179,8 @@ def format_report(report: EvalReport, show_misses: bool = True) -> str:
     lines = [
         f"questions: {len(report.outcomes)} ({len(on)} on-topic, {len(off)} off-topic, {len(fu)} follow-ups)",
         f"hit@1: {m['hit@1']:.3f}   hit@3: {m['hit@3']:.3f}   MRR: {m['mrr']:.3f}",
-        f"no-answer rate on off-topic: {m['no_answer_rate']:.3f}   follow-up accuracy (hit@1): {m['follow_up_accuracy']:.3f}",
+        f"no-answer rate on off-topic: {m['no_answer_rate']:.3f}   follow-up accuracy (hit@1): "
+        f"{m['follow_up_accuracy']:.3f}",
         f"answer sentence holds the expected text (first results that are hits): {m['answer_sentence']:.3f}",
     ]
     if show_misses:

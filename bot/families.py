@@ -8,7 +8,7 @@ still for a word the index has itself). The table is built with the index and st
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from nltk.stem import LancasterStemmer
@@ -24,19 +24,22 @@ def lancaster_roots(words: Iterable[str]) -> dict[str, str]:
     return {word: lancaster.stem(word) for word in words if word.isalpha()}
 
 
-def family_table(words: Iterable[str], roots: dict[str, str] | None = None) -> dict[str, list[str]]:
+def family_table(
+    words: Iterable[str], roots: dict[str, str] | None = None, stems: Mapping[str, str] | None = None
+) -> dict[str, list[str]]:
     """Lancaster root -> the index stems of the words with that root (computed at build time).
 
-    `roots` may hold roots already known (from the build cache); the others are computed.
+    `roots` and `stems` may hold the roots and stems already known (from the build cache); the others are computed.
     """
     words = list(words)
     known = dict(roots or {})
     known.update(lancaster_roots(w for w in words if w not in known))
+    stems = stems or {}
     members: dict[str, set[str]] = {}
     for word in words:
         root = known.get(word, "")
         if len(root) >= MIN_ROOT:
-            members.setdefault(root, set()).add(stem(word))
+            members.setdefault(root, set()).add(stems.get(word) or stem(word))
     return {root: sorted(stems) for root, stems in sorted(members.items())}
 
 

@@ -26,17 +26,19 @@ is kept for readers that are still on it; older ones are removed.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypedDict, cast, overload
 
 import numpy as np
 
@@ -50,21 +52,32 @@ FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
 ARRAYS = ("indptr", "docs", "tf", "doc_len")
-DATA_FILES = (
-    (
-        "passages.jsonl",
-        "terms.json",
-        "vocabulary.json",
-        "families.json",
-        "acronyms.json",
-        "thesaurus.json",
-        "synonyms.json",
-        "passage_article.npy",
-    )
-    + tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
-    + tuple(f"{f}.article_df.npy" for f in PASSAGE_FIELDS)
+
+
+@dataclass(frozen=True)
+class JsonPart:
+    """One JSON file of a build: the SearchIndex field it holds and how its parsed JSON becomes that field."""
+
+    file: str
+    attribute: str
+    decode: Callable[[Any], Any]
+
+
+# The index's parts, declared once: write_index, read_build and DATA_FILES all follow these lists.
+JSON_PARTS = (
+    JsonPart("terms.json", "terms", lambda v: [str(t) for t in v]),
+    JsonPart("vocabulary.json", "vocabulary", lambda v: {str(k): int(n) for k, n in v.items()}),
+    JsonPart("families.json", "families", lambda v: {str(k): [str(s) for s in m] for k, m in v.items()}),
+    JsonPart("acronyms.json", "acronyms", lambda v: {str(k): tuple(str(s) for s in m) for k, m in v.items()}),
+    JsonPart("thesaurus.json", "related", lambda v: {str(k): tuple(str(s) for s in m) for k, m in v.items()}),
+    JsonPart("synonyms.json", "synonym_rules", lambda v: [str(t) for t in v]),
 )
-VECTORS = "vectors.npy"
+PASSAGES = "passages.jsonl"
+PASSAGE_ARTICLE = "passage_article.npy"
+FIELD_FILES = tuple(f"{f}.{a}.npy" for f in FIELDS for a in ARRAYS)
+ARTICLE_DF_FILES = tuple(f"{f}.article_df.npy" for f in PASSAGE_FIELDS)
+DATA_FILES = (PASSAGES, *(part.file for part in JSON_PARTS), PASSAGE_ARTICLE, *FIELD_FILES, *ARTICLE_DF_FILES)
+VECTORS = "vectors.npy"  # optional
 PASSAGE_CACHE = 10_000
 
 
@@ -118,11 +131,51 @@ class StoredPassages(Sequence[Passage]):
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass
+class ArticleRecord(TypedDict):
+    """What the manifest records of one article."""
+
+    name: str
+    title: str
+    sha256: str
+    bytes: int
+    mtime_ns: int
+    passages: int
+    sections: list[str]
+
+
+class CorpusRecord(TypedDict):
+    fingerprint: str  # the articles' contents and everything else a build depends on (bot.builder)
+    articles: list[ArticleRecord]
+
+
+class Manifest(TypedDict, total=False):
+    """manifest.json: what a build is, what it was made from, and the checksum of each of its files."""
+
+    format: str
+    format_version: int
+    build_id: str
+    built_at: str
+    bm25: dict[str, Any]
+    pipeline: str
+    pipeline_code_sha256: str
+    synonyms_sha256: str
+    corpus: CorpusRecord
+    corpus_dir: str
+    counts: dict[str, int]  # articles, passages
+    previous_build_dir: str
+    encoder: str  # the model of the passage vectors, "" when the build has none
+    encoder_problem: str  # why there are no passage vectors, when the model could not be used
+    vectors: str  # "ready", "pending" (a words-first build; bot.vector_build adds them) or "none"
+    build_seconds: float
+    build_dir: str  # written by write_index
+    sha256: dict[str, str]  # file name -> SHA-256, written by write_index
+
+
+@dataclass(kw_only=True)
 class SearchIndex:
     """A loaded index: passages, the term list, every field's arrays and the spelling vocabulary."""
 
-    manifest: dict[str, Any]
+    manifest: Manifest
     passages: Sequence[Passage]
     terms: list[str]
     fields: dict[str, FieldArrays]
@@ -132,10 +185,10 @@ class SearchIndex:
     synonym_rules: list[str]  # the synonym rule files as they were when the index was built
     article_df: dict[str, np.ndarray]  # per passage field and posting: passages of its article holding the term
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # acronym stem -> long-form stems (bot.acronyms)
-    related: dict[str, tuple[str, ...]] = field(
-        default_factory=dict
-    )  # word as written -> index stems of its WordNet synonyms (bot.thesaurus)
-    vectors: np.ndarray | None = None  # float16 sentence vector of each passage, when the build has them (bot.vectors)
+    related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word -> stems of its WordNet synonyms
+    vectors: np.ndarray | None = None
+    """The passages' sentence vectors as one C-contiguous float32 matrix (row = passage id, DIMENSIONS columns,
+    unit length), or None while a words-first build waits for them or when the build has none (bot.vectors)."""
 
     @property
     def build_id(self) -> str:
@@ -148,9 +201,17 @@ class SearchIndex:
             held |= self.fields[name].document_frequency() > 0
         return {self.terms[i] for i in np.flatnonzero(held)}
 
-    def articles(self) -> list[dict[str, Any]]:
+    def articles(self) -> list[ArticleRecord]:
         """The manifest's article entries (name, title, sections, passages...)."""
         return list(self.manifest.get("corpus", {}).get("articles", []))
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Stored float16 vectors as the contiguous float32 unit rows a question is scored against."""
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.divide(matrix, np.maximum(norms, 1e-12), out=matrix)
+    return matrix
 
 
 def new_build_id() -> str:
@@ -174,52 +235,60 @@ def passage_from_json(d: dict[str, Any]) -> Passage:
     )
 
 
+COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder, not one per json.dumps
+
+
 def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 
-def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -> dict[str, Any]:
+def index_files(index: SearchIndex) -> dict[str, bytes]:
+    """Every file of a build, by name, as bytes."""
+    contents: dict[str, bytes] = {
+        PASSAGES: "".join(COMPACT_JSON.encode(passage_to_json(p)) + "\n" for p in index.passages).encode("utf-8")
+    }
+    for part in JSON_PARTS:
+        contents[part.file] = COMPACT_JSON.encode(getattr(index, part.attribute)).encode("utf-8")
+    contents[PASSAGE_ARTICLE] = npy_bytes(index.passage_article)
+    for field_name, arrays in index.fields.items():
+        for array_name, array in arrays.arrays().items():
+            contents[f"{field_name}.{array_name}.npy"] = npy_bytes(array)
+    for field_name, array in index.article_df.items():
+        contents[f"{field_name}.article_df.npy"] = npy_bytes(array)
+    if index.vectors is not None:
+        contents[VECTORS] = npy_bytes(index.vectors.astype(np.float16))  # half the disk; exact enough for cosines
+    return contents
+
+
+def write_index(index_dir: Path, manifest: Manifest, index: SearchIndex) -> Manifest:
     """Write a complete build and atomically make it current; return the manifest written."""
+    return write_build(index_dir, manifest, index_files(index), {})
+
+
+def write_build(index_dir: Path, manifest: Manifest, contents: dict[str, bytes], copies: dict[str, Path]) -> Manifest:
+    """Write a build folder (new files from `contents`, copies of the files in `copies`), then swap it in."""
     index_dir.mkdir(parents=True, exist_ok=True)
     build_id = str(manifest["build_id"])
     build_dir = index_dir / f"build-{build_id}"
     tmp_dir = index_dir / f".tmp-{build_id}"
     tmp_dir.mkdir()
     try:
-        contents: dict[str, bytes] = {
-            "passages.jsonl": "".join(
-                json.dumps(passage_to_json(p), ensure_ascii=False) + "\n" for p in index.passages
-            ).encode("utf-8"),
-            "terms.json": json.dumps(index.terms, ensure_ascii=False).encode("utf-8"),
-            "vocabulary.json": json.dumps(index.vocabulary, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            "families.json": json.dumps(index.families, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            "acronyms.json": json.dumps(index.acronyms, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            "thesaurus.json": json.dumps(index.related, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            "synonyms.json": json.dumps(index.synonym_rules, ensure_ascii=False).encode("utf-8"),
-            "passage_article.npy": npy_bytes(index.passage_article),
-        }
-        for field_name, arrays in index.fields.items():
-            for array_name, array in arrays.arrays().items():
-                contents[f"{field_name}.{array_name}.npy"] = npy_bytes(array)
-        for field_name, array in index.article_df.items():
-            contents[f"{field_name}.article_df.npy"] = npy_bytes(array)
-        if index.vectors is not None:
-            contents[VECTORS] = npy_bytes(index.vectors)
-        checksums = {}
+        checksums = {name: manifest.get("sha256", {})[name] for name in copies}
+        for name, source in copies.items():
+            shutil.copyfile(source, tmp_dir / name)  # not a hard link: damage to one build must not reach the other
+            with open(tmp_dir / name, "rb+") as handle:
+                os.fsync(handle.fileno())
         for name, data in contents.items():
             write_synced(tmp_dir / name, data)
             checksums[name] = hashlib.sha256(data).hexdigest()
         manifest = {**manifest, "build_dir": build_dir.name, "sha256": checksums}
-        write_synced(
-            tmp_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
-        )  # the build's own copy
+        text = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        write_synced(tmp_dir / MANIFEST, text)  # the build's own copy
         fsync_dir(tmp_dir)
         os.replace(tmp_dir, build_dir)
-        write_synced(
-            index_dir / f".{MANIFEST}.{build_id}", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
-        )
+        write_synced(index_dir / f".{MANIFEST}.{build_id}", text)
         os.replace(index_dir / f".{MANIFEST}.{build_id}", index_dir / MANIFEST)
         fsync_dir(index_dir)
     except BaseException:
@@ -227,6 +296,46 @@ def write_index(index_dir: Path, manifest: dict[str, Any], index: SearchIndex) -
         raise
     remove_old_builds(index_dir, keep={build_dir.name, str(manifest.get("previous_build_dir", ""))})
     return manifest
+
+
+def write_vectors_build(
+    index_dir: Path, words: Manifest, vectors: np.ndarray | None, problem: str = ""
+) -> Manifest | None:
+    """Swap in the words-first build `words` again, now with its passage vectors (or, with None, with why
+    it has none); its other files are copied. None, writing nothing, when another build is current now."""
+    from bot.encoder import MODEL_ID
+
+    with build_lock(index_dir):
+        try:
+            if read_manifest(index_dir).get("build_id") != words.get("build_id"):
+                return None
+        except IndexStoreError:
+            return None
+        manifest: Manifest = {
+            **words,
+            "build_id": new_build_id(),
+            "previous_build_dir": str(words.get("build_dir", "")),
+            "vectors": "ready" if vectors is not None else "none",
+            "encoder": MODEL_ID if vectors is not None else "",
+        }
+        if problem:
+            manifest["encoder_problem"] = problem
+        source = index_dir / str(words.get("build_dir", ""))
+        copies = {name: source / name for name in words.get("sha256", {}) if name != VECTORS}
+        contents = {VECTORS: npy_bytes(vectors.astype(np.float16))} if vectors is not None else {}
+        return write_build(index_dir, manifest, contents, copies)
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Serialise the writers of one index directory (builds, the vector encoder's swap) across processes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_synced(path: Path, data: bytes) -> None:
@@ -273,7 +382,7 @@ def remove_temporaries(index_dir: Path) -> int:
     return removed
 
 
-def read_manifest(index_dir: Path) -> dict[str, Any]:
+def read_manifest(index_dir: Path) -> Manifest:
     """Read and check the manifest; raise IndexMissingError or IndexCorruptError."""
     path = index_dir / MANIFEST
     if not path.is_file():
@@ -292,7 +401,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     problem = manifest_problem(manifest)
     if problem:
         raise IndexCorruptError(f"{path} is damaged ({problem})", index_dir=index_dir)
-    return manifest
+    return cast(Manifest, manifest)
 
 
 ARTICLE_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -306,8 +415,8 @@ ARTICLE_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def manifest_problem(manifest: dict[str, Any]) -> str | None:
-    """What is wrong with the shape of a manifest that parsed as JSON, or None: a hand-edited one must not crash a command."""
+def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
+    """What is wrong with a manifest that parsed as JSON, or None: a hand-edited one must not crash a command."""
     corpus = manifest.get("corpus")
     if not isinstance(corpus, dict) or not isinstance(corpus.get("articles"), list):
         return "its corpus entry is not an object with a list of articles"
@@ -361,7 +470,7 @@ def read_previous_build(index_dir: Path) -> SearchIndex:
         try:
             manifest = json.loads((build_dir / MANIFEST).read_text(encoding="utf-8"))
             if isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION:
-                return read_build(build_dir, manifest)
+                return read_build(build_dir, cast(Manifest, manifest))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"{build_dir.name}: {exc}")
         except IndexCorruptError as exc:
@@ -371,7 +480,7 @@ def read_previous_build(index_dir: Path) -> SearchIndex:
     )
 
 
-def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
+def read_build(build_dir: Path, manifest: Manifest) -> SearchIndex:
     """Load one build folder, verifying every file against the manifest's checksums."""
     index_dir = build_dir.parent
     problem = manifest_problem(manifest)
@@ -383,17 +492,12 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
         for name, data in blobs.items():
             if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
                 raise IndexCorruptError(f"index file {build_dir / name} fails its checksum", index_dir=index_dir)
-        passages = StoredPassages(blobs["passages.jsonl"])
-        terms = [str(t) for t in json.loads(blobs["terms.json"])]
-        vocabulary = {str(k): int(v) for k, v in json.loads(blobs["vocabulary.json"]).items()}
-        families = {str(k): [str(s) for s in v] for k, v in json.loads(blobs["families.json"]).items()}
-        acronyms = {str(k): tuple(str(s) for s in v) for k, v in json.loads(blobs["acronyms.json"]).items()}
-        related = {str(k): tuple(str(s) for s in v) for k, v in json.loads(blobs["thesaurus.json"]).items()}
-        synonym_rules = [str(text) for text in json.loads(blobs["synonyms.json"])]
-        passage_article = load_npy(blobs["passage_article.npy"])
+        parts: dict[str, Any] = {part.attribute: part.decode(json.loads(blobs[part.file])) for part in JSON_PARTS}
+        passages = StoredPassages(blobs[PASSAGES])
+        passage_article = load_npy(blobs[PASSAGE_ARTICLE])
         fields = {f: FieldArrays(*(load_npy(blobs[f"{f}.{a}.npy"]) for a in ARRAYS)) for f in FIELDS}
         article_df = {f: load_npy(blobs[f"{f}.article_df.npy"]) for f in PASSAGE_FIELDS}
-        vectors = load_npy(blobs[VECTORS]) if VECTORS in blobs else None
+        stored_vectors = load_npy(blobs.pop(VECTORS)) if VECTORS in blobs else None
     except IndexCorruptError:
         raise
     except FileNotFoundError as exc:
@@ -409,23 +513,19 @@ def read_build(build_dir: Path, manifest: dict[str, Any]) -> SearchIndex:
     )
     consistent = consistent and all(len(article_df[f]) == len(fields[f].docs) for f in PASSAGE_FIELDS)
     consistent = consistent and (
-        vectors is None or (vectors.shape == (len(passages), DIMENSIONS) and vectors.dtype == np.float16)
+        stored_vectors is None
+        or (stored_vectors.shape == (len(passages), DIMENSIONS) and stored_vectors.dtype == np.float16)
     )
-    if not consistent or any(f.indptr.shape[0] != len(terms) + 1 for f in fields.values()):
+    if not consistent or any(f.indptr.shape[0] != len(parts["terms"]) + 1 for f in fields.values()):
         raise IndexCorruptError(f"index in {index_dir} is inconsistent (array sizes differ)", index_dir=index_dir)
     return SearchIndex(
-        manifest,
-        passages,
-        terms,
-        fields,
-        passage_article,
-        vocabulary,
-        families,
-        synonym_rules,
-        article_df,
-        acronyms,
-        related,
-        vectors,
+        manifest=manifest,
+        passages=passages,
+        fields=fields,
+        passage_article=passage_article,
+        article_df=article_df,
+        vectors=None if stored_vectors is None else unit_rows(stored_vectors),
+        **parts,
     )
 
 

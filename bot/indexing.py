@@ -10,9 +10,10 @@ own title words. BM25 weights are computed from these arrays exactly as rank-bm2
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -74,10 +75,6 @@ def title_phrases(tokens: list[tuple[str, str, bool]]) -> list[str]:
     return [f"{a}{PHRASE_MARK}{b}" for (_, a, a_stop), (_, b, b_stop) in zip(tokens, tokens[1:]) if a_stop != b_stop]
 
 
-def body_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
-    return field_terms(passage.text, synonyms)
-
-
 def heading_text(passage: Passage) -> str:
     """Section and subsection titles; the subsection, the most specific description, counts twice."""
     return " ".join([passage.section] + [passage.subsection] * SUBSECTION_REPEAT)
@@ -91,7 +88,10 @@ def title_terms(passage: Passage, synonyms: SynonymTable) -> list[str]:
 def to_csr(documents: Sequence[Sequence[str]], term_ids: dict[str, int]) -> FieldArrays:
     """CSR arrays of a tokenised field, adding new terms to term_ids (vectorised after one id lookup per word)."""
     n_docs = len(documents)
-    ids = np.fromiter((term_ids.setdefault(t, len(term_ids)) for doc in documents for t in doc), dtype=np.int64)
+    numbering: defaultdict[str, int] = defaultdict(int, term_ids)
+    numbering.default_factory = numbering.__len__  # a new term gets the next id, all in C
+    ids = np.array(list(map(numbering.__getitem__, chain.from_iterable(documents))), dtype=np.int64)
+    term_ids.update(numbering)
     lengths = np.fromiter((len(doc) for doc in documents), dtype=np.int64, count=n_docs)
     doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
     keys, counts = np.unique(ids * max(n_docs, 1) + doc_of, return_counts=True)  # sorted by term, then document

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
 from bot.config import Ranking
@@ -411,7 +412,7 @@ def mark_answer_type_words(tokens: list[Token]) -> list[Token]:
     ]
 
 
-def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[str]) -> bool:
+def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: AbstractSet[str]) -> bool:
     """Does the question lean on the previous turn?
 
     Yes when it opens with "and"/"what about", uses a pronoun, has a single concept, or
@@ -423,8 +424,15 @@ def is_follow_up(tokens: list[Token], concepts: list[Concept], title_stems: set[
 
 
 def has_follow_up_cue(tokens: list[Token]) -> bool:
-    """Opens with "and"/"what about"... or uses a pronoun."""
-    return starts_follow_up(tokens) or any(t.surface in PRONOUNS for t in tokens)
+    """Opens with "and"/"what about"... or uses a pronoun ("that" after a content word starts a clause, not a cue)."""
+    return starts_follow_up(tokens) or any(
+        t.surface in PRONOUNS and not is_relative_that(tokens, i) for i, t in enumerate(tokens)
+    )
+
+
+def is_relative_that(tokens: list[Token], i: int) -> bool:
+    """ "minerals that help bones": "that" after a content word and before another word opens a relative clause."""
+    return tokens[i].surface == "that" and 0 < i < len(tokens) - 1 and not tokens[i - 1].stop
 
 
 def starts_follow_up(tokens: list[Token]) -> bool:
@@ -434,7 +442,8 @@ def starts_follow_up(tokens: list[Token]) -> bool:
 
 
 def is_numbered_name(first: str, second: str) -> bool:
-    """ "omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined ("omega-3")."""
+    """ "omega 3", "b 12", "mk 7": a word and the number that completes its name, as the articles write it joined
+    ("omega-3")."""
     return first.isalpha() and second.isdigit()
 
 

@@ -26,6 +26,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from bot.config import Settings
 from bot.errors import BotError
@@ -62,6 +63,15 @@ KEY_NAME = "questionlog.key"
 MAX_STORED_QUESTION = 500
 DEFAULT_RETENTION_DAYS = 90
 PURGE_EVERY_SECONDS = 3600
+
+
+class SharedVotes(Protocol):
+    """Question ids, the pseudonym secret and votes shared by replicas (bot.store.redis.RedisVotes)."""
+
+    def shared_key(self, candidate: bytes) -> bytes: ...
+    def new_question(self, asker: str) -> int: ...
+    def record(self, question_id: int, asker: str, value: int) -> bool: ...
+    def counts(self, since: float) -> tuple[int, int]: ...
 
 
 class QuestionLogError(BotError):
@@ -134,6 +144,8 @@ class QuestionLog:
         self.retention_days = max(0, retention_days)
         self._lock = threading.Lock()
         self._key: bytes | None = None
+        self._votes: SharedVotes | None = None  # with replicas: question ids and votes in the shared store
+        self._conn: sqlite3.Connection | None = None  # kept open: one per write cost a WAL checkpoint each time
         self._last_purge = 0.0
         if create:
             try:
@@ -171,22 +183,55 @@ class QuestionLog:
                 raise QuestionLogError(explain(self.path, exc)) from exc
             self._key = key
 
+    def share(self, votes: SharedVotes) -> None:
+        """Replicas: take question ids, the pseudonym secret and the votes from the shared store.
+
+        The questions themselves stay in this replica's SQLite file (so /stats counts the questions this
+        replica answered, and every replica's votes); a vote may reach a replica that did not answer.
+        """
+        self._votes = votes
+        if self._key is not None:
+            self._key = votes.shared_key(self._key)
+
     def _ready(self) -> bytes:
         """The secret, setting the log up first if that failed before (e.g. the disk came back)."""
         if self._key is None:
             self._set_up()
+            if self._votes is not None and self._key is not None:
+                self._key = self._votes.shared_key(self._key)
         assert self._key is not None
         return self._key
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a committed row survives a crash of the process
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
+    def _writer(self) -> sqlite3.Connection:
+        """The kept-open writing connection (call with self._lock held)."""
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _drop_writer(self) -> None:
+        """Forget a connection that failed, so the next write opens a fresh one."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        """Close the writing connection."""
+        with self._lock:
+            self._drop_writer()
+
     def _connect_read(self) -> sqlite3.Connection:
-        """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only disk)."""
+        """A read-only connection that never creates the file (falls back to an immutable snapshot on a read-only
+        disk)."""
         if not self.path.is_file():
             raise QuestionLogError(
                 f"no question log at {self.path}: only the Telegram bot logs questions (the REPL and `ask` do not), "
@@ -211,35 +256,53 @@ class QuestionLog:
         chat_hash = self.pseudonym(chat_id)
         with self._lock:
             try:
-                with closing(self._connect()) as conn:
-                    if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
-                        self._purge_locked(conn)
-                    cursor = conn.execute(
-                        "INSERT INTO questions (asked_at, chat_hash, question, answered, top_section) VALUES (?, ?, ?, ?, ?)",
-                        (int(time.time()), chat_hash, question[:MAX_STORED_QUESTION], int(answered), top_section),
-                    )
-                    return int(cursor.lastrowid or 0)
+                conn = self._writer()
+                if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+                    self._purge_locked(conn)
+                shared_id = self._votes.new_question(chat_hash) if self._votes is not None else None
+                cursor = conn.execute(
+                    "INSERT INTO questions (id, asked_at, chat_hash, question, answered, top_section) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        shared_id,
+                        int(time.time()),
+                        chat_hash,
+                        question[:MAX_STORED_QUESTION],
+                        int(answered),
+                        top_section,
+                    ),
+                )
+                return int(cursor.lastrowid or 0)
             except (sqlite3.Error, OSError) as exc:
+                self._drop_writer()
                 raise QuestionLogError(explain(self.path, exc)) from exc
 
     def record_feedback(self, question_id: int, chat_id: int | str, value: int) -> bool:
-        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on its own answer; False if the question is unknown or another chat's."""
+        """Store (or change) a chat's 👍 (+1) / 👎 (-1) on its own answer; False if the question is unknown or another
+        chat's."""
         if value not in (1, -1):
             raise ValueError("feedback value must be +1 or -1")
         chat_hash = self.pseudonym(chat_id)
+        if self._votes is not None:
+            try:
+                return self._votes.record(question_id, chat_hash, value)
+            except OSError as exc:
+                raise QuestionLogError(f"cannot record the vote: {exc}") from exc
         with self._lock:
             try:
-                with closing(self._connect()) as conn:
-                    row = conn.execute("SELECT chat_hash FROM questions WHERE id = ?", (question_id,)).fetchone()
-                    if row is None or not hmac.compare_digest(str(row[0]), chat_hash):
-                        return False
-                    conn.execute(
-                        "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (question_id, chat_hash) DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
-                        (question_id, chat_hash, value, int(time.time())),
-                    )
-                    return True
+                conn = self._writer()
+                row = conn.execute("SELECT chat_hash FROM questions WHERE id = ?", (question_id,)).fetchone()
+                if row is None or not hmac.compare_digest(str(row[0]), chat_hash):
+                    return False
+                conn.execute(
+                    "INSERT INTO feedback (question_id, chat_hash, value, given_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (question_id, chat_hash) "
+                    "DO UPDATE SET value = excluded.value, given_at = excluded.given_at",
+                    (question_id, chat_hash, value, int(time.time())),
+                )
+                return True
             except (sqlite3.Error, OSError) as exc:
+                self._drop_writer()
                 raise QuestionLogError(explain(self.path, exc)) from exc
 
     def purge(self) -> int:
@@ -277,14 +340,18 @@ class QuestionLog:
                     "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE asked_at >= ?", (since,)
                 ).fetchone()
                 unanswered = conn.execute(
-                    "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions WHERE asked_at >= ? AND answered = 0 "
+                    "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions "
+                    "WHERE asked_at >= ? AND answered = 0 "
                     "GROUP BY q ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?",
                     (since, top),
                 ).fetchall()
                 up, down = conn.execute(
-                    "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) FROM feedback WHERE given_at >= ?",
+                    "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) "
+                    "FROM feedback WHERE given_at >= ?",
                     (since,),
                 ).fetchone()
+            if self._votes is not None:
+                up, down = self._votes.counts(since)
         except (sqlite3.Error, OSError) as exc:
             raise QuestionLogError(explain(self.path, exc)) from exc
         return Stats(

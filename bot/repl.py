@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.answers import Answer
 from bot.engine import MAX_RESULTS, Engine
 from bot.errors import BotError
+from bot.query import Concept
 from bot.render_text import format_answer
 from bot.terminal import visible, visible_line
 
@@ -15,6 +16,7 @@ HELP = """Type a question and press Enter. Follow-up questions ("and why?") use 
 Commands:
   more      show the next results
   sources   list the articles and their sections
+  explain   show how the last question's results were ranked (or: explain QUESTION)
   reset     forget the conversation so far
   help      show this help
   quit      leave (or Ctrl-D)"""
@@ -31,6 +33,7 @@ class Repl:
         self.interactive = sys.stdin.isatty()
         self.ansi = sys.stdout.isatty()
         self.last: Answer | None = None
+        self.before_last: tuple[Concept, ...] = ()  # the conversation's context when the last question was asked
         self.shown = 0
         self.conversation = "repl"
 
@@ -72,12 +75,27 @@ class Repl:
             print("Conversation reset.")
         elif command == "more":
             self.more()
+        elif command == "explain" or command.startswith("explain "):
+            self.explain(line[len("explain") :].strip())
         else:
             self.ask(line)
         sys.stdout.flush()
         return True
 
+    def explain(self, question: str) -> None:
+        """Explain `question` (or the last question, with the context it had) without taking a turn."""
+        if question:
+            previous = self.engine.conversations.previous(self.conversation)
+        elif self.last is not None:
+            question, previous = self.last.question, self.before_last
+        else:
+            print("Ask a question first, or type: explain QUESTION")
+            return
+        lines = self.engine.explain(question, limit=self.page_size, previous=previous)
+        print(visible("\n".join(lines)))
+
     def ask(self, question: str) -> None:
+        self.before_last = self.engine.conversations.previous(self.conversation)
         try:
             self.last = self.engine.answer(question, self.conversation, limit=self.limit)
         except BotError as exc:

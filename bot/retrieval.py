@@ -68,11 +68,24 @@ class Retriever(Protocol):
         ...
 
     def section_title_frequency(self, term: str) -> tuple[int, int]:
-        """(articles with a section or subsection title that holds `term`, not counting their own title; articles in all)."""
+        """(articles with a section or subsection title that holds `term`, not counting their own title; articles in
+        all)."""
         ...
 
     def passage_vectors(self, doc_ids: np.ndarray) -> np.ndarray | None:
         """The stored sentence vectors of these passages (float32 rows), or None when the index has none."""
+        ...
+
+    def has_vectors(self) -> bool:
+        """Does the index hold a sentence vector for every passage?"""
+        ...
+
+    def nearest(self, vector: np.ndarray, limit: int) -> Ranked:
+        """The `limit` passages closest to `vector` by cosine, best first (none without vectors)."""
+        ...
+
+    def word_scores(self, concepts: Sequence[Concept], doc_ids: np.ndarray) -> np.ndarray:
+        """The word score `rank` gives each of these passages (0 for a passage that matches nothing)."""
         ...
 
 
@@ -159,7 +172,7 @@ class ArrayRetriever:
         self.article_title = index.fields["title"]
         self.article_headings = bm25.article_text_field(index.fields["heading"], index.passage_article, len(counts))
         self.passage_article = index.passage_article
-        self.vectors = index.vectors
+        self.vectors = None if index.vectors is None else np.ascontiguousarray(index.vectors, dtype=np.float32)
         if ranking.article_text_weight > 0:
             whole = weighted_field(
                 article_text,
@@ -347,4 +360,31 @@ class ArrayRetriever:
     def passage_vectors(self, doc_ids: np.ndarray) -> np.ndarray | None:
         if self.vectors is None:
             return None
-        return self.vectors[doc_ids].astype(np.float32)
+        return self.vectors[doc_ids]
+
+    def has_vectors(self) -> bool:
+        return self.vectors is not None
+
+    def nearest(self, vector: np.ndarray, limit: int) -> Ranked:
+        if self.vectors is None or limit <= 0 or not self.size:
+            return Ranked(EMPTY_IDS.astype(np.int64), EMPTY_VALUES)
+        similarity = self.vectors @ vector.astype(np.float32)
+        limit = min(limit, self.size)
+        top = np.argpartition(-similarity, limit - 1)[:limit]
+        order = np.lexsort((top, -similarity[top]))
+        return Ranked(top[order].astype(np.int64), similarity[top][order].astype(np.float64))
+
+    def word_scores(self, concepts: Sequence[Concept], doc_ids: np.ndarray) -> np.ndarray:
+        totals = np.zeros(len(doc_ids))
+        if not len(doc_ids):
+            return totals
+        order = np.argsort(doc_ids, kind="stable")
+        ordered = doc_ids[order]
+        for concept in concepts:
+            ids, values = self.concept_postings(concept)
+            if not len(ids):
+                continue
+            at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+            found = ordered[at] == ids
+            np.add.at(totals, order[at[found]], values[found])
+        return totals

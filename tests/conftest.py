@@ -21,13 +21,17 @@ SEED_SYNONYMS = REPO_ROOT / "corpus" / "synonyms.conf"
 
 
 def settings_in(tmp_path: Path, corpus_dir: Path | None = None, **changes: Any) -> Settings:
-    """Settings whose corpus, index and data folders all live inside tmp_path."""
+    """Settings whose corpus, index and data folders all live inside tmp_path.
+
+    A build started by an engine waits for its passage vectors (the tests' answers must not depend
+    on how far a background encoder got); tests of the background encoding ask for it.
+    """
     return replace(
         Settings(),
         corpus_dir=Path(corpus_dir) if corpus_dir is not None else tmp_path / "corpus",
         index_dir=tmp_path / "index",
         data_dir=tmp_path / "data",
-        **changes,
+        **{"background_vectors": False, **changes},
     )
 
 

@@ -33,7 +33,10 @@ GOLD = (GoldAnswer("CDC_0000014_anaplasmosis.md", ANSWER),)
 
 
 def test_hit_needs_the_gold_article_and_an_80_character_overlap() -> None:
-    inside = "Intro words first. This pathogen is transmitted to humans by the bite of an infected tick, usually the black-legged"
+    inside = (
+        "Intro words first. This pathogen is transmitted to humans by the bite of an infected tick, "
+        "usually the black-legged"
+    )
     assert is_benchmark_hit("CDC_0000014_anaplasmosis.md", inside, GOLD)
     assert not is_benchmark_hit("other.md", inside, GOLD)  # same text, wrong article
     assert not is_benchmark_hit(
@@ -103,18 +106,18 @@ BENCHMARK_INDEXES = Path(__file__).resolve().parent.parent / ".test-cache" / "in
 )
 def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     """MedQuAD and real LiveQA questions: well above plain rank-bm25, and real questions answered."""
-    settings = replace(Settings(), index_dir=BENCHMARK_INDEXES, data_dir=tmp_path / "data")
-    results = {bench.name: runs for bench, runs in run_benchmarks(settings)}
-    bot, baseline = results["medquad-dev"]
-    assert bot.mrr() >= 0.94 and bot.mrr() > baseline.mrr() + 0.1  # 0.955 here, 0.938 by words alone
+    settings = replace(Settings(), index_dir=BENCHMARK_INDEXES, data_dir=tmp_path / "data", background_vectors=False)
+    results = {bench.name: runs for bench, runs in run_benchmarks(settings, with_anchors=False)}
+    bot, baseline = results["medquad-dev"]  # the anchors (eval --benchmarks): model alone 0.853, hybrid RRF 0.769
+    assert bot.mrr() >= 0.97 and bot.mrr() > baseline.mrr() + 0.1  # 0.991 here (0.955 before the fitted ranking)
     assert bot.no_answer() == 0.0
     bot, baseline = results["liveqa-dev"]
-    assert bot.mrr() >= 0.72  # 0.765 here, 0.745 by words alone; the issue's target is 0.65
+    assert bot.mrr() >= 0.75  # 0.794 here (0.765 before the fitted ranking)
     assert bot.no_answer() <= 0.10
     bot, baseline = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
     assert len(bot.scored()) > 2000  # 2,316
-    assert bot.mrr() >= 0.88 and bot.mrr() > baseline.mrr() + 0.3  # 0.918 and 0.542 here, 0.857 by words alone
-    assert bot.no_answer() <= 0.01  # 1 of 2,316 here ("What is (are) ?")
+    assert bot.mrr() >= 0.94 and bot.mrr() > baseline.mrr() + 0.3  # 0.962 and 0.542 here (0.918 before)
+    assert bot.no_answer() <= 0.01  # none of 2,316 here
 
 
 @pytest.mark.skipif(

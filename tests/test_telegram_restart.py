@@ -22,8 +22,8 @@ import pytest
 from bot.config import Settings
 from bot.engine import Engine
 from bot.questionlog import QuestionLog
+from bot.store import STATE_DB
 from bot.telegram import build_application
-from bot.telegram.app import STATE_DB
 from bot.telegram.handlers import EXPIRED
 
 try:
@@ -36,8 +36,8 @@ except ImportError:  # tests/ is not importable as a package: pytest put tests/ 
     from test_telegram_e2e import USER, is_page_end, make_settings, new_messages, press, say, texts_of  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parent.parent
-# "what is osteocalcin?" reads as a follow-up of the question before it, so it needs that context
-QUESTIONS = ("how much vitamin D3 per day?", "what is osteocalcin?", "which cheese has k2?")
+# "and d3?" is a follow-up of the question before it, so it needs that context (questions every ranking so far answers)
+QUESTIONS = ("what foods have K2?", "and d3?", "which foods contain vitamin d3?")
 CHATS = tuple(range(2001, 2009))
 
 
@@ -223,3 +223,30 @@ async def test_a_corrupt_state_database_costs_the_memory_not_the_answers(
             assert "following on from your last question" in follow[0]["text"]
         assert "updates and conversations are kept in memory only" in caplog.text
         assert not server.rejections, server.describe_recent()
+
+
+def big_article(size: int) -> bytes:
+    """A markdown article of about `size` bytes, built from the seed article's own words (slow to encode)."""
+    words = [w for w in (REPO / "corpus" / "vitamin-k2-d3-bone-density.txt").read_text().split() if w.isalpha()]
+    parts, n = ["# A long article\n"], 0
+    while sum(map(len, parts)) < size:
+        n += 1
+        body = " ".join(words[(n * 7 + i * 13) % len(words)] for i in range(120))
+        parts.append(f"\n## Part {n}\n\n{body}.\n")
+    return "".join(parts).encode()
+
+
+def test_sigterm_while_an_upload_is_indexed_stops_within_the_grace(tmp_path: Path) -> None:
+    """The upload is parsed and encoded in a worker thread; a stop must not wait for it (the upload is redone)."""
+    with FakeBotApi() as server:
+        settings = make_settings(tmp_path, server.token, admin_ids=frozenset({USER}))
+        server.register_chat(USER)
+        with bot_process(settings, server, ADMIN_IDS=str(USER), BOT_DRAIN_SECONDS="1") as process:
+            wait_until(lambda: len(server.calls_of("getUpdates")) > 0, "polling", server)
+            server.push_document("long.md", big_article(300_000), user_id=USER, chat_id=USER)
+            wait_until(lambda: any("Adding" in t for t in texts_of(server.sent_messages(USER))), "the upload", server)
+            time.sleep(1.0)  # well into the encoding of its passages
+            began = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+            assert time.monotonic() - began < 5, "the stop waited for the upload's indexing"

@@ -1,4 +1,5 @@
-"""One store for per-conversation state: context, More pages and confirmations, with one expiry rule, in memory or SQLite."""
+"""One store for per-conversation state: context, More pages and confirmations, with one expiry rule, in memory or
+SQLite."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Ranking
-from bot.indexing import body_terms, field_terms
+from bot.indexing import field_terms
 from bot.models import Passage
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
 from bot.text import normalise, split_sentences, stem, stopwords, terms, tokenize, word_spans
@@ -73,7 +73,7 @@ def test_query_and_passage_use_the_same_pipeline() -> None:
     passage = Passage(
         "A", "a.txt", "Dietary Sources", "", "Natto is rich in MK-7; other foods with vitamin K2 include cheese.", 0
     )
-    indexed = body_terms(passage, SynonymTable())
+    indexed = field_terms(passage.text, SynonymTable())
     for term in terms(question):
         assert term in indexed, term
     # without synonym rules the index's field terms are exactly terms() of the text
@@ -113,7 +113,8 @@ HOSTILE = [
     ("what foods have k2 " * 6000)[:100_000],
     "\x00\x01\x02\x1b[31m\x7f\x08\t\r\n",
     "😀🦴💊 vitamin 🧀 k2 👍🏽",
-    "\u05de\u05d4 \u05d6\u05d4 \u0648\u064a\u062a\u0627\u0645\u064a\u0646 \u202ek2\u202c",  # Hebrew, Arabic, RTL override
+    # Hebrew, Arabic, RTL override
+    "\u05de\u05d4 \u05d6\u05d4 \u0648\u064a\u062a\u0627\u0645\u064a\u0646 \u202ek2\u202c",
     "lone \ud800 surrogate \udfff k2",
     "\ufeff\u200b\u200d zero width",
     "Z\u0351\u0363\u036a\u0341a\u0335l\u0358g\u034fo" * 50,  # combining marks

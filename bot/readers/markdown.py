@@ -88,7 +88,7 @@ def parse_blocks(lines: list[str]) -> list[Block]:
                 blocks.append(Block.bullet_list(cleaned))
             items.clear()
 
-    for i, line in enumerate(lines):
+    for line in lines:
         if FENCE.match(line):
             in_fence = not in_fence
             flush()

@@ -59,8 +59,8 @@ SENTENCE_END = (".", "!", "?", ";", ",", "…", '"', "”")
 
 def read_plaintext(text: str, name: str) -> Article:
     """Parse a plain-text article into a title and structural blocks."""
-    lines = [clean_line(line) for line in text.splitlines()]
-    lines = [line for line in lines if line is not None]
+    cleaned = [clean_line(line) for line in text.splitlines()]
+    lines = [line for line in cleaned if line is not None]
     title, body = split_title(lines, name)
     toc, body = extract_toc(body)
     section_rows = match_toc_sections(body, toc)

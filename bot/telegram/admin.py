@@ -11,7 +11,8 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
@@ -23,11 +24,12 @@ from bot.telegram import render
 from bot.telegram.context import Context
 from bot.telegram.handlers import answer_callback, unknown
 from bot.telegram.incoming import command_argument, is_admin, is_group
+from bot.telegram.jobs import in_daemon_thread
 from bot.telegram.sending import edit_html, reply_html
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Update, Context], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 ONLY_ADMINS = "Only admins can add articles. I answer text questions: just type one."
 STATS_USAGE = "Usage: /stats [days|all], for example /stats 30"
 STATS_DAYS = re.compile(r"[0-9]{1,5}")  # ASCII digits only: "²".isdigit() is True, but int("²") fails
@@ -55,7 +57,7 @@ async def reindex(update: Update, context: Context) -> None:
     """Rebuild the index in a thread and report what changed (or why it failed)."""
     status = await reply_html(update, context.bot, render.plain("⏳ Re-indexing…"))
     try:
-        report = await asyncio.to_thread(context.bot_data.engine.rebuild)
+        report = await in_daemon_thread(context.bot_data.engine.rebuild, "reindex")
         result = render.plain("✅ " + report.summary())
     except BotError as exc:
         result = render.plain(f"❌ Re-indexing failed: {exc}\nThe previous index is still in use.")
@@ -64,9 +66,11 @@ async def reindex(update: Update, context: Context) -> None:
 
 @admin_only
 async def articles(update: Update, context: Context) -> None:
-    """List the indexed articles with their passage counts."""
-    rows = await asyncio.to_thread(list_articles, context.bot_data.engine)
-    await reply_html(update, context.bot, render.article_list(rows))
+    """List the indexed articles with their passage counts, and how far the passage vectors' encoding got."""
+    engine = context.bot_data.engine
+    rows = await asyncio.to_thread(list_articles, engine)
+    status = await asyncio.to_thread(engine.live.vector_status)
+    await reply_html(update, context.bot, render.article_list(rows, status.describe() if status else ""))
 
 
 @admin_only
@@ -135,7 +139,7 @@ async def confirm_remove(update: Update, context: Context) -> None:
         await finish(update, context, message, render.plain("Kept ") + render.bold(name) + ".")
         return
     try:
-        report = await asyncio.to_thread(remove_article, context.bot_data.engine, name)
+        report = await in_daemon_thread(lambda: remove_article(context.bot_data.engine, name), "remove")
         result = render.plain("🗑 Removed ") + render.bold(name) + render.plain(".\n" + report.summary())
     except BotError as exc:
         result = render.plain(f"❌ Could not remove {name}: {exc}")
@@ -173,7 +177,7 @@ async def document(update: Update, context: Context) -> None:
 async def added(context: Context, file_name: str, data: bytes) -> render.Rich:
     """Add the article in a thread; describe the result or exactly why it was rejected."""
     try:
-        result = await asyncio.to_thread(add_article, context.bot_data.engine, file_name, data)
+        result = await in_daemon_thread(lambda: add_article(context.bot_data.engine, file_name, data), "upload")
     except BotError as exc:
         return render.plain(f"❌ Not added: {exc}\nThe previous articles are still being served.")
     verb = "Replaced" if result.replaced else "Added"

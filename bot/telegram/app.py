@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import sqlite3
 import sys
-from pathlib import Path
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,17 +34,21 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.builder import index_is_current
 from bot.config import Settings
-from bot.conversation import SQLiteStore
 from bot.engine import Engine
 from bot.errors import BotError
+from bot.index_store import read_manifest
 from bot.questionlog import QuestionLog
+from bot.store import SharedState, open_shared_state
 from bot.telegram import admin, handlers
 from bot.telegram.context import CONTEXT_TYPES, BotData, Context
 from bot.telegram.delivery import DeliveryLimiter, describe, is_transient
-from bot.telegram.inbox import DurableUpdateQueue, Inbox
-from bot.telegram.ordering import PerChatUpdateProcessor
+from bot.telegram.inbox import DurableUpdateQueue, bot_id_of
+from bot.telegram.jobs import exit_now_if_running
+from bot.telegram.ordering import MAX_UPDATES_IN_FLIGHT, PerChatUpdateProcessor
 from bot.telegram.state import ChatState
+from bot.telegram.typing import Typing
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +57,26 @@ BAD_TOKEN = "error: Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)"
 NO_WEBHOOKS = "error: webhook mode needs the webhooks extra: pip install 'python-telegram-bot[webhooks]'"
 REDACTED = "<bot-token>"
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "edited_channel_post", "callback_query"]
-STATE_DB = "telegram.sqlite3"  # in the data folder: the update inbox and the conversations
+# 30 messages/s (the rate limiter) at a few hundred ms each need about ten connections. More cost CPU:
+# httpcore polls every idle connection of the pool on each request.
+CONNECTIONS = 16
+POOL_TIMEOUT = 5.0  # seconds a request waits for a free connection (the rate limiter keeps the queue short)
 
 
 class BotApplication(Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Context]]):
-    """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the next run."""
+    """The Application, stopping quickly: on stop (SIGTERM, Ctrl-C) updates not yet started stay in the inbox for the
+    next run."""
+
+    state: SharedState | None = None
+    sweeper: asyncio.Task[None] | None = None
 
     async def stop(self) -> None:
         """Let the updates being handled finish, start no new one, then stop as PTB does."""
+        if self.sweeper is not None:
+            self.sweeper.cancel()
         if isinstance(self.update_processor, PerChatUpdateProcessor):
             self.update_processor.drain()
         await super().stop()
-
-
-def open_state(settings: Settings) -> tuple[Inbox | None, SQLiteStore | None]:
-    """The update inbox and the conversation store in the data folder; (None, None) with a warning when they cannot be opened."""
-    path = Path(settings.data_dir) / STATE_DB
-    try:
-        return Inbox(path), SQLiteStore(path, settings.context_ttl_seconds)
-    except (sqlite3.Error, OSError) as exc:  # the bot still answers; it just forgets on restart
-        log.warning("cannot open %s (%s): updates and conversations are kept in memory only", path, exc)
-        return None, None
 
 
 def api_urls(api_url: str) -> tuple[str | None, str | None]:
@@ -95,24 +97,38 @@ def build_application(
     base_url: str | None = None,
     base_file_url: str | None = None,
     httpx_kwargs: dict[str, Any] | None = None,
-    connection_pool_size: int = 64,
+    connection_pool_size: int = CONNECTIONS,
+    max_updates_in_flight: int = MAX_UPDATES_IN_FLIGHT,
 ) -> BotApplication:
-    """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the CLI, webhook mode and tests."""
+    """The fully wired Application (handlers, rate limiter, inbox, conversation store, command menu); used by the
+    CLI, webhook mode and tests."""
     if not settings.telegram_token:
         raise BotError(MISSING_TOKEN.removeprefix("error: "))
     default_base, default_files = api_urls(settings.telegram_api_url)
-    inbox, store = open_state(settings)
-    if store is not None:
-        engine.conversations.use(store)
+    state = open_shared_state(settings, bot_id_of(settings.telegram_token))
+    inbox = state.inbox
+    if state.conversations is not None:
+        engine.conversations.use(state.conversations)
+    if state.votes is not None:
+        question_log.share(state.votes)
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication)
         .context_types(CONTEXT_TYPES)
         .token(settings.telegram_token)
-        .concurrent_updates(PerChatUpdateProcessor(inbox=inbox))
-        .rate_limiter(DeliveryLimiter())
+        .concurrent_updates(
+            PerChatUpdateProcessor(
+                max_updates_in_flight, inbox=inbox, turns=state.turns, drain_seconds=settings.drain_seconds
+            )
+        )
+        .rate_limiter(DeliveryLimiter(shared=state.rate))
         .post_init(post_init)
-        .request(HTTPXRequest(connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs))
+        .post_shutdown(post_shutdown)
+        .request(
+            HTTPXRequest(
+                connection_pool_size=connection_pool_size, pool_timeout=POOL_TIMEOUT, httpx_kwargs=httpx_kwargs
+            )
+        )
         .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=httpx_kwargs))
     )
     if base_url or default_base:
@@ -129,6 +145,10 @@ def build_application(
     data = application.bot_data
     data.engine, data.question_log, data.settings = engine, question_log, settings
     data.chats = ChatState(engine.conversations)
+    data.typing = Typing.for_bot(application.bot, httpx_kwargs)
+    application.state = state
+    if hasattr(state.turns, "bot"):
+        state.turns.bot = application.bot  # orphans taken over from dead replicas are read with it
     add_handlers(application)
     return application
 
@@ -162,10 +182,15 @@ def bot_commands(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in commands]
 
 
-async def post_init(application: BotApplication) -> None:
-    """Load (or build) the index, queue the updates an earlier run fetched but never finished, publish the command menus."""
-    await asyncio.to_thread(application.bot_data.engine.snapshot)
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Serve the index (a stale one is rebuilt in the background), queue what an earlier run left unfinished, publish
+    the command menus."""
+    if not isinstance(application, BotApplication):  # narrows the type; build_application's application_class does it
+        raise TypeError(f"expected a BotApplication, got {type(application).__name__}")
+    await asyncio.to_thread(serve_now_rebuild_later, application.bot_data.engine)
     replay_unfinished(application)
+    if application.state is not None and hasattr(application.state.inbox, "orphans"):
+        application.sweeper = asyncio.get_running_loop().create_task(sweep_orphans(application))
     try:
         await application.bot.set_my_commands(bot_commands(handlers.USER_COMMANDS))
     except TelegramError as exc:  # the menu is a convenience: the bot works without it
@@ -177,6 +202,66 @@ async def post_init(application: BotApplication) -> None:
             await application.bot.set_my_commands(everything, scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:
             log.warning("could not set the admin command menu for user %s: %s", admin_id, exc)
+
+
+async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Close the "typing…" connections and the shared state (a replica's heartbeat stops: the others take over)."""
+    if not isinstance(application, BotApplication):
+        raise TypeError(f"expected a BotApplication, got {type(application).__name__}")
+    await application.bot_data.typing.close()
+    if application.state is not None and application.state.inbox is not None:
+        application.state.inbox.close()
+
+
+SWEEP_EVERY = 1.0  # seconds between looks for updates left unfinished by a dead replica
+
+
+async def sweep_orphans(application: BotApplication) -> None:
+    """With Redis: now and then, take over the unfinished updates of replicas that died, and queue them."""
+    inbox = application.state.inbox if application.state is not None else None
+    queue = application.update_queue
+    if inbox is None or not isinstance(queue, DurableUpdateQueue):
+        return
+    while True:
+        await asyncio.sleep(SWEEP_EVERY)
+        try:
+            orphans = await asyncio.to_thread(inbox.orphans, application.bot)  # type: ignore[attr-defined]
+        except Exception as exc:  # Redis down: try again at the next sweep
+            log.warning("could not look for unfinished updates of stopped replicas: %s", exc)
+            continue
+        if orphans:
+            log.info("handling %d update(s) left unfinished by a stopped replica", len(orphans))
+            queue.replay(orphans)
+
+
+def serve_now_rebuild_later(engine: Engine) -> threading.Thread | None:
+    """Serve the last good build at once; when it is stale (e.g. a kill during /reindex), rebuild in the background.
+
+    Only a missing or unreadable index is built before answering: there is nothing to serve then.
+    Returns the rebuilding thread, if one was started.
+    """
+    settings = engine.settings
+    try:
+        read_manifest(settings.index_dir)
+        engine.live.reload()
+    except BotError:
+        engine.snapshot()  # builds (or falls back to the previous build) as the CLI does; raises if it cannot
+        return None
+    if index_is_current(settings):
+        return None
+    log.warning("the index is older than the articles or settings: answering from it while it is rebuilt")
+    thread = threading.Thread(target=rebuild_in_background, args=(engine,), name="rebuild", daemon=True)
+    thread.start()
+    return thread
+
+
+def rebuild_in_background(engine: Engine) -> None:
+    """Rebuild a stale index and serve the new build (the old one keeps serving if that fails)."""
+    try:
+        if engine.live.rebuild_if_needed() is not None:
+            engine.live.reload()
+    except BotError as exc:
+        log.error("the background rebuild failed (%s); still answering from the previous build", exc)
 
 
 def replay_unfinished(application: BotApplication) -> None:
@@ -235,7 +320,8 @@ PTB_LOGGERS = (
 
 
 def protect_logs(token: str) -> RedactToken:
-    """Quiet httpx (it logs URLs, which contain the token), redact the token on every root handler, one-line PTB's network errors."""
+    """Quiet httpx (it logs URLs, which contain the token), redact the token on every root handler, one-line PTB's
+    network errors."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     for name in PTB_LOGGERS:
@@ -287,6 +373,7 @@ def run_telegram(
         return 2
     finally:
         asyncio.set_event_loop(None)
+    exit_now_if_running(0)
     return 0
 
 

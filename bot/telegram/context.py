@@ -10,15 +10,20 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.questionlog import QuestionLog
 from bot.telegram.state import ChatState
+from bot.telegram.typing import Typing
 
 
 class BotData:
-    """`context.bot_data`: the engine, the question log, the settings and the chats' state; set once by `build_application`."""
+    """`context.bot_data`: the engine, the question log, the settings, the chats' state and "typing…".
+
+    Set once by `build_application`.
+    """
 
     engine: Engine
     question_log: QuestionLog
     settings: Settings
     chats: ChatState
+    typing: Typing
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]

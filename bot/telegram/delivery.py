@@ -7,6 +7,9 @@ setMyCommands):
 - **What it limits.** Messages and edits: at most 30 per second overall and 20 per minute per group,
   Telegram's published limits. Chat actions ("typing…") are cosmetic: they bypass the limiter, so they
   never delay an answer, and they are sent once, never retried.
+- **Replicas.** With Redis (`bot.store.redis.RedisRate`) the 30 per second are shared by every
+  replica of the bot: each message also takes a slot of one bot-wide schedule in Redis, since
+  Telegram counts the bot's messages, not a process's.
 - **Flood control (429).** The request waits `retry_after` seconds and is sent again. Only the chat that
   got the 429 pauses; other chats keep going.
 - **Transient faults.** Network errors, timeouts and 5xx answers are retried with exponential backoff
@@ -28,7 +31,7 @@ import warnings
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
 from telegram.error import BadRequest, NetworkError, RetryAfter
@@ -66,10 +69,24 @@ def backoff(attempt: int, base: float = BASE_DELAY, cap: float = MAX_DELAY) -> f
     return min(cap, base * 2 ** (attempt - 1)) * (1 + random.random() / 4)
 
 
+class SharedRate(Protocol):
+    """A bot-wide message schedule shared by replicas."""
+
+    def reserve(self) -> float:
+        """Take the next slot: 0 when the message may go now, else the seconds to wait before asking again."""
+
+
 class DeliveryLimiter(BaseRateLimiter[int]):
     """Telegram's send limits plus bounded retries; `rate_limit_args` (an int) overrides the attempts of one call."""
 
-    def __init__(self, attempts: int = ATTEMPTS, base_delay: float = BASE_DELAY, max_delay: float = MAX_DELAY) -> None:
+    def __init__(
+        self,
+        attempts: int = ATTEMPTS,
+        base_delay: float = BASE_DELAY,
+        max_delay: float = MAX_DELAY,
+        shared: SharedRate | None = None,
+    ) -> None:
+        self.shared = shared
         self.attempts = max(1, attempts)
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -138,6 +155,8 @@ class DeliveryLimiter(BaseRateLimiter[int]):
         if chat is None:
             return
         await limits.enter_async_context(self._overall)
+        while self.shared is not None and (wait := self.shared.reserve()) > 0:
+            await asyncio.sleep(wait)
         if isinstance(chat, str) or chat < 0:
             group = self._groups.setdefault(chat, AsyncLimiter(GROUP_MESSAGES_PER_MINUTE, 60))
             await limits.enter_async_context(group)

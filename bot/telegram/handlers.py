@@ -6,13 +6,12 @@ import asyncio
 import logging
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction
 from telegram.error import RetryAfter, TelegramError
 
 from bot.answers import Answer
 from bot.questionlog import QuestionLogError
 from bot.telegram import render
-from bot.telegram.context import Context
+from bot.telegram.context import BotData, Context
 from bot.telegram.delivery import describe, is_transient
 from bot.telegram.incoming import addressed_to_other_bot, command_argument, first_word, is_admin, is_group
 from bot.telegram.ordering import PerChatUpdateProcessor
@@ -47,7 +46,6 @@ FORGOTTEN = (
     "Okay, I've forgotten our conversation: your next question starts fresh, and older More buttons stop working. "
     "Ask me anything."
 )
-TYPING_TASKS: set[asyncio.Task[None]] = set()  # strong references to background "typing…" calls
 
 
 # ----- commands ----------------------------------------------------------------------------
@@ -129,61 +127,47 @@ def addressed_question(message: Message, bot: Bot) -> str | None:
 
 
 async def answer_question(update: Update, context: Context, question: str) -> None:
-    """Search in a thread, record the question, and reply with the first page of results."""
+    """Answer in one worker thread (search, log, keep the pages, render), then reply with the first page."""
     chat = update.effective_chat
     if chat is None:
         return
-    show_typing(context.bot, chat.id)
-    context.bot_data.engine.conversations.checkpoint(
-        chat.id, update.update_id
-    )  # a replay after a crash reads the same context
-    answer = await asyncio.to_thread(context.bot_data.engine.answer, question, chat.id)
-    question_id = await record_question(context, chat.id, answer)
+    context.bot_data.typing.show(chat.id)
+    rich, markup = await asyncio.to_thread(compose_answer, context.bot_data, chat.id, turn_of(update), question)
+    await reply_html(update, context.bot, rich, markup)
+
+
+def compose_answer(
+    data: BotData, chat_id: int, turn: str, question: str
+) -> tuple[render.Rich, InlineKeyboardMarkup | None]:
+    """The first page of the answer and its buttons. Blocking: runs in a worker thread, off the event loop."""
+    data.engine.conversations.checkpoint(chat_id, turn)  # a replay or a retry reads the same context
+    answer = data.engine.answer(question, chat_id)
+    question_id = record_question(data, chat_id, answer)
     if not answer.results:
-        await reply_html(update, context.bot, await no_answer(context, answer))
-        return
-    size = context.bot_data.settings.top_k
+        topics = data.engine.topics(3) if answer.query else []
+        return render.no_answer(answer, topics), None
+    size = data.settings.top_k
     pages = Pages(answer, min(size, len(answer.results)), question_id)
-    token = context.bot_data.chats.keep_pages(chat.id, pages) if pages.shown < len(answer.results) else None
-    markup = answer_keyboard(token, question_id)
-    await reply_html(update, context.bot, render.answer_page(answer, 0, size), markup)
+    token = data.chats.keep_pages(chat_id, pages) if pages.shown < len(answer.results) else None
+    return render.answer_page(answer, 0, size), answer_keyboard(token, question_id)
 
 
-def show_typing(bot: Bot, chat_id: int) -> None:
-    """Start "typing…" in the background: it is cosmetic, so it never delays or costs the answer."""
-    task = asyncio.get_running_loop().create_task(send_typing(bot, chat_id))
-    TYPING_TASKS.add(task)
-    task.add_done_callback(TYPING_TASKS.discard)
+def turn_of(update: Update) -> str:
+    """The update as a conversation turn: its id and its message's (Telegram may restart update ids)."""
+    message = update.effective_message
+    return f"{update.update_id}:{message.message_id if message is not None else ''}"
 
 
-async def send_typing(bot: Bot, chat_id: int) -> None:
-    """One chat action; a failure is only logged."""
-    try:
-        await bot.send_chat_action(chat_id, ChatAction.TYPING)
-    except TelegramError as exc:
-        log.info("could not show typing in chat %s: %s", chat_id, describe(exc))
-
-
-async def record_question(context: Context, chat_id: int, answer: Answer) -> int:
+def record_question(data: BotData, chat_id: int, answer: Answer) -> int:
     """Log a real question (not an empty one); return its id, or 0 when not logged."""
     if not answer.query:
         return 0
     top = answer.results[0].heading if answer.results else ""
     try:
-        return await asyncio.to_thread(
-            context.bot_data.question_log.record_question, chat_id, answer.question, bool(answer.results), top
-        )
+        return data.question_log.record_question(chat_id, answer.question, bool(answer.results), top)
     except QuestionLogError as exc:  # the answer matters more than the log: send it without feedback buttons
         log.warning("question not logged: %s", exc)
         return 0
-
-
-async def no_answer(context: Context, answer: Answer) -> render.Rich:
-    """Nothing matched: say so and suggest covered topics (or show why the question was empty)."""
-    if not answer.query:
-        return render.no_answer(answer, [])
-    topics = await asyncio.to_thread(context.bot_data.engine.topics, 3)
-    return render.no_answer(answer, topics)
 
 
 def answer_keyboard(more_token: str | None, question_id: int) -> InlineKeyboardMarkup | None:

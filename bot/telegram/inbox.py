@@ -14,6 +14,11 @@ used to lose every question in flight. Here:
 3. On start, `Inbox.pending()` gives the updates a previous run fetched but never finished; they are
    queued before polling starts, so they are handled first, in their original order.
 
+Rows are keyed by the bot's id and the update id, and hold a digest of the update: a second bot
+token on the same data folder has its own ids, and an id seen again with other content is a new
+update (Telegram restarts its ids after a week without updates), not a redelivery. Before, both were
+silently dropped as "already received".
+
 So every fetched update is handled at least once. It is handled twice only when the process dies in
 the moment between Telegram accepting the answer and the inbox row being crossed off.
 
@@ -26,6 +31,7 @@ A finished row keeps only the update id and times: the message itself is blanked
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import sqlite3
@@ -33,9 +39,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, Update
+
+if TYPE_CHECKING:
+    from bot.store import UpdateInbox
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +53,55 @@ KEEP_DONE_SECONDS = 24 * 3600
 PURGE_EVERY = 1000  # updates crossed off between purges of old finished rows
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS updates (
-    update_id INTEGER PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS inbox (
+    bot_id INTEGER NOT NULL,
+    update_id INTEGER NOT NULL,
+    digest TEXT NOT NULL,
     body TEXT NOT NULL,
     received_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    done_at REAL
+    done_at REAL,
+    PRIMARY KEY (bot_id, update_id)
 );
-CREATE INDEX IF NOT EXISTS updates_pending ON updates(done_at, update_id);
+CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(bot_id, done_at, update_id);
 """
+# Earlier versions kept `updates` without the bot's id: their unfinished rows are taken over by the
+# first bot that starts (they were its updates), the finished ones dropped.
+UPGRADE = """
+INSERT OR IGNORE INTO inbox (bot_id, update_id, digest, body, received_at, attempts)
+    SELECT 0, update_id, '', body, received_at, attempts FROM updates WHERE done_at IS NULL;
+DROP TABLE updates;
+"""
+
+
+def bot_id_of(token: str) -> int:
+    """The bot's id: the number before the colon of its token (0 when there is none)."""
+    head = token.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def encode(update: Update) -> tuple[str, str]:
+    """The update as stored (JSON), and its digest: what tells a redelivery (same content, same id) from a new
+    update that reuses an id. One serialisation for both: a flood of updates is recorded as fast as it comes."""
+    body = json.dumps(update.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return body, hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 class Inbox:
     """The SQLite record of fetched updates: pending until handled, then done (kept a day for de-duplication)."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path, bot_id: int = 0, clock: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.bot_id = bot_id
         self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'updates'").fetchone():
+            self._db.executescript(f"BEGIN; {UPGRADE} COMMIT;")
         self._finished = 0
 
     def close(self) -> None:
@@ -76,24 +111,35 @@ class Inbox:
 
     def accept(self, update: Update) -> bool:
         """Record a fetched update; False when it is already known (redelivered), so it must not be queued again."""
-        body = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        body, digest = encode(update)
+        now = self._clock()
         try:
             with self._lock:
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO updates (update_id, body, received_at) VALUES (?, ?, ?)",
-                    (update.update_id, body, self._clock()),
+                row = self._db.execute(
+                    "SELECT digest, done_at FROM inbox WHERE bot_id = ? AND update_id = ?",
+                    (self.bot_id, update.update_id),
+                ).fetchone()
+                if row is not None and row[0] == digest and (row[1] is None or row[1] >= now - KEEP_DONE_SECONDS):
+                    return False
+                if row is not None:
+                    log.info("update id %s is reused by a new update (Telegram restarted its ids)", update.update_id)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO inbox (bot_id, update_id, digest, body, received_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (self.bot_id, update.update_id, digest, body, now),
                 )
         except sqlite3.Error as exc:  # a broken inbox costs durability, never the answer
             log.warning("update %s not recorded in the inbox (%s): handling it anyway", update.update_id, exc)
             return True
-        return cursor.rowcount == 1
+        return True
 
     def done(self, update_id: int) -> None:
         """Cross off a handled update."""
         try:
             with self._lock:  # the message itself is not kept once handled: only its id, to spot a redelivery
                 self._db.execute(
-                    "UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id)
+                    "UPDATE inbox SET done_at = ?, body = '' WHERE bot_id = ? AND update_id = ?",
+                    (self._clock(), self.bot_id, update_id),
                 )
                 self._finished += 1
                 if self._finished % PURGE_EVERY == 0:
@@ -108,35 +154,37 @@ class Inbox:
         """
         with self._lock:
             self._purge_locked()
+            self._db.execute("UPDATE OR IGNORE inbox SET bot_id = ? WHERE bot_id = 0", (self.bot_id,))
             rows = self._db.execute(
-                "SELECT update_id, body, attempts FROM updates WHERE done_at IS NULL ORDER BY update_id"
+                "SELECT update_id, body, attempts FROM inbox WHERE bot_id = ? AND done_at IS NULL ORDER BY update_id",
+                (self.bot_id,),
             ).fetchall()
             updates: list[Update] = []
             for update_id, body, attempts in rows:
                 if attempts >= MAX_ATTEMPTS:
                     log.warning("giving up update %s: it was replayed %d times without finishing", update_id, attempts)
-                    self._db.execute(
-                        "UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id)
-                    )
+                    self._finish_locked(update_id)
                     continue
                 update = parse_update(body, bot)
                 if update is None:
-                    self._db.execute(
-                        "UPDATE updates SET done_at = ?, body = '' WHERE update_id = ?", (self._clock(), update_id)
-                    )
+                    self._finish_locked(update_id)
                     continue
-                self._db.execute("UPDATE updates SET attempts = attempts + 1 WHERE update_id = ?", (update_id,))
+                self._db.execute(
+                    "UPDATE inbox SET attempts = attempts + 1 WHERE bot_id = ? AND update_id = ?",
+                    (self.bot_id, update_id),
+                )
                 updates.append(update)
         return updates
 
-    def count_pending(self) -> int:
-        """Updates not yet handled."""
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM updates WHERE done_at IS NULL").fetchone()[0])
+    def _finish_locked(self, update_id: int) -> None:
+        self._db.execute(
+            "UPDATE inbox SET done_at = ?, body = '' WHERE bot_id = ? AND update_id = ?",
+            (self._clock(), self.bot_id, update_id),
+        )
 
     def _purge_locked(self) -> None:
         self._db.execute(
-            "DELETE FROM updates WHERE done_at IS NOT NULL AND done_at < ?", (self._clock() - KEEP_DONE_SECONDS,)
+            "DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?", (self._clock() - KEEP_DONE_SECONDS,)
         )
 
 
@@ -151,9 +199,10 @@ def parse_update(body: str, bot: Bot) -> Update | None:
 
 
 class DurableUpdateQueue(asyncio.Queue[object]):
-    """The Application's update queue: an update is recorded in the inbox before it is queued (and before Telegram is told)."""
+    """The Application's update queue: an update is recorded in the inbox before it is queued (and before Telegram is
+    told)."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: UpdateInbox) -> None:
         super().__init__()
         self.inbox = inbox
 

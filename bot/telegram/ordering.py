@@ -6,8 +6,14 @@ of one chat could be searched at the same time and answered in either order. `Pe
 gives each chat an `asyncio.Lock`; asyncio locks wake their waiters first-in first-out, and PTB starts
 update tasks in the order it fetched them, so a chat's updates run in arrival order.
 
-An update that waits for its chat holds one of PTB's concurrency slots, so the limit is generous: it
-bounds the updates in flight, while the real work is bounded by the search threads.
+An update waiting for its chat holds no slot: PTB's own semaphore (taken before an update reaches the
+processor) is made unbounded, and a slot of `max_concurrent_updates` is taken only once the update's
+chat is free. So a chat that floods the bot with a thousand messages holds one slot, and the other
+chats keep theirs: before, its waiting messages held every slot and other chats waited for minutes.
+
+Across processes (two replicas on one Redis, `bot.store`), `turns` adds a second gate inside the chat
+lock: an update runs only when it is the oldest unfinished update of its chat in the shared inbox and
+this process holds the chat's shared lock.
 
 With an inbox (`bot.telegram.inbox`), an update is crossed off once its handler has finished, still
 holding its chat's lock, so a crash never loses it. `drain()` (called when the application stops, e.g.
@@ -27,28 +33,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from bot.telegram.inbox import Inbox
+if TYPE_CHECKING:
+    from bot.store import Turns, UpdateInbox
 
 log = logging.getLogger(__name__)
 
 MAX_UPDATES_IN_FLIGHT = 1024
+UNBOUNDED = 1_000_000  # PTB's semaphore: the real limit is taken after the chat lock (see above)
 DRAIN_SECONDS = 5.0
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before handling again an update whose answer Telegram kept refusing
-
-
-def drain_seconds() -> float:
-    """The longest a stop waits for updates in flight: BOT_DRAIN_SECONDS, else DRAIN_SECONDS."""
-    try:
-        return max(0.0, float(os.environ.get("BOT_DRAIN_SECONDS", DRAIN_SECONDS)))
-    except ValueError:
-        return DRAIN_SECONDS
 
 
 def chat_key(update: object) -> Hashable | None:
@@ -63,11 +62,22 @@ def chat_key(update: object) -> Hashable | None:
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in flight."""
+    """Serialise the updates of each chat; chats run concurrently. Locks exist only while a chat has updates in
+    flight."""
 
-    def __init__(self, max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT, inbox: Inbox | None = None) -> None:
-        super().__init__(max_concurrent_updates)
+    def __init__(
+        self,
+        max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT,
+        inbox: UpdateInbox | None = None,
+        turns: Turns | None = None,
+        drain_seconds: float = DRAIN_SECONDS,
+    ) -> None:
+        super().__init__(UNBOUNDED)
+        self.drain_seconds = drain_seconds
+        self.slots = max(1, max_concurrent_updates)
+        self._slots = asyncio.Semaphore(self.slots)
         self.inbox = inbox
+        self.turns = turns
         self.draining = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._retry: set[int] = set()  # update ids whose handling hit a Bot API outage
@@ -81,7 +91,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     def drain(self, grace: float | None = None) -> None:
         """Start no new update from now on; those being handled get `grace` seconds to finish, then are cancelled."""
         self.draining = True
-        seconds = drain_seconds() if grace is None else grace
+        seconds = self.drain_seconds if grace is None else grace
         asyncio.get_running_loop().call_later(seconds, self._cancel_in_flight)
 
     def _cancel_in_flight(self) -> None:
@@ -95,27 +105,36 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Called by the error handler: Telegram kept failing while this update was handled, so handle it again."""
         self._retry.add(update_id)
 
-    @property
-    def active_chats(self) -> int:
-        """Chats with an update being handled or waiting."""
-        return len(self._locks)
-
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Await `coroutine` once every earlier update of the same chat is done."""
         key = chat_key(update)
         if key is None:
-            await self._handle(update, coroutine)
+            async with self._slots:
+                await self._handle(update, coroutine)
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._slots:  # the slot only once the chat is free
+                if self.turns is not None and isinstance(update, Update):
+                    if not await self.turns.wait_turn(
+                        key, update.update_id, self._handle_orphan, lambda: self.draining
+                    ):
+                        close = getattr(coroutine, "close", None)
+                        if close is not None:
+                            close()  # finished elsewhere, or left for another replica as this one stops
+                        return
                 await self._handle(update, coroutine)
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:
                 del self._users[key]
                 del self._locks[key]
+
+    async def _handle_orphan(self, orphan: Update) -> None:
+        """Handle, in its chat's turn, an update taken over from a replica that died (see bot.store.redis)."""
+        if self.reprocess is not None:
+            await self._handle(orphan, self.reprocess(orphan))
 
     async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run the handlers unless draining; then cross the update off in the inbox."""

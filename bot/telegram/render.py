@@ -9,6 +9,7 @@ is opened and closed inside one chunk. Only `to_html` produces markup, and it es
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable, Sequence
@@ -108,6 +109,12 @@ def join(parts: Iterable[Rich | str], separator: str = "") -> Rich:
 
 def highlighted(text: str, stems: frozenset[str] | set[str]) -> Rich:
     """`text` with the words whose stems are in `stems` in bold."""
+    return highlighted_cached(text, frozenset(stems))
+
+
+@functools.lru_cache(maxsize=4096)
+def highlighted_cached(text: str, stems: frozenset[str]) -> Rich:
+    """`highlighted`, remembered: the same passages are shown for the same words to many chats."""
     spans = tuple(Span(a, b, "b") for a, b in word_spans(text, set(stems)) if b > a)
     return Rich(text, spans)
 
@@ -293,12 +300,13 @@ def sources(sections: Sequence[tuple[str, Sequence[str]]]) -> Rich:
     return plain(f"I answer from {len(sections)} article(s):\n\n") + join(blocks, "\n\n")
 
 
-def article_list(articles: Sequence[tuple[str, str, int]]) -> Rich:
-    """The /articles text: file name, title and passage count of each article."""
+def article_list(articles: Sequence[tuple[str, str, int]], encoding: str = "") -> Rich:
+    """The /articles text: file name, title and passage count of each article, then the encoding's progress."""
     if not articles:
         return plain("No articles are indexed.")
     lines = [bold(name) + plain(f" — {title} ({passages} passages)") for name, title, passages in articles]
-    return plain(f"{len(articles)} article(s):\n") + join(lines, "\n")
+    text = plain(f"{len(articles)} article(s):\n") + join(lines, "\n")
+    return text + plain(f"\n\n⏳ {encoding}") if encoding else text
 
 
 def preformatted(text: str) -> Rich:

@@ -274,7 +274,9 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             raise bad_request("multipart part without a name")
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)  # None for a nested multipart part
+        if not isinstance(payload, bytes):
+            payload = b""
         filename = part.get_filename()
         if filename is None:
             params[name] = payload.decode("utf-8")
@@ -1017,6 +1019,7 @@ class FakeBotApi:
         """The next injected fault for ``method``: raised here when it is an error answer, else returned."""
         with self._lock:
             queue = self._failures.get(method.lower())
+            fault: str | None
             if queue:
                 fault, retry_after = queue.pop(0)
             else:
