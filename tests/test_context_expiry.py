@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
-from bot.builder import build_index
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.engine import Engine
@@ -33,12 +30,8 @@ def test_context_is_kept_within_the_ttl() -> None:
     assert conversations.previous("other chat") == ()
 
 
-def test_an_expired_follow_up_is_answered_on_its_own_words(
-    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
-) -> None:
-    seed_corpus(tmp_path)
-    settings = replace(make_settings(tmp_path), context_ttl_seconds=TTL)
-    build_index(settings)
+def test_an_expired_follow_up_is_answered_on_its_own_words(built_seed: Settings) -> None:
+    settings = replace(built_seed, context_ttl_seconds=TTL)
     engine = Engine(settings)
     engine.open()
     engine.answer("what foods have K2?", conversation="chat")

@@ -97,14 +97,19 @@ def test_build_with_a_non_utf8_file_name_does_not_crash(
     folder = seed_corpus(tmp_path)
     write_bad_name(folder)
     (folder / "outside.txt").symlink_to(write(tmp_path / "secret.txt"))
-    report = build_index(make_settings(tmp_path))
+    report = build_index(make_settings(tmp_path, semantic=False))  # about file names, not the sentence model
     assert [a["name"] for a in report.manifest["corpus"]["articles"]] == ["vitamin-k2-d3-bone-density.txt"]
 
 
 def test_reindex_and_ask_with_a_non_utf8_file_name(
-    tmp_path: Path, seed_corpus: Callable[[Path], Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    seed_corpus: Callable[[Path], Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from bot.cli import main
+
+    monkeypatch.setenv("BOT_SEMANTIC", "off")  # about file names, not the sentence model
 
     folder = seed_corpus(tmp_path)
     write_bad_name(folder)

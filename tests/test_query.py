@@ -18,13 +18,13 @@ from bot.text import stem, tokenize
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
-    from conftest import copy_seed_corpus, settings_in
+def snapshot(tmp_path_factory: pytest.TempPathFactory, seed_build: Path) -> Snapshot:
+    from conftest import copy_seed_corpus, copy_seed_index, settings_in
 
     tmp_path = tmp_path_factory.mktemp("query")
     copy_seed_corpus(tmp_path)
+    copy_seed_index(seed_build, tmp_path / "index")  # the session's seed build
     settings = settings_in(tmp_path)
-    build_index(settings)
     return Engine(settings).open()
 
 
