@@ -47,7 +47,6 @@ class Hit(NamedTuple):
     matched: frozenset[str]
     sentence: str = ""
     confidence: float = 1.0  # the answer decision's probability that this passage answers
-    row: int = -1  # the passage's row in its SearchResult's features (for explain)
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,6 @@ class Searcher:
                     frozenset(matched),
                     sentence,
                     float(probability[row]),
-                    row,
                 )
             )
         return SearchResult(hits, feats, fit, scores, probability, order, query)
