@@ -820,14 +820,12 @@ def test_a_corpus_path_that_is_a_file_is_named_as_such(
 
 def test_environment_variables_are_read_only_in_config() -> None:
     """Every setting has one declaration: bot/config.py reads the environment, nothing else in bot/ does."""
-    # BOT_DRAIN_SECONDS: Settings.drain_seconds declares it, but bot/telegram/ordering.py still reads it itself
-    not_yet = {"bot/telegram/ordering.py"}
     readers = {
         str(path.relative_to(REPO_ROOT))
         for path in (REPO_ROOT / "bot").rglob("*.py")
         if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text(encoding="utf-8"))
     }
-    assert readers - not_yet == {"bot/config.py"}
+    assert readers == {"bot/config.py"}
 
 
 def test_settings_read_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
