@@ -197,7 +197,7 @@ def encode_locked(index_dir: Path, model_path: Path | None, progress: Progress |
     from bot.analysis import AnalysisCache
     from bot.encoder import DIMENSIONS, EncoderUnavailable, load_encoder
     from bot.index_store import read_index, write_vectors_build
-    from bot.vectors import PASSAGE_TOKENS, article_texts, article_vector_key
+    from bot.vectors import PASSAGE_TOKENS, article_texts, article_vector_key, vectors_in_cache
 
     while True:
         try:
@@ -213,12 +213,7 @@ def encode_locked(index_dir: Path, model_path: Path | None, progress: Progress |
         keys = [article_vector_key(t) for t in texts]
         cache = AnalysisCache(index_dir / "analysis-cache.sqlite3", "")
         try:
-            found: dict[str, np.ndarray] = {}
-            for key, t in zip(keys, texts):
-                if key not in found:
-                    vectors = cache.load_vectors(key, len(t), DIMENSIONS)
-                    if vectors is not None:
-                        found[key] = vectors
+            found = vectors_in_cache(cache, keys, texts)
             cached_keys = set(found)
             todo = list({k: t for k, t in zip(keys, texts) if k not in found}.items())  # copies encoded once
             uses = Counter(keys)

@@ -99,12 +99,7 @@ def encode_missing(
 
     texts = [[passage_meaning_text(p) for p in a.passages] for a in articles]
     keys = [article_vector_key(t) for t in texts]
-    found: dict[str, np.ndarray] = {}
-    for key, t in zip(keys, texts):
-        if key not in found:
-            vectors = cache.load_vectors(key, len(t), DIMENSIONS)
-            if vectors is not None:
-                found[key] = vectors
+    found = vectors_in_cache(cache, keys, texts)
     cached = sum(1 for key in keys if key in found)
     todo = list({k: t for k, t in zip(keys, texts) if k not in found}.items())
     pending = [text for _, t in todo for text in t]
@@ -132,3 +127,16 @@ def encode_missing(
     log.info("encoded %s passages of %s article(s); %s article(s) from the cache", len(pending), len(todo), cached)
     parts = [found[key] for key in keys]
     return (np.concatenate(parts) if parts else np.zeros((0, DIMENSIONS), dtype=np.float16)), ""
+
+
+def vectors_in_cache(
+    cache: AnalysisCache, keys: Sequence[str], texts: Sequence[Sequence[str]]
+) -> dict[str, np.ndarray]:
+    """The vectors the analysis cache holds for these articles, by key (an article's copies share one)."""
+    found: dict[str, np.ndarray] = {}
+    for key, t in zip(keys, texts):
+        if key not in found:
+            vectors = cache.load_vectors(key, len(t), DIMENSIONS)
+            if vectors is not None:
+                found[key] = vectors
+    return found
