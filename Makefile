@@ -46,6 +46,9 @@ eval: setup
 	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/topics/* $$tmp/corpus/ && \
 	echo "== dev.jsonl (corpus/ plus tests/fixtures/topics/: a magnesium and an omega-3 article)" && \
 	$(BIN)/python run_bot.py eval tests/eval/dev.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet; rc=$$?; rm -rf $$tmp; exit $$rc
+	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/fresh/* $$tmp/corpus/ && \
+	echo "== fresh.jsonl (corpus/ plus tests/fixtures/fresh/: written by someone who had not seen the code)" && \
+	$(BIN)/python run_bot.py eval tests/eval/fresh.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet; rc=$$?; rm -rf $$tmp; exit $$rc
 	@echo "== shared benchmarks (../shared/benchmarks/medquad or BOT_BENCHMARKS_DIR), beside plain rank-bm25"
 	$(BIN)/python run_bot.py eval --benchmarks
 	@med=$${BOT_BENCHMARKS_DIR:-../shared/benchmarks/medquad}/corpus-dev; \
