@@ -97,7 +97,6 @@ def compute(
     question = {
         "unknown_share": searcher.unknown_share(query),
         "unknown_name": float(searcher.asks_about_unknown_name(query)),
-        "concepts": min(len(query.own_concepts()), 10) / 10,
     }
     return Features(candidates, matrix, held, coverage, question)
 
