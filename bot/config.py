@@ -9,6 +9,15 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def single_threaded_blas() -> None:
+    """One OpenBLAS thread unless OPENBLAS_NUM_THREADS says otherwise; call before numpy is first imported.
+
+    The bot's matrix products are small (one question against the passage vectors), and OpenBLAS's idle
+    threads busy-wait after each: with them a question cost about twice its CPU time (docs/speed.md).
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 @dataclass(frozen=True)
 class BuildParams:
     """What an index build depends on besides the articles and synonyms; a change rebuilds the index."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +129,24 @@ def test_a_damaged_or_missing_model_file_is_refused_with_a_clear_error(tmp_path:
         SentenceEncoder(damaged)
     with pytest.raises(EncoderUnavailable, match="cannot read the sentence model"):
         SentenceEncoder(tmp_path / "missing.onnx")
+
+
+def test_the_model_s_threads_do_not_spin_between_questions() -> None:
+    """Spinning threads held the second core after every question and doubled its CPU time (docs/speed.md)."""
+    options = load_encoder(None).session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_the_bot_keeps_openblas_to_one_thread_unless_told_otherwise() -> None:
+    """Idle OpenBLAS threads busy-wait after each product; an explicit OPENBLAS_NUM_THREADS is left alone."""
+    code = "import bot, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    alone = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    told = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "OPENBLAS_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (alone.stdout.strip(), told.stdout.strip()) == ("1", "2")
