@@ -19,12 +19,13 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/article-qa
 
-# lint, format and types first (fail fast), then the tests
+# lint, format and types first (fail fast), then the tests on two cores (TEST_WORKERS=0 runs them in one process)
+TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 reindex: setup
 	$(BIN)/python run_bot.py reindex

@@ -336,17 +336,18 @@ def answered_share(engine: Engine, questions: Sequence[BenchQuestion]) -> float:
 
 
 def run_benchmarks(
-    settings: Settings, root: Path | None = None, with_anchors: bool = True
+    settings: Settings, root: Path | None = None, with_peers: bool = True
 ) -> list[tuple[BenchSet, list[SystemRun]]]:
-    """Each shared set: the bot and rank-bm25 on the same passages, then (with anchors) the sentence model
-    alone and hybrid reciprocal rank fusion."""
+    """Each shared set: the bot, then (with peers) rank-bm25 on the same passages, the sentence model alone and
+    hybrid reciprocal rank fusion."""
     results = []
     engines: dict[Path, tuple[Engine, list[tuple[str, Ranker]]]] = {}  # two sets share the LiveQA pages
     for bench in load_sets(root):
         if bench.corpus not in engines:
             engine = benchmark_engine(bench, settings)
-            others = [("rank-bm25", bm25_baseline(engine.snapshot().index.passages))]
-            if with_anchors:
+            others: list[tuple[str, Ranker]] = []
+            if with_peers:
+                others.append(("rank-bm25", bm25_baseline(engine.snapshot().index.passages)))
                 for name, ranker in (("meaning alone", meaning_ranker(engine)), ("hybrid RRF", fusion_ranker(engine))):
                     if ranker is not None:
                         others.append((name, ranker))

@@ -105,18 +105,23 @@ BENCHMARK_INDEXES = Path(__file__).resolve().parent.parent / ".test-cache" / "in
     reason=f"shared benchmark data not found in {benchmarks_dir()} (set BOT_BENCHMARKS_DIR)",
 )
 def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
-    """MedQuAD and real LiveQA questions: well above plain rank-bm25, and real questions answered."""
+    """MedQuAD and real LiveQA questions: well above plain rank-bm25, and real questions answered.
+
+    The peers are not run here (rank-bm25 alone takes half a minute on the held-out set): `make eval` prints
+    them, with the intervals. The floors are far above them: rank-bm25 scores MRR@10 0.619, 0.637 and 0.542 on
+    these three sets, the sentence model alone 0.853, 0.796 and 0.855.
+    """
     settings = replace(Settings(), index_dir=BENCHMARK_INDEXES, data_dir=tmp_path / "data", background_vectors=False)
-    results = {bench.name: runs for bench, runs in run_benchmarks(settings, with_anchors=False)}
-    bot, baseline = results["medquad-dev"]  # the anchors (eval --benchmarks): model alone 0.853, hybrid RRF 0.769
-    assert bot.mrr() >= 0.97 and bot.mrr() > baseline.mrr() + 0.1  # 0.991 here (0.955 before the fitted ranking)
+    results = {bench.name: runs for bench, runs in run_benchmarks(settings, with_peers=False)}
+    (bot,) = results["medquad-dev"]
+    assert bot.mrr() >= 0.97  # 0.991 here (0.955 before the fitted ranking)
     assert bot.no_answer() == 0.0
-    bot, baseline = results["liveqa-dev"]
+    (bot,) = results["liveqa-dev"]
     assert bot.mrr() >= 0.75  # 0.794 here (0.765 before the fitted ranking)
     assert bot.no_answer() <= 0.10
-    bot, baseline = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
+    (bot,) = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
     assert len(bot.scored()) > 2000  # 2,316
-    assert bot.mrr() >= 0.94 and bot.mrr() > baseline.mrr() + 0.3  # 0.962 and 0.542 here (0.918 before)
+    assert bot.mrr() >= 0.94  # 0.962 here (0.918 before)
     assert bot.no_answer() <= 0.01  # none of 2,316 here
 
 
