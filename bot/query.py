@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
@@ -10,7 +12,7 @@ from bot.families import WordFamilies
 from bot.indexing import PHRASE_MARK
 from bot.spelling import SpellingCorrector, common_stems, english_words
 from bot.synonyms import Phrase, SynonymTable
-from bot.text import Token, stem, stopwords, tokenize
+from bot.text import Token, stem, stopwords, terms, tokenize
 
 MAX_QUESTION_CHARS = 1000
 MAX_CONCEPTS = 24
@@ -110,8 +112,10 @@ class QueryAnalyzer:
         families: WordFamilies | None = None,
         acronyms: dict[str, tuple[str, ...]] | None = None,
         related: dict[str, tuple[str, ...]] | None = None,
+        substitutes: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self.synonyms = synonyms
+        self.substitutes = substitutes or {}
         self.acronyms = acronyms or {}
         self.related = related or {}
         self.families = families
@@ -144,7 +148,7 @@ class QueryAnalyzer:
             and is_follow_up(tokens, concepts, self.topic_stems)
         )
         if follow_up:
-            concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight)
+            concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight, self.substitutes)
         return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), term, question)
 
     @property
@@ -447,17 +451,45 @@ def is_numbered_name(first: str, second: str) -> bool:
     return first.isalpha() and second.isdigit()
 
 
-def carry_over(previous: tuple[Concept, ...], current: list[Concept], weight: float) -> list[Concept]:
+def carry_over(
+    previous: tuple[Concept, ...],
+    current: list[Concept],
+    weight: float,
+    substitutes: dict[str, frozenset[str]] | None = None,
+) -> list[Concept]:
     """Previous concepts not already asked about, at reduced weight: the topic carries over, not its WordNet relatives.
 
     What the previous turn itself carried keeps its weight, so a chain of follow-ups keeps the
     conversation's topic ("which magnesium is best for sleep", "how much should i take", "and from
-    food?" still searches magnesium) instead of losing it one turn later.
+    food?" still searches magnesium) instead of losing it one turn later. A previous concept that
+    the question replaces with one of its `substitutes` (title_substitutes) is not carried: "and
+    k2?" after "how much d3 should i take" asks how much K2, not how much of both.
     """
     asked = set().union(*(c.own_stems for c in current)) if current else set()
+    replaced = set().union(*(substitutes.get(s, frozenset()) for s in asked)) if substitutes else set()
     carried = []
     for concept in previous:
         new_weight = concept.weight if concept.carried else concept.weight * weight
-        if new_weight >= MIN_CARRIED_WEIGHT and not (concept.own_stems & asked):
+        if new_weight >= MIN_CARRIED_WEIGHT and not (concept.own_stems & asked) and not (concept.own_stems & replaced):
             carried.append(replace(concept.without_related(), weight=new_weight, carried=True))
     return carried
+
+
+def title_substitutes(titles: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Words that stand in for each other in the corpus's titles: each the one word in which two titles differ.
+
+    "Vitamin D3 Sources" and "Vitamin K2 Sources" make "d3" and "k2" substitutes, as do "Vitamin
+    D3" and "Vitamin K2": things of one kind that the articles treat alike. A one-word title
+    differs from every other in that word, and says nothing.
+    """
+    differing: dict[frozenset[str], set[str]] = defaultdict(set)
+    for title in set(titles):
+        stems = frozenset(terms(title))
+        if len(stems) >= 2:
+            for word in stems:
+                differing[stems - {word}].add(word)
+    substitutes: dict[str, set[str]] = defaultdict(set)
+    for words in differing.values():
+        for word in words:
+            substitutes[word] |= words - {word}
+    return {word: frozenset(others) for word, others in substitutes.items() if others}

@@ -76,6 +76,15 @@ def test_follow_up_in_same_conversation(engine: Engine) -> None:
     assert "d3" in follow.query.lower() and ("food" in follow.query.lower() or "k2" in follow.query.lower())
 
 
+def test_and_with_a_substitute_asks_the_previous_question_of_it(engine: Engine) -> None:
+    """ "Vitamin D3" and "Vitamin K2" head sibling sections: "and k2?" after a D3 dose question asks the K2 dose."""
+    engine.answer("how much d3 should i take daily", "chat-sub")
+    follow = engine.answer("and k2?", "chat-sub")
+    assert follow.follow_up and follow.results
+    assert "k2" in follow.query.lower() and "d3" not in follow.query.lower()
+    assert "45-180 mcg" in follow.results[0].text
+
+
 def test_other_conversation_has_no_context(engine: Engine) -> None:
     engine.answer(K2_QUESTION, "chat-1")
     other = engine.answer("and d3?", "chat-2")

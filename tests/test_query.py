@@ -249,6 +249,25 @@ def test_what_a_follow_up_carried_is_carried_again_at_the_same_weight() -> None:
     assert [(c.label, c.weight) for c in carried] == [("food", 0.5), ("magnesium", 0.5)]
 
 
+def test_titles_that_differ_in_one_word_make_that_word_a_substitute() -> None:
+    from bot.query import title_substitutes
+
+    titles = ["Vitamin D3 Sources", "Vitamin K2 Sources", "Vitamin K2", "Introduction", "Calcium", "Vitamin D3 Sources"]
+    assert title_substitutes(titles) == {stem("d3"): {stem("k2")}, stem("k2"): {stem("d3")}}
+    assert title_substitutes(["Introduction", "Conclusion", "Sleep"]) == {}  # one-word titles differ in everything
+
+
+def test_a_follow_up_does_not_carry_what_it_replaces_with_a_substitute() -> None:
+    """ "and k2?" after "how much d3 should i take" asks how much K2, not how much of both."""
+    from bot.query import carry_over
+
+    previous = (concept("dose"), concept("d3"))
+    substitutes = {stem("k2"): frozenset({stem("d3")}), stem("d3"): frozenset({stem("k2")})}
+    assert [c.label for c in carry_over(previous, [concept("k2")], 0.5, substitutes)] == ["dose"]
+    assert [c.label for c in carry_over(previous, [concept("k2")], 0.5)] == ["dose", "d3"]
+    assert [c.label for c in carry_over(previous, [concept("food")], 0.5, substitutes)] == ["dose", "d3"]
+
+
 def test_a_word_typed_twice_is_one_concept(snapshot: Snapshot) -> None:
     assert labels(snapshot.analyzer.analyse("osteocalcin and osteocalcin again")) == ["osteocalcin"]
 
