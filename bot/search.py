@@ -22,18 +22,17 @@ from bot.encoder import SentenceEncoder
 from bot.models import Passage
 from bot.query import Concept, Query
 from bot.ranking import candidates, features
+from bot.ranking.coverage import QuestionCoverage, concept_mass, question_coverage
 from bot.ranking.model import Fit, RankingModel, shipped_model
+from bot.ranking.sentence import answer_sentence
 from bot.retrieval import Retriever
 from bot.spelling import common_stems, english_words, one_edit_from_english
-from bot.text import sentence_stems, terms
+from bot.text import terms
 
 log = logging.getLogger(__name__)
 
 NAME_LETTERS = 4  # a shorter word outside the dictionary is as likely an abbreviation ("dr", "tv") as a name
 IDF_CACHE = 100_000
-ANSWER_CANDIDATES = 2  # tied answer sentences the sentence model chooses between (the first ones; 4 did no better)
-SENTENCE_TOKENS = 128  # word pieces of a sentence the model reads for that choice
-TIE = 1e-9  # shares this close are equal
 UNKNOWN_NAME_MAX_CONCEPTS = 4  # a question about a name no article uses is "short" up to this many concepts
 
 
@@ -47,30 +46,6 @@ class Hit(NamedTuple):
     matched: frozenset[str]
     sentence: str = ""
     confidence: float = 1.0  # the answer decision's probability that this passage answers
-
-
-@dataclass(frozen=True)
-class QuestionShare:
-    """The IDF-weighted share of a question that a set of stems holds (Searcher.coverage_of, precomputed)."""
-
-    concepts: tuple[tuple[float, tuple[tuple[float, tuple[tuple[str, float], ...], frozenset[str]], ...]], ...]
-    total: float
-    wanted: frozenset[str]
-
-    def __call__(self, present: frozenset[str] | set[str]) -> float:
-        """The share of the question's IDF mass that `present` holds, as coverage_of computes it."""
-        if not self.total:
-            return 0.0
-        found = 0.0
-        for mass, alternatives in self.concepts:
-            best = 0.0
-            for scale, weights, covers in alternatives:
-                held = sum(w for s, w in weights if s in present)
-                if not held and covers and not covers.isdisjoint(present):
-                    held = sum(w for _, w in weights)  # a group member is present (sentence level)
-                best = max(best, scale * held)
-            found += mass * best
-        return found / self.total
 
 
 class SearchResult(NamedTuple):
@@ -145,7 +120,6 @@ class Searcher:
         answers = keep_all or bool(probability[order[0]] >= fit.threshold)  # the best candidate decides
         kept = order if answers else order[:0]
         hits: list[Hit] = []
-        share = self.question_share(query)
         shown: set[str] = set()
         for row in kept.tolist():
             if len(hits) >= limit:
@@ -156,16 +130,15 @@ class Searcher:
             if same in shown:
                 continue  # a page that repeats itself: the same text is shown once
             shown.add(same)
-            matched: set[str] = set()
-            self.coverage_of(query, {s for s, flags in feats.held.items() if flags[row]}, matched)
-            sentence = self.answer_sentence(passage.text, share, asked if not hits else None)
+            matched = feats.rule.matched({s for s, flags in feats.held.items() if flags[row]})
+            sentence = answer_sentence(passage.text, feats.rule, asked if not hits else None, self.encoder)
             hits.append(
                 Hit(
                     doc_id,
                     passage,
                     float(scores[row]),
                     float(feats.coverage[row]),
-                    frozenset(matched),
+                    matched,
                     sentence,
                     float(probability[row]),
                 )
@@ -294,51 +267,6 @@ class Searcher:
             stems = self._titles[title] = frozenset(terms(title))
         return stems
 
-    def coverage_vector(
-        self, query: Query, held: dict[str, np.ndarray], rows: int, most: int | None = None
-    ) -> np.ndarray:
-        """The share of the question's IDF mass each passage holds, from which stems each passage holds.
-
-        It is coverage_of without WordNet's relatives: they rank passages and pick the answer
-        sentence, but a passage that holds only a relative of a question word is no answer.
-        With `most`, only the question's `most` heaviest concepts count: what a long message is
-        about, without its chatter.
-        """
-        concepts = sorted(query.concepts, key=self.concept_mass, reverse=True)[:most]
-        total = np.float64(0.0)
-        found = np.zeros(rows)
-        for concept in concepts:
-            mass = self.concept_mass(concept)
-            share = np.zeros(rows)
-            for alternative in concept.alternatives:
-                if alternative.stems and not alternative.related:  # a WordNet relative ranks; it answers nothing
-                    weights = [self.idf(s) for s in alternative.stems]
-                    part = sum(w * held[s] for w, s in zip(weights, alternative.stems)) / sum(weights)
-                    share = np.maximum(share, min(1.0, alternative.weight) * part)
-            total += mass
-            found += mass * share
-        return found / total if total else found
-
-    def concept_share(self, concept: Concept, present: set[str], matched: set[str] | None = None) -> float:
-        """How much of a concept `present` holds: the best alternative's IDF-weighted share."""
-        share = 0.0
-        for alternative in concept.alternatives:
-            hit = [s for s in alternative.stems if s in present]
-            if not hit and alternative.covers and present.intersection(alternative.covers):
-                hit = list(alternative.stems)  # a group member is present (sentence level)
-            if matched is not None:
-                matched.update(s for s in hit if s not in alternative.covers)
-                if hit and alternative.covers:
-                    matched.update(s for s in alternative.covers if s in present)
-            if alternative.stems:
-                part = (
-                    min(1.0, alternative.weight)
-                    * sum(self.idf(s) for s in hit)
-                    / sum(self.idf(s) for s in alternative.stems)
-                )
-                share = max(share, part)
-        return share
-
     def holds_most_specific(self, query: Query, held: dict[str, np.ndarray], rows: int) -> np.ndarray:
         """Which passages hold the question's most specific concept (the most IDF mass), in some form.
 
@@ -418,64 +346,11 @@ class Searcher:
 
     def concept_mass(self, concept: Concept) -> float:
         """A concept's share of the question: its weight times the IDF of the words typed for it."""
-        return concept.weight * sum(self.idf(s) for s in concept.typed.stems)
+        return concept_mass(concept, self.idf)
 
-    def coverage_of(self, query: Query, present: set[str], matched: set[str] | None = None) -> float:
-        """IDF-weighted share of the question's concepts found among `present` stems.
-
-        A concept counts by its best alternative, in proportion to the IDF of the stems of that
-        alternative that are present. Words the corpus never uses weigh the most, so a question
-        about something the articles do not cover scores low whatever else matches.
-        """
-        total = found = 0.0
-        for concept in query.concepts:  # question_mass, term by term
-            mass = self.concept_mass(concept)
-            total += mass
-            found += mass * self.concept_share(concept, present, matched)
-        return found / total if total else 0.0
-
-    def answer_sentence(self, text: str, share: QuestionShare, asked: np.ndarray | None = None) -> str:
-        """The sentence (or list item) of `text` that answers: the one holding the most of the question.
-
-        When several hold the same most (a dosage list whose K2 and D3 lines both say "dose") and
-        the question's vector is given (for the first result), the sentence model breaks the tie
-        between the first ANSWER_CANDIDATES of them: "k2 dose" is answered by the K2 line, not by
-        the D3 line above it. Without a tie the words decide alone, and the model is not run.
-        """
-        scored = sentence_shares(text, share)
-        if not scored:
-            return ""
-        top = max(value for _, value in scored)
-        tied = [i for i, (_, value) in enumerate(scored) if value >= top - TIE][:ANSWER_CANDIDATES]
-        best = tied[0]
-        if asked is not None and self.encoder is not None and len(tied) > 1:
-            try:
-                vectors = self.encoder.encode([scored[i][0] for i in tied], SENTENCE_TOKENS)
-            except Exception as exc:  # onnxruntime's own error types: the first of the tied stands
-                log.warning("answer sentence by words alone, the sentence model failed: %s", exc)
-            else:
-                best = tied[int(np.argmax(vectors @ asked))]
-        return scored[best][0].lstrip("• ").strip()
-
-    def question_share(self, query: Query) -> QuestionShare:
-        """coverage_of compiled for one question: the IDF sums computed once, not per sentence."""
-        concepts = []
-        for concept in query.concepts:
-            mass = self.concept_mass(concept)
-            alternatives = []
-            for alternative in concept.alternatives:
-                if alternative.stems:
-                    weights = tuple((s, self.idf(s)) for s in alternative.stems)
-                    scale = min(1.0, alternative.weight) / sum(w for _, w in weights)
-                    alternatives.append((scale, weights, frozenset(alternative.covers)))
-            concepts.append((mass, tuple(alternatives)))
-        wanted = frozenset(s for c in query.concepts for a in c.alternatives for s in (*a.stems, *a.covers))
-        return QuestionShare(tuple(concepts), sum(m for m, _ in concepts), wanted)
-
-
-def sentence_shares(text: str, share: QuestionShare) -> list[tuple[str, float]]:
-    """Each sentence (or list item) of `text` with the share of the question it holds."""
-    return [(sentence, share(present) if present & share.wanted else 0.0) for sentence, present in sentence_stems(text)]
+    def coverage(self, query: Query) -> QuestionCoverage:
+        """The coverage rule compiled for this question (bot.ranking.coverage)."""
+        return question_coverage(query, self.idf)
 
 
 def is_unknown_name(word: str) -> bool:

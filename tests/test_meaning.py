@@ -21,6 +21,7 @@ from bot.engine import Engine
 from bot.errors import IndexCorruptError
 from bot.index_store import npy_bytes, read_build, read_index, read_manifest
 from bot.live_index import query_encoder
+from bot.ranking.sentence import answer_sentence
 from bot.search import Searcher
 from bot.vectors import vector_code_digest
 
@@ -208,7 +209,7 @@ def test_the_model_breaks_a_tie_between_the_first_results_best_sentences_by_word
     assert answer in first.answer
     snap = engine.snapshot()
     query = snap.analyzer.analyse(question)
-    by_words = snap.searcher.answer_sentence(first.text, snap.searcher.question_share(query), None)
+    by_words = answer_sentence(first.text, snap.searcher.coverage(query))
     assert answer in first.text and answer not in by_words  # the same passage, another sentence
 
 

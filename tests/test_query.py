@@ -78,8 +78,8 @@ def test_family_match_counts_for_less_coverage_than_the_word(snapshot: Snapshot)
     exact = snapshot.analyzer.analyse("bone density")
     related = snapshot.analyzer.analyse("bone denser")
     present = {stem("bone"), stem("density")}
-    assert searcher.coverage_of(exact, present) == pytest.approx(1.0)
-    partial = searcher.coverage_of(related, present)
+    assert searcher.coverage(exact).of_sentence(present) == pytest.approx(1.0)
+    partial = searcher.coverage(related).of_sentence(present)
     assert 0.0 < partial < 1.0
 
 

@@ -365,16 +365,27 @@ def test_the_within_article_idf_share_grows_with_the_article_count() -> None:
         "why do bones need calcium and magnesium",
     ],
 )
-def test_the_precomputed_question_share_equals_coverage_of(engine: Engine, question: str) -> None:
-    """answer_sentence scores sentences with a compiled QuestionShare; it must agree with coverage_of."""
-    from bot.text import sentence_stems
+def test_sentences_and_candidates_share_one_coverage_rule(engine: Engine, question: str) -> None:
+    """A sentence holding a passage's words covers what the passage does, up to what only sentences count.
+
+    The two readings of the rule differ in WordNet's relatives and synonym-group members only: with
+    neither in the question, a passage's coverage equals that of a "sentence" holding all its words.
+    """
+    from bot.ranking.coverage import question_coverage
 
     snap = engine.snapshot()
     query = snap.analyzer.analyse(question)
-    share = snap.searcher.question_share(query)
-    for passage in snap.index.passages:
-        for _, present in sentence_stems(passage.text):
-            assert share(present) == pytest.approx(snap.searcher.coverage_of(query, set(present)))
+    plain = replace(query, concepts=tuple(c.without_related() for c in query.concepts))
+    rule = question_coverage(plain, snap.searcher.idf)
+    ids = np.arange(len(snap.index.passages))
+    words = {s for c in plain.concepts for a in c.alternatives for s in a.stems}
+    held = {s: snap.searcher.retriever.holds(ids, s) for s in words}
+    by_candidate = rule.of_candidates(held, len(ids))
+    for row in ids.tolist():
+        present = {s for s in words if held[s][row]}
+        if not any(a.covers for c in plain.concepts for a in c.alternatives):
+            assert by_candidate[row] == pytest.approx(rule.of_sentence(present))
+        assert rule.of_sentence(present) >= by_candidate[row] - 1e-9
 
 
 @pytest.fixture(scope="module")

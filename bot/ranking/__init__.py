@@ -9,5 +9,8 @@
 4. answer decision (:mod:`bot.ranking.model`): a calibrated probability that a passage answers,
    fitted the same way; below the chosen threshold the bot says it found nothing.
 
-The answer sentence inside each passage is chosen afterwards (``bot.search.Searcher.answer_sentence``).
+5. answer sentence (:mod:`bot.ranking.sentence`): the line of each shown passage that answers.
+
+One coverage rule (:mod:`bot.ranking.coverage`), compiled once per question, serves the features,
+the highlighted words and the answer sentence.
 """

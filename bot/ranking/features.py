@@ -13,6 +13,7 @@ import numpy as np
 
 from bot.query import Query
 from bot.ranking.candidates import Candidates
+from bot.ranking.coverage import QuestionCoverage
 
 if TYPE_CHECKING:
     from bot.search import Searcher
@@ -56,6 +57,7 @@ class Features(NamedTuple):
     matrix: np.ndarray  # rows: candidates, columns: SCORER_FEATURES
     held: dict[str, np.ndarray]  # stem -> which candidates hold it
     coverage: np.ndarray
+    rule: QuestionCoverage  # the question's coverage rule, for the answer sentence and the highlighted words
     question: dict[str, float]  # question-level features (unknown_share, unknown_name, concepts)
 
     def column(self, name: str) -> np.ndarray:
@@ -69,13 +71,14 @@ def compute(
     ids = candidates.doc_ids
     n = len(ids)
     held = {s: searcher.retriever.holds(ids, s) for c in query.concepts for a in c.alternatives for s in a.stems}
-    coverage = searcher.coverage_vector(query, held, n)
+    rule = searcher.coverage(query)
+    coverage = rule.of_candidates(held, n)
     mass = searcher.question_mass(query) / np.log(len(searcher.passages) + 1)
     best_words = float(candidates.word_scores.max()) if n else 0.0
     makers: dict[str, Callable[[], np.ndarray]] = {
         "words": lambda: candidates.word_scores / best_words if best_words > 0 else np.zeros(n),
         "coverage": lambda: coverage,
-        "focus": lambda: searcher.coverage_vector(query, held, n, FOCUS),
+        "focus": lambda: rule.of_candidates(held, n, FOCUS),
         "evidence": lambda: np.minimum(coverage * mass, EVIDENCE_CAP) / EVIDENCE_CAP,
         "no_words": lambda: (coverage <= 0).astype(np.float64),
         "opening": lambda: searcher.opening_flags(query, ids),
@@ -98,7 +101,7 @@ def compute(
         "unknown_share": searcher.unknown_share(query),
         "unknown_name": float(searcher.asks_about_unknown_name(query)),
     }
-    return Features(candidates, matrix, held, coverage, question)
+    return Features(candidates, matrix, held, coverage, rule, question)
 
 
 def confidence_inputs(
