@@ -37,12 +37,6 @@ TIE = 1e-9  # shares this close are equal
 UNKNOWN_NAME_MAX_CONCEPTS = 4  # a question about a name no article uses is "short" up to this many concepts
 
 
-def section_path(passage: Passage) -> str:
-    """The passage's section and subsection titles, without the article's title: 'Dosage. Adults'."""
-    titles = [t.strip().rstrip(".") for t in (passage.section, passage.subsection) if t and t != passage.article]
-    return ". ".join(dict.fromkeys(t for t in titles if t))
-
-
 class Hit(NamedTuple):
     """A ranked passage: its index, score, the share of the question it covers, the stems it matched."""
 
@@ -110,7 +104,6 @@ class Searcher:
         self._idf: dict[str, float] = {}
         self._titles: dict[str, frozenset[str]] = {}
         self._section_kinds: dict[frozenset[str], bool] = {}
-        self._heading_vectors: dict[str, np.ndarray] = {}
 
     def idf(self, stem: str) -> float:
         """IDF over passages; a term the index has never seen counts as the rarest possible."""
@@ -193,23 +186,6 @@ class Searcher:
         except Exception as exc:  # onnxruntime's own error types: answer by words alone rather than not at all
             log.warning("ranking by words alone, the sentence model failed: %s", exc)
             return None
-
-    def section_cosines(self, asked: np.ndarray, doc_ids: np.ndarray) -> np.ndarray:
-        """Cosine of the question's vector and each passage's section titles' vector (experiment: encoded lazily).
-
-        A passage with no section title of its own (the article's lead) gets the mean of the others'.
-        """
-        paths = [section_path(self.passages[int(d)]) for d in doc_ids.tolist()]
-        missing = sorted({p for p in paths if p and p not in self._heading_vectors})
-        if missing and self.encoder is not None:
-            for path, vector in zip(missing, self.encoder.encode(missing)):
-                self._heading_vectors[path] = vector
-        values = np.array(
-            [float(self._heading_vectors[p] @ asked) if p in self._heading_vectors else np.nan for p in paths]
-        )
-        known = ~np.isnan(values)
-        values[~known] = float(values[known].mean()) if known.any() else 0.0
-        return values
 
     def opening_flags(self, query: Query, doc_ids: np.ndarray) -> np.ndarray:
         """For "what is X" where X is what an article is about (its title): which passages open that article."""

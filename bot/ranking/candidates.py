@@ -26,7 +26,6 @@ class Candidates(NamedTuple):
     cosines: np.ndarray | None
     word_rank: np.ndarray  # 1-based rank among the word retriever's results, 0 when it did not return the passage
     meaning_rank: np.ndarray  # the same among the nearest passages by meaning
-    asked: np.ndarray | None = None  # the question's sentence vector the cosines were taken with
 
 
 def gather(retriever: Retriever, query: Query, asked: np.ndarray | None, pool: int = POOL) -> Candidates:
@@ -50,4 +49,4 @@ def gather(retriever: Retriever, query: Query, asked: np.ndarray | None, pool: i
         cosines = None if vectors is None else (vectors @ asked).astype(np.float64)
         position = {int(d): r for r, d in enumerate(meaning.doc_ids.tolist(), 1)}
         meaning_rank = np.array([position.get(int(d), 0) for d in ids.tolist()], dtype=np.int64)
-    return Candidates(ids.astype(np.int64), word_scores, cosines, word_rank, meaning_rank, asked)
+    return Candidates(ids.astype(np.int64), word_scores, cosines, word_rank, meaning_rank)

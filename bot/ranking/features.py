@@ -31,7 +31,6 @@ SCORER_FEATURES: tuple[str, ...] = (
     "no_words",  # the passage holds none of the question's concepts
     "meaning",  # cosine similarity of the question's and the passage's sentence vectors
     "meaning_gap",  # cosine minus the best candidate's cosine (0 for the closest)
-    "section_meaning",  # cosine of the question's vector and the passage's section titles' (not article, not text)
     "opening",  # "what is X" and X is the article's title: the article's first passage
     "defines",  # "what is X": the passage says what X is ("X, a protein that...")
     "named_section",  # the question names the passage's section title, a kind of section ("symptoms")
@@ -39,7 +38,7 @@ SCORER_FEATURES: tuple[str, ...] = (
     "specific",  # the passage holds the question's most specific concept
     "lead_in",  # the passage only leads in to a list it does not hold (ends with a colon)
 )
-WORDS_ONLY = frozenset({"meaning", "meaning_gap", "section_meaning"})
+WORDS_ONLY = frozenset({"meaning", "meaning_gap"})
 
 CONFIDENCE_FEATURES: tuple[str, ...] = (
     "focus",
@@ -90,8 +89,6 @@ def compute(
     if candidates.cosines is not None and n:
         columns["meaning"] = candidates.cosines
         columns["meaning_gap"] = candidates.cosines - float(candidates.cosines.max())
-        if "section_meaning" in needed and candidates.asked is not None:
-            columns["section_meaning"] = searcher.section_cosines(candidates.asked, ids)
     matrix = (
         np.column_stack([columns.get(name, np.zeros(n)) for name in SCORER_FEATURES])
         if n
