@@ -35,11 +35,14 @@ import numpy as np
 
 from bot.benchmarks import BenchQuestion, benchmarks_dir, gold_answers, is_benchmark_hit
 from bot.benchmarks import load_json as load_benchmark_json
+from bot.builder import encoder_path
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.engine import Engine, clean_question
+from bot.errors import BotError
 from bot.ranking import candidates, features
 from bot.ranking.features import CONFIDENCE_FEATURES, SCORER_FEATURES, WORDS_ONLY
 from bot.ranking.model import MODEL_FILE, Fit, Linear, RankingModel
+from bot.vector_build import encode_pending
 
 L2 = 1e-3
 STEPS = 1500
@@ -72,6 +75,8 @@ def collect(engine: Engine, questions: list[BenchQuestion], with_meaning: bool) 
     """Each question's candidates and features on the engine's index (None: no candidate at all)."""
     snap = engine.snapshot()
     searcher = snap.searcher
+    if with_meaning and not searcher.retriever.has_vectors():
+        raise BotError(f"the index in {engine.settings.index_dir} has no passage vectors: cannot fit by meaning")
     examples: list[Example | None] = []
     for q in questions:
         query = snap.analyzer.analyse(clean_question(q.text), ())
@@ -243,9 +248,13 @@ def engine_for(corpus: Path, settings: Settings, name: str) -> Engine:
             index_dir=settings.index_dir / "benchmarks" / name,
             synonyms_file=corpus / "synonyms.conf",
             reload_seconds=3600,
+            background_vectors=False,  # the meaning fit needs every passage vector before collecting
         )
     )
-    engine.open()
+    snapshot = engine.open()
+    if snapshot.index.vectors is None and engine.settings.semantic:  # a build whose vectors are still pending
+        encode_pending(engine.settings.index_dir, encoder_path(engine.settings))
+        engine.live.reload()
     return engine
 
 
