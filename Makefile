@@ -9,9 +9,10 @@ BIN := $(VENV)/bin
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m compileall -q bot  # byte code now, for environments that set PYTHONDONTWRITEBYTECODE
 	touch $@
 
 setup: $(VENV)/.installed
@@ -19,13 +20,14 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/article-qa
 
-# lint, format and types first (fail fast), then the tests on two cores (TEST_WORKERS=0 runs them in one process)
+# lint, format and types first (fail fast), then the tests on two cores, an idle worker taking queued tests from
+# the other (TEST_WORKERS=0 runs them in one process)
 TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 reindex: setup
 	$(BIN)/python run_bot.py reindex

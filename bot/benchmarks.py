@@ -335,11 +335,18 @@ def answered_share(engine: Engine, questions: Sequence[BenchQuestion]) -> float:
     return sum(1 for q in questions if engine.answer(q.text, None, limit=1).results) / len(questions)
 
 
+def spread_out(questions: Sequence[BenchQuestion], at_most: int | None) -> Sequence[BenchQuestion]:
+    """All the questions, or every k-th of them, the fewest k that leaves at most `at_most`."""
+    if at_most is None or len(questions) <= at_most:
+        return questions
+    return questions[:: -(-len(questions) // at_most)]
+
+
 def run_benchmarks(
-    settings: Settings, root: Path | None = None, with_peers: bool = True
+    settings: Settings, root: Path | None = None, with_peers: bool = True, at_most: int | None = None
 ) -> list[tuple[BenchSet, list[SystemRun]]]:
     """Each shared set: the bot, then (with peers) rank-bm25 on the same passages, the sentence model alone and
-    hybrid reciprocal rank fusion."""
+    hybrid reciprocal rank fusion. With `at_most`, a larger set is cut to every k-th question (spread_out)."""
     results = []
     engines: dict[Path, tuple[Engine, list[tuple[str, Ranker]]]] = {}  # two sets share the LiveQA pages
     for bench in load_sets(root):
@@ -353,7 +360,8 @@ def run_benchmarks(
                         others.append((name, ranker))
             engines[bench.corpus] = (engine, others)
         engine, others = engines[bench.corpus]
-        runs = [run_system("bot", bot_ranker(engine), bench.questions)]
-        runs += [run_system(name, ranker, bench.questions) for name, ranker in others]
+        questions = spread_out(bench.questions, at_most)
+        runs = [run_system("bot", bot_ranker(engine), questions)]
+        runs += [run_system(name, ranker, questions) for name, ranker in others]
         results.append((bench, runs))
     return results

@@ -21,6 +21,7 @@ from bot.benchmarks import (
     reciprocal,
     run_benchmarks,
     run_system,
+    spread_out,
 )
 from bot.config import Settings
 from bot.engine import Engine
@@ -93,6 +94,13 @@ def test_paired_bootstrap_interval_brackets_the_mean_and_excludes_zero_for_a_cle
     assert same == (0.0, 0.0, 0.0)
 
 
+def test_a_large_set_is_spread_out_to_every_kth_question_and_a_small_one_kept() -> None:
+    questions = [BenchQuestion(str(i), f"q{i}", GOLD) for i in range(10)]
+    assert [q.id for q in spread_out(questions, 4)] == ["0", "3", "6", "9"]
+    assert [q.id for q in spread_out(questions, 5)] == ["0", "2", "4", "6", "8"]
+    assert spread_out(questions, 10) == questions and spread_out(questions, None) == questions
+
+
 # The benchmark corpora's indexes are kept between runs in a git-ignored folder, as `make eval` keeps its own in
 # index/benchmarks/: they are checked against the corpus and the code like any index and rebuilt when stale, but
 # encoding their 6,600 passages with the sentence model (about two minutes) is paid once, not on every run.
@@ -112,17 +120,17 @@ def test_quality_floors_on_the_shared_benchmarks(tmp_path: Path) -> None:
     these three sets, the sentence model alone 0.853, 0.796 and 0.855.
     """
     settings = replace(Settings(), index_dir=BENCHMARK_INDEXES, data_dir=tmp_path / "data", background_vectors=False)
-    results = {bench.name: runs for bench, runs in run_benchmarks(settings, with_peers=False)}
+    results = {bench.name: runs for bench, runs in run_benchmarks(settings, with_peers=False, at_most=800)}
     (bot,) = results["medquad-dev"]
     assert bot.mrr() >= 0.97  # 0.991 here (0.955 before the fitted ranking)
     assert bot.no_answer() == 0.0
     (bot,) = results["liveqa-dev"]
     assert bot.mrr() >= 0.75  # 0.794 here (0.765 before the fitted ranking)
     assert bot.no_answer() <= 0.10
-    (bot,) = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it
-    assert len(bot.scored()) > 2000  # 2,316
-    assert bot.mrr() >= 0.94  # 0.962 here (0.918 before)
-    assert bot.no_answer() <= 0.01  # none of 2,316 here
+    (bot,) = results["medquad-liveqa-pages"]  # held out: no parameter fitted on it; every third question here
+    assert len(bot.scored()) > 700  # 772 of 2,316 (make eval asks them all)
+    assert bot.mrr() >= 0.94  # 0.962 on all 2,316 (0.918 before)
+    assert bot.no_answer() <= 0.01  # 1 of 2,316
 
 
 @pytest.mark.skipif(
@@ -133,7 +141,7 @@ def test_real_health_questions_asked_of_the_vitamin_article_are_mostly_refused(b
     """Questions about conditions the vitamin article never mentions get "nothing found", not a vitamin passage."""
     engine = Engine(built_seed)
     engine.open()
-    shares = {bench.name: answered_share(engine, bench.questions) for bench in load_sets()}
+    shares = {bench.name: answered_share(engine, spread_out(bench.questions, 800)) for bench in load_sets()}
     assert shares["medquad-dev"] <= 0.10 and shares["liveqa-dev"] <= 0.20 and shares["medquad-liveqa-pages"] <= 0.10, (
         shares
     )
