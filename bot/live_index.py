@@ -31,7 +31,7 @@ from bot.search import Searcher
 from bot.spelling import SpellingCorrector
 from bot.synonyms import synonyms_from_texts
 from bot.text import stopwords
-from bot.vector_build import PENDING, VectorStatus, start_background, vector_status, vectors_state
+from bot.vector_build import PENDING, VectorStatus, encode_pending, start_background, vector_status, vectors_state
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +153,24 @@ class LiveIndex:
         return (st.st_mtime_ns, st.st_ino)
 
     def open(self) -> Snapshot:
-        """Load the index, building it first when it is missing or older than the corpus."""
+        """Load the index, building it first when it is missing or older than the corpus.
+
+        When builds wait for their vectors (background vectors off), a current build whose vectors
+        are still pending (its encoder was killed, or another process built it by words first) gets
+        them now, so that it is not served by words alone.
+        """
         if self.auto_build:
             self.rebuild_if_needed()
+            if self.wait_for_vectors() and self.settings.semantic and self.vectors_pending():
+                encode_pending(self.settings.index_dir, encoder_path(self.settings), EncodingNotes())
         return self.reload()
+
+    def vectors_pending(self) -> bool:
+        """Does the current build on disk still wait for its passage vectors?"""
+        try:
+            return vectors_state(read_manifest(self.settings.index_dir)) == PENDING
+        except BotError:
+            return False
 
     def rebuild_if_needed(self) -> BuildReport | None:
         """Build a missing or stale index; a stale or damaged one that exists keeps serving if that fails."""

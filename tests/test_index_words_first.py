@@ -94,3 +94,17 @@ def test_a_build_whose_vectors_are_all_cached_has_them_at_once(built_seed: Setti
     words_build(built_seed)  # nothing encoded: every article's vectors come from the cache
     manifest = read_manifest(built_seed.index_dir)
     assert vectors_state(manifest) == "ready" and read_index(built_seed.index_dir).vectors is not None
+
+
+def test_an_engine_that_waits_for_vectors_encodes_a_current_build_s_pending_ones_before_answering(
+    tmp_path: Path, seed_corpus: Callable[[Path], Path], make_settings: Callable[..., Settings]
+) -> None:
+    """With background vectors off (eval, the benchmark gate, BOT_BACKGROUND_VECTORS=off), a current build left
+    by words first (its encoder killed, or another process's build) is not served by words alone."""
+    seed_corpus(tmp_path)
+    settings = make_settings(tmp_path, background_vectors=False)
+    words_build(settings)
+    assert vectors_state(read_manifest(settings.index_dir)) == "pending"
+    snapshot = Engine(settings).open()
+    assert snapshot.index.vectors is not None
+    assert vectors_state(snapshot.index.manifest) == "ready"
