@@ -52,6 +52,9 @@ eval: setup
 	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/fresh/* $$tmp/corpus/ && \
 	echo "== fresh.jsonl (corpus/ plus tests/fixtures/fresh/: written by someone who had not seen the code)" && \
 	$(BIN)/python run_bot.py eval tests/eval/fresh.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet; rc=$$?; rm -rf $$tmp; exit $$rc
+	@tmp=$$(mktemp -d) && mkdir $$tmp/corpus && cp corpus/* tests/fixtures/fresh2/* $$tmp/corpus/ && \
+	echo "== fresh2.jsonl (corpus/ plus tests/fixtures/fresh2/: a second set by someone who had not seen the code)" && \
+	$(BIN)/python run_bot.py eval tests/eval/fresh2.jsonl --corpus $$tmp/corpus --index $$tmp/index --quiet; rc=$$?; rm -rf $$tmp; exit $$rc
 	@echo "== shared benchmarks (../shared/benchmarks/medquad or BOT_BENCHMARKS_DIR), beside plain rank-bm25"
 	$(BIN)/python run_bot.py eval --benchmarks
 	@med=$${BOT_BENCHMARKS_DIR:-../shared/benchmarks/medquad}/corpus-dev; \
