@@ -25,7 +25,7 @@ from bot.encoder import MAX_TOKENS, MODEL_ID, SentenceEncoder, load_encoder, una
 from bot.errors import BotError, IndexCorruptError, IndexMissingError
 from bot.families import WordFamilies
 from bot.index_store import MANIFEST, SearchIndex, read_index, read_manifest, read_previous_build
-from bot.query import QueryAnalyzer, title_substitutes
+from bot.query import QueryAnalyzer
 from bot.retrieval import ArrayRetriever
 from bot.search import Searcher
 from bot.spelling import SpellingCorrector
@@ -58,7 +58,7 @@ def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) 
         WordFamilies(index.families),
         index.acronyms,
         index.related,
-        title_substitutes(t for p in index.passages for t in (p.section, p.subsection) if t),
+        lambda: (t for p in index.passages for t in (p.section, p.subsection) if t),
     )
     retriever = ArrayRetriever(index, settings.ranking)
     return Snapshot(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
@@ -112,10 +112,11 @@ class QueryAnalyzer:
         families: WordFamilies | None = None,
         acronyms: dict[str, tuple[str, ...]] | None = None,
         related: dict[str, tuple[str, ...]] | None = None,
-        substitutes: dict[str, frozenset[str]] | None = None,
+        section_titles: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.synonyms = synonyms
-        self.substitutes = substitutes or {}
+        self.section_titles = section_titles
+        self._substitutes: dict[str, frozenset[str]] | None = None
         self.acronyms = acronyms or {}
         self.related = related or {}
         self.families = families
@@ -150,6 +151,13 @@ class QueryAnalyzer:
         if follow_up:
             concepts = concepts + carry_over(previous, concepts, self.ranking.context_weight, self.substitutes)
         return Query(tuple(concepts), corrections, follow_up, asks_definition(tokens), term, question)
+
+    @property
+    def substitutes(self) -> dict[str, frozenset[str]]:
+        """title_substitutes of the index's section titles, read on the first follow-up (it reads every passage)."""
+        if self._substitutes is None:
+            self._substitutes = title_substitutes(self.section_titles()) if self.section_titles else {}
+        return self._substitutes
 
     @property
     def topic_stems(self) -> frozenset[str]:
