@@ -35,7 +35,7 @@ from bot.text import words
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: each passage's sentence spans
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ class AnalysedArticle:
         return {
             "format": CACHE_FORMAT,
             "title": self.title,
-            "passages": [[p.section, p.subsection, p.text] for p in self.passages],
+            "passages": [
+                [p.section, p.subsection, p.text, [list(span) for span in p.sentences]] for p in self.passages
+            ],
             "body": self.body,
             "heading": self.heading,
             "title_terms": self.title_terms,
@@ -72,7 +74,8 @@ class AnalysedArticle:
             raise ValueError("old cache format")
         title = str(data["title"])
         passages = tuple(
-            Passage(title, name, str(s), str(sub), str(text), i) for i, (s, sub, text) in enumerate(data["passages"])
+            Passage(title, name, str(s), str(sub), str(text), i, tuple((int(a), int(b)) for a, b in spans))
+            for i, (s, sub, text, spans) in enumerate(data["passages"])
         )
         return AnalysedArticle(
             name,

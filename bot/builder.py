@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -37,9 +37,10 @@ from bot.index_store import (
 )
 from bot.indexing import PASSAGE_FIELDS, build_fields, vocabulary
 from bot.models import Passage
-from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
+from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms, synonyms_digest
 from bot.terminal import visible_line
-from bot.text import stopwords
+from bot.text import stem, stopwords
+from bot.text import words as text_words
 from bot.thesaurus import related_table, shipped_wordnet_dir, wordnet_identity
 from bot.vector_build import PENDING, READY, encode_pending, start_background, vectors_state
 from bot.vectors import cached_vectors, encode_missing, vector_code_digest
@@ -197,13 +198,13 @@ def vector_problem(settings: Settings) -> str | None:
     return unavailable_reason(encoder_path(settings))
 
 
-def fingerprint_extra(settings: Settings, synonyms: SynonymTable) -> str:
+def fingerprint_extra(settings: Settings, synonyms_digest: str) -> str:
     """Everything besides the articles that analysing an article depends on (the analysis cache's key)."""
     params = sorted(settings.build.manifest().items())
-    return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms.digest}"
+    return f"{PIPELINE_VERSION}|{pipeline_code_digest()}|{sorted(stopwords())!r}|{params!r}|{synonyms_digest}"
 
 
-def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
+def build_extra(settings: Settings, synonyms_digest: str) -> str:
     """Everything besides the articles that a build depends on: analysis, the WordNet copy, the sentence model."""
     encoder = (
         f"{model_identity(encoder_path(settings))}|{runtime_identity()}|{vector_code_digest()}"
@@ -211,7 +212,7 @@ def build_extra(settings: Settings, synonyms: SynonymTable) -> str:
         else "off"
     )
     wordnet = wordnet_identity(wordnet_folder(settings))
-    return f"{fingerprint_extra(settings, synonyms)}|wordnet:{wordnet}|encoder:{encoder}"
+    return f"{fingerprint_extra(settings, synonyms_digest)}|wordnet:{wordnet}|encoder:{encoder}"
 
 
 def expected_fingerprint(settings: Settings, manifest: Manifest | None = None) -> str:
@@ -224,7 +225,8 @@ def expected_fingerprint(settings: Settings, manifest: Manifest | None = None) -
         if isinstance(entry, dict) and {"bytes", "mtime_ns", "sha256"} <= entry.keys():
             known[str(entry["name"])] = (int(entry["bytes"]), int(entry["mtime_ns"]), str(entry["sha256"]))
     digests = current_digests(settings.corpus_dir, known, settings.max_article_bytes)
-    return corpus_fingerprint(digests, build_extra(settings, synonyms_for(settings)))
+    rules = synonyms_digest(default_synonyms_path(), settings.corpus_synonyms)  # no rule parsed: no NLTK imported
+    return corpus_fingerprint(digests, build_extra(settings, rules))
 
 
 def build_index(settings: Settings, progress: Progress | None = None, wait_for_vectors: bool = True) -> BuildReport:
@@ -308,7 +310,9 @@ def locked_build(
             log.warning("removed %s temporary file(s) left by a build that did not finish", removed)
         previous = previous_manifest(settings.index_dir)
         synonyms = synonyms_for(settings)
-        cache = AnalysisCache(settings.index_dir / "analysis-cache.sqlite3", fingerprint_extra(settings, synonyms))
+        cache = AnalysisCache(
+            settings.index_dir / "analysis-cache.sqlite3", fingerprint_extra(settings, synonyms.digest)
+        )
         try:
             articles, skipped = analyse_corpus(
                 settings.corpus_dir, settings.max_article_bytes, settings.build.max_words, synonyms, cache, progress
@@ -398,7 +402,7 @@ def assemble_index(
             "pipeline_code_sha256": pipeline_code_digest(),
             "synonyms_sha256": synonyms.digest,
             "corpus": {
-                "fingerprint": corpus_fingerprint(digests, build_extra(settings, synonyms)),
+                "fingerprint": corpus_fingerprint(digests, build_extra(settings, synonyms.digest)),
                 "articles": [manifest_entry(a) for a in articles],
             },
             "corpus_dir": str(settings.corpus_dir.resolve()),
@@ -444,9 +448,22 @@ def assemble_index(
         article_df=article_df,
         acronyms=acronyms,
         related=related,
+        stems=stem_table(words, synonyms.texts),
         vectors=vectors,
     )
     return BuiltIndex(index, roots)
+
+
+def stem_table(words: Iterable[str], texts: Iterable[str]) -> dict[str, str]:
+    """The stem of every word the articles use, of every word of the synonym rules, and of the stopwords.
+
+    A loaded index hands it to bot.text (remember_stems), so that a question in the articles' words
+    is read without importing NLTK (a quarter of a second at start-up).
+    """
+    table = {word: stem(word) for word in (*words, *stopwords())}
+    for text in texts:
+        table.update((surface, word_stem) for surface, word_stem, _ in text_words(text))
+    return table
 
 
 def manifest_entry(article: AnalysedArticle) -> ArticleRecord:

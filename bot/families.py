@@ -10,17 +10,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
-from nltk.stem import LancasterStemmer
-
-from bot.text import stem
+from bot.text import nltk_module, stem
 
 MIN_ROOT = 4  # shorter Lancaster roots ("al" for "alive") join unrelated words
 
 
 def lancaster_roots(words: Iterable[str]) -> dict[str, str]:
     """Each alphabetic word's Lancaster root (slow: about 65 microseconds a word)."""
-    lancaster = LancasterStemmer()
+    lancaster = nltk_module("nltk.stem").LancasterStemmer()
     return {word: lancaster.stem(word) for word in words if word.isalpha()}
 
 
@@ -43,15 +42,20 @@ def family_table(
     return {root: sorted(stems) for root, stems in sorted(members.items())}
 
 
-LANCASTER = LancasterStemmer()
 LANCASTER_LOCK = threading.Lock()  # NLTK's stemmer fills its rule table lazily: threads must not race on it
+
+
+@lru_cache(maxsize=1)
+def lancaster() -> Any:
+    """NLTK's Lancaster stemmer, imported on first use (a question word the index lacks)."""
+    return nltk_module("nltk.stem").LancasterStemmer()
 
 
 @lru_cache(maxsize=50_000)
 def lancaster_root(word: str) -> str:
     """A question word's Lancaster root, or "" when it is too short to be trusted (cached: about 65 µs a word)."""
     with LANCASTER_LOCK:
-        root = LANCASTER.stem(word)
+        root = str(lancaster().stem(word))
     return root if len(root) >= MIN_ROOT else ""
 
 

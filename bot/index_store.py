@@ -48,7 +48,7 @@ from bot.indexing import FIELDS, PASSAGE_FIELDS, FieldArrays
 from bot.models import Passage
 
 FORMAT = "article-qa-bm25"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: stems.json, and each passage's sentence spans
 MANIFEST = "manifest.json"
 PIPELINE_VERSION = "tokens-v1+snowball-english+stopwords-v1+fields-v3"
 ARRAYS = ("indptr", "docs", "tf", "doc_len")
@@ -71,6 +71,7 @@ JSON_PARTS = (
     JsonPart("acronyms.json", "acronyms", lambda v: {str(k): tuple(str(s) for s in m) for k, m in v.items()}),
     JsonPart("thesaurus.json", "related", lambda v: {str(k): tuple(str(s) for s in m) for k, m in v.items()}),
     JsonPart("synonyms.json", "synonym_rules", lambda v: [str(t) for t in v]),
+    JsonPart("stems.json", "stems", lambda v: {str(k): str(s) for k, s in v.items()}),
 )
 PASSAGES = "passages.jsonl"
 PASSAGE_ARTICLE = "passage_article.npy"
@@ -186,6 +187,7 @@ class SearchIndex:
     article_df: dict[str, np.ndarray]  # per passage field and posting: passages of its article holding the term
     acronyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # acronym stem -> long-form stems (bot.acronyms)
     related: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word -> stems of its WordNet synonyms
+    stems: dict[str, str] = field(default_factory=dict)  # every word of the articles and synonym rules -> its stem
     vectors: np.ndarray | None = None
     """The passages' sentence vectors as one C-contiguous float32 matrix (row = passage id, DIMENSIONS columns,
     unit length), or None while a words-first build waits for them or when the build has none (bot.vectors)."""
@@ -226,12 +228,19 @@ def passage_to_json(p: Passage) -> dict[str, Any]:
         "subsection": p.subsection,
         "text": p.text,
         "position": p.position,
+        "sentences": [list(span) for span in p.sentences],
     }
 
 
 def passage_from_json(d: dict[str, Any]) -> Passage:
     return Passage(
-        str(d["article"]), str(d["source"]), str(d["section"]), str(d["subsection"]), str(d["text"]), int(d["position"])
+        str(d["article"]),
+        str(d["source"]),
+        str(d["section"]),
+        str(d["subsection"]),
+        str(d["text"]),
+        int(d["position"]),
+        tuple((int(a), int(b)) for a, b in d.get("sentences", ())),
     )
 
 

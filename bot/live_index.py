@@ -30,7 +30,7 @@ from bot.retrieval import ArrayRetriever
 from bot.search import Searcher
 from bot.spelling import SpellingCorrector
 from bot.synonyms import synonyms_from_texts
-from bot.text import stopwords
+from bot.text import remember_stems, stopwords
 from bot.vector_build import PENDING, VectorStatus, encode_pending, start_background, vector_status, vectors_state
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Snapshot:
 
 def snapshot_of(index: SearchIndex, settings: Settings, stamp: tuple[int, int]) -> Snapshot:
     """The query side of a loaded index: analyser (with the build's own synonyms), retriever, searcher."""
+    remember_stems(index.stems)  # before the rules below are read: a question in the articles' words needs no NLTK
     synonyms = synonyms_from_texts(index.synonym_rules)  # the build's own rules, not the file as it is now
     analyzer = QueryAnalyzer(
         synonyms,

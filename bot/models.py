@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 BlockKind = Literal["heading", "paragraph", "list"]
@@ -56,6 +56,9 @@ class Passage:
     subsection: str
     text: str
     position: int  # order of the passage within its article, from 0
+    # where its sentences are in `text` ((start, end), as bot.text.split_sentences splits it), found at build time so
+    # that answering needs no sentence splitter; () when unknown
+    sentences: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def heading(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.models import Article, Block, Passage
-from bot.text import split_sentences
+from bot.text import sentence_spans, split_sentences
 
 DEFAULT_MAX_WORDS = 160
 BULLET = "•"
@@ -33,6 +33,7 @@ def build_passages(article: Article, max_words: int = DEFAULT_MAX_WORDS) -> list
                     subsection=subsection,
                     text=text,
                     position=len(passages),
+                    sentences=sentence_spans(text),
                 )
             )
     return passages

@@ -24,7 +24,7 @@ from bot.query import Concept, Query
 from bot.ranking import candidates, features
 from bot.ranking.coverage import QuestionCoverage, concept_mass, question_coverage
 from bot.ranking.model import Fit, RankingModel, shipped_model
-from bot.ranking.sentence import answer_sentence
+from bot.ranking.sentence import answer_sentence, passage_sentences
 from bot.retrieval import Retriever
 from bot.spelling import common_stems, english_words, one_edit_from_english
 from bot.text import terms
@@ -131,7 +131,9 @@ class Searcher:
                 continue  # a page that repeats itself: the same text is shown once
             shown.add(same)
             matched = feats.rule.matched({s for s, flags in feats.held.items() if flags[row]})
-            sentence = answer_sentence(passage.text, feats.rule, asked if not hits else None, self.encoder)
+            sentence = answer_sentence(
+                passage_sentences(passage), feats.rule, asked if not hits else None, self.encoder
+            )
             hits.append(
                 Hit(
                     doc_id,

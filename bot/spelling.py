@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import combinations
 
-from nltk.metrics.distance import edit_distance
 from spellchecker import SpellChecker
 
-from bot.text import stem
+from bot.text import nltk_module, stem
 
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
 MIN_PART = 3  # each part of a split compound word has at least this many letters
@@ -158,8 +157,11 @@ class SpellingCorrector:
         limit = max_distance(word)
         candidates = {c for key in deletes(word, limit) for c in self.by_delete.get(key, ())}
         best: tuple[int, int, str] | None = None
+        if not candidates:
+            return None
+        edit_distance = nltk_module("nltk.metrics.distance").edit_distance  # NLTK is imported on first use
         for candidate in candidates:
-            distance = edit_distance(word, candidate, transpositions=True)
+            distance = int(edit_distance(word, candidate, transpositions=True))
             if distance <= min(limit, max_distance(candidate)):
                 rank = (distance, -self.frequencies.get(candidate, 0), candidate)  # a function word loses ties
                 best = rank if best is None or rank < best else best

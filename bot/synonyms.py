@@ -124,11 +124,22 @@ def load_synonyms(*paths: Path | None) -> SynonymTable:
 def synonyms_from_texts(texts: list[str]) -> SynonymTable:
     """The table for rule texts, in order (as read from files, or as stored with an index build)."""
     table = SynonymTable()
+    for text in texts:
+        for line in text.splitlines():
+            table.add_line(line)
+    table.digest = rules_digest(texts)
+    table.texts = list(texts)
+    return table
+
+
+def rules_digest(texts: list[str]) -> str:
+    """The SHA-256 of rule texts, in order: what an index build records of its synonyms."""
     digest = hashlib.sha256()
     for text in texts:
         digest.update(text.encode("utf-8"))
-        for line in text.splitlines():
-            table.add_line(line)
-    table.digest = digest.hexdigest()
-    table.texts = list(texts)
-    return table
+    return digest.hexdigest()
+
+
+def synonyms_digest(*paths: Path | None) -> str:
+    """load_synonyms(*paths).digest without parsing the rules (a staleness check needs only this)."""
+    return rules_digest([read_rules(path) for path in paths if path is not None and path.is_file()])

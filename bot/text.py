@@ -3,18 +3,28 @@
 normalise (Unicode NFKC, lower case, unify dashes and quotes) -> tokenise (keeping
 domain tokens such as ``k2``, ``mk-7`` -> ``mk7``, ``1,000-5,000`` -> ``1000-5000``, ``iu``)
 -> stem (NLTK Snowball) -> mark stopwords (a shipped list; nothing is downloaded).
+
+NLTK is imported only when it is needed: importing it costs a quarter of a second (its package
+imports all of NLTK). A loaded index tells this module the stems of every word it knows
+(remember_stems), and stores each passage's sentence spans, so answering a question about words
+the articles use needs neither the stemmer nor the sentence splitter.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+import threading
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
-from nltk.stem.snowball import SnowballStemmer
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+if TYPE_CHECKING:
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u02bc\u2032`"), "'")
@@ -32,7 +42,32 @@ IRREGULAR_NEGATIONS = {"can't": "can", "won't": "will", "shan't": "shall"}
 LETTER_DIGIT_HYPHEN = re.compile(r"^([a-z]+)-(\d+)$")  # mk-7 -> mk7, k-2 -> k2
 MAX_TOKEN_CHARS = 40
 
-STEMMER = SnowballStemmer("english")
+KNOWN_STEMS: dict[str, str] = {}  # word -> stem(word), as a loaded index computed them (remember_stems)
+
+
+class Stemmer(Protocol):
+    def stem(self, word: str) -> str: ...
+
+
+NLTK_IMPORT = threading.Lock()  # NLTK's package imports itself in circles: two threads importing it at once deadlock
+
+
+def nltk_module(name: str) -> ModuleType:
+    """An NLTK module, imported on first use by one thread at a time (every lazy NLTK import goes through here)."""
+    with NLTK_IMPORT:
+        return importlib.import_module(name)
+
+
+@lru_cache(maxsize=1)
+def snowball() -> Stemmer:
+    """NLTK's Snowball English stemmer, imported on first use."""
+    stemmer: Stemmer = nltk_module("nltk.stem.snowball").SnowballStemmer("english")
+    return stemmer
+
+
+def remember_stems(stems: Mapping[str, str]) -> None:
+    """Take the stems a build computed for its words: stem() then needs NLTK only for other words."""
+    KNOWN_STEMS.update(stems)
 
 
 @dataclass(frozen=True)
@@ -65,9 +100,12 @@ def stopwords() -> frozenset[str]:
 @lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     """Stem an alphabetic word; words with digits and non-Latin words are kept as they are."""
+    known = KNOWN_STEMS.get(word)
+    if known is not None:
+        return known
     if not word.isascii() or not word.isalpha():
         return word
-    stemmed = STEMMER.stem(word)
+    stemmed = snowball().stem(word)
     if word.endswith("sis") and stemmed.endswith("si") and len(stemmed) > 5:
         return stemmed[:-1]  # Greek -sis nouns meet their verbs: diagnosis/diagnose, paralysis/paralyse
     return stemmed
@@ -133,10 +171,12 @@ def terms(text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def sentence_splitter() -> PunktSentenceTokenizer:
-    """NLTK's Punkt splitter with common abbreviations; it needs no downloaded model."""
-    params = PunktParameters()
+    """NLTK's Punkt splitter with common abbreviations; it needs no downloaded model (imported on first use)."""
+    punkt = nltk_module("nltk.tokenize.punkt")
+    params = punkt.PunktParameters()
     params.abbrev_types = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "approx", "fig", "no", "st", "mt", "u.s"}
-    return PunktSentenceTokenizer(params)
+    splitter: PunktSentenceTokenizer = punkt.PunktSentenceTokenizer(params)
+    return splitter
 
 
 def split_sentences(text: str) -> list[str]:
@@ -148,13 +188,23 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Where split_sentences' sentences are in `text`: (start, end) offsets, for storing with a passage."""
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for sentence in split_sentences(text):
+        start = text.find(sentence, at)
+        if start < 0:  # not found as written (cannot happen for a stripped piece of a line): split again when read
+            return ()
+        spans.append((start, start + len(sentence)))
+        at = start + len(sentence)
+    return tuple(spans)
+
+
 @lru_cache(maxsize=4096)
-def sentence_stems(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
-    """Each sentence of `text` with the stems of its non-stopwords (cached: a passage is often shown again)."""
-    return tuple(
-        (sentence, frozenset(stem for _, stem, stop in words(sentence) if not stop))
-        for sentence in split_sentences(text)
-    )
+def sentence_stems(sentences: tuple[str, ...]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each sentence with the stems of its non-stopwords (cached: a passage is often shown again)."""
+    return tuple((sentence, frozenset(stem for _, stem, stop in words(sentence) if not stop)) for sentence in sentences)
 
 
 def word_spans(text: str, stems: set[str]) -> list[tuple[int, int]]:

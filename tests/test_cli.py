@@ -769,18 +769,19 @@ def test_reindex_progress_ends_with_the_build(
     assert "index built" not in stderr.getvalue()
 
 
-def test_ask_and_repl_do_not_import_html_or_telegram_libraries(shared: Dirs) -> None:
-    """Cold start: answering never parses HTML nor talks to Telegram, so it does not pay their imports."""
+def test_ask_and_repl_do_not_import_html_telegram_or_nltk(built_dirs: Dirs) -> None:
+    """Cold start: answering never parses HTML nor talks to Telegram, so it does not pay their imports; and a
+    question in the articles' words needs no NLTK (the build stored its words' stems and its sentences)."""
     code = (
         "import sys\nfrom bot.cli import main\n"
         f"main(['ask', '--json', {K2_QUESTION!r}])\n"
         "main(['repl'])\n"
-        "print(sorted(m for m in ('bs4', 'telegram', 'httpx') if m in sys.modules))\n"
+        "print(sorted(m for m in ('bs4', 'telegram', 'httpx', 'nltk') if m in sys.modules))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,
-        env=shared.env(),
+        env=built_dirs.env(),
         input=f"{K2_QUESTION}\n",
         capture_output=True,
         text=True,

@@ -120,7 +120,7 @@ def test_round_trip_same_answers(built: Settings) -> None:
 # ----- manifest and format -------------------------------------------------------------------
 def test_manifest_contents(built: Settings) -> None:
     manifest = json.loads((built.index_dir / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format_version"] == index_store.FORMAT_VERSION == 4
+    assert manifest["format_version"] == index_store.FORMAT_VERSION == 5
     assert manifest["format"] == index_store.FORMAT
     assert manifest["bm25"] == {"max_words": built.build.max_words}
     fingerprint = manifest["corpus"]["fingerprint"]
@@ -452,3 +452,15 @@ def test_open_rebuilds_after_a_code_upgrade(
     new = read_manifest(built.index_dir)
     assert new["build_id"] != old["build_id"]
     assert new["pipeline_code_sha256"] == "digest of a newer release"
+
+
+def test_a_build_stores_its_words_stems_and_its_passages_sentences(built: Settings) -> None:
+    """Answering reads them instead of running NLTK's stemmer and sentence splitter (a quarter second to import)."""
+    from bot.text import split_sentences, stem
+
+    index = read_index(built.index_dir)
+    assert index.stems and all(index.stems[word] == stem(word) for word in list(index.vocabulary)[:200])
+    assert all(word in index.stems for word in ("what", "foods", "have"))
+    for passage in index.passages:
+        assert passage.sentences
+        assert [passage.text[a:b] for a, b in passage.sentences] == split_sentences(passage.text)

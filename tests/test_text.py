@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from bot.indexing import field_terms
 from bot.models import Passage
 from bot.synonyms import SynonymTable, default_synonyms_path, load_synonyms
 from bot.text import normalise, split_sentences, stem, stopwords, terms, tokenize, word_spans
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -150,8 +154,35 @@ def test_only_build_time_parameters_go_into_the_index(tmp_path: Path) -> None:
     from bot.synonyms import SynonymTable
 
     base = Settings()
-    table = SynonymTable()
+    table = SynonymTable().digest
     assert fingerprint_extra(
         replace(base, ranking=Ranking(k1=2.0, b=0.75, variant="okapi")), table
     ) == fingerprint_extra(base, table)
     assert fingerprint_extra(replace(base, build=BuildParams(max_words=80)), table) != fingerprint_extra(base, table)
+
+
+def test_threads_that_need_nltk_at_once_all_get_it() -> None:
+    """NLTK is imported on first use; threads importing its modules at once deadlocked (seen under load)."""
+    code = """
+import sys, threading
+from bot.families import lancaster_root
+from bot.text import split_sentences, stem
+assert "nltk" not in sys.modules
+work = [lambda: stem("runnings") == "run", lambda: split_sentences("One. Two.") == ["One.", "Two."],
+        lambda: bool(lancaster_root("maximum"))]
+start = threading.Barrier(9)
+errors = []
+def run(i):
+    start.wait()
+    try:
+        assert work[i % 3]()
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=run, args=(i,)) for i in range(9)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors)
+"""
+    for _ in range(5):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr

@@ -7,8 +7,9 @@ import logging
 import numpy as np
 
 from bot.encoder import SentenceEncoder
+from bot.models import Passage
 from bot.ranking.coverage import QuestionCoverage
-from bot.text import sentence_stems
+from bot.text import sentence_stems, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -17,25 +18,32 @@ SENTENCE_TOKENS = 128  # word pieces of a sentence the model reads for that choi
 TIE = 1e-9  # shares this close are equal
 
 
-def sentence_shares(text: str, coverage: QuestionCoverage) -> list[tuple[str, float]]:
-    """Each sentence (or list item) of `text` with the share of the question it holds."""
-    return [(sentence, coverage.of_sentence(present)) for sentence, present in sentence_stems(text)]
+def passage_sentences(passage: Passage) -> tuple[str, ...]:
+    """A passage's sentences (or list items), from the spans its build stored, or split now when it has none."""
+    if passage.sentences:
+        return tuple(passage.text[start:end] for start, end in passage.sentences)
+    return tuple(split_sentences(passage.text))
+
+
+def sentence_shares(sentences: tuple[str, ...], coverage: QuestionCoverage) -> list[tuple[str, float]]:
+    """Each sentence (or list item) with the share of the question it holds."""
+    return [(sentence, coverage.of_sentence(present)) for sentence, present in sentence_stems(sentences)]
 
 
 def answer_sentence(
-    text: str,
+    sentences: tuple[str, ...],
     coverage: QuestionCoverage,
     asked: np.ndarray | None = None,
     encoder: SentenceEncoder | None = None,
 ) -> str:
-    """The sentence (or list item) of `text` that answers: the one holding the most of the question.
+    """The sentence (or list item) of a passage that answers: the one holding the most of the question.
 
     When several hold the same most (a dosage list whose K2 and D3 lines both say "dose") and the
     question's vector is given (for the first result), the sentence model breaks the tie between
     the first ANSWER_CANDIDATES of them: "k2 dose" is answered by the K2 line, not by the D3 line
     above it. Without a tie the words decide alone, and the model is not run.
     """
-    scored = sentence_shares(text, coverage)
+    scored = sentence_shares(sentences, coverage)
     if not scored:
         return ""
     top = max(value for _, value in scored)
