@@ -3,7 +3,7 @@
 Layout of an index directory (format version 4)::
 
     manifest.json                     # the only file readers open first; replaced atomically
-    build-<id>/passages.jsonl         # one passage per line
+    build-<id>/passages.jsonl         # one passage per line, with its sentence spans
     build-<id>/terms.json             # the shared term list; a term's id is its position
     build-<id>/passage_article.npy    # the article (position in the manifest's list) of each passage
     build-<id>/<field>.<array>.npy    # per field (body, heading, title): indptr, docs, tf, doc_len
@@ -13,6 +13,7 @@ Layout of an index directory (format version 4)::
     build-<id>/acronyms.json          # acronym stem -> the stems of the long form the articles define (bot.acronyms)
     build-<id>/thesaurus.json         # word the articles use -> index stems of its WordNet synonyms (bot.thesaurus)
     build-<id>/synonyms.json          # the synonym rules the build used; questions are read with the same rules
+    build-<id>/stems.json             # every word of the articles, synonym rules and stopwords -> its stem (bot.text)
     build-<id>/vectors.npy            # optional: float16 sentence vectors, one row per passage (bot.vectors);
                                       # the manifest's "encoder" names the model, "" when the build has none
 
