@@ -182,11 +182,12 @@ class LiveIndex:
             return self.build()
         except IndexCorruptError as exc:
             log.warning("the index manifest cannot be read (%s); rebuilding the index", exc.problem)
-        if index_is_current(self.settings):
-            return None
-        log.warning(
-            "the articles, synonyms, settings or indexing code changed since the index was built; rebuilding it now"
-        )
+        else:
+            if index_is_current(self.settings):
+                return None
+            log.warning(
+                "the articles, synonyms, settings or indexing code changed since the index was built; rebuilding it now"
+            )
         try:
             # None when another process rebuilt it meanwhile
             return build_if_stale(self.settings, self.wait_for_vectors(), EncodingNotes())
